@@ -1,0 +1,57 @@
+// Entry point of the `hearth` command: a table of sub-commands, each in its own module,
+// loaded lazily so `hearth --help` does not pay for node-llama-cpp's start-up.
+import { CliError } from './cli-error.js';
+
+interface Command {
+  summary: string;
+  run: (argv: string[]) => Promise<number>;
+}
+
+const commands: Record<string, Command> = {
+  engine: {
+    summary: 'run the bundled inference engine (an Ollama-compatible server on llama.cpp)',
+    run: async (argv) => (await import('./engine-command.js')).runEngineCommand(argv),
+  },
+  models: {
+    summary: 'manage models on an Ollama-compatible server (models import FILE.gguf --name NAME)',
+    run: async (argv) => (await import('./models-command.js')).runModelsCommand(argv),
+  },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return ['Usage: hearth <command> [options]', '', 'Commands:', ...lines, '', 'Run `hearth <command> --help` for a command\'s options.'].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage() + '\n');
+    return name === undefined ? 1 : 0;
+  }
+  if (name === '--version' || name === '-v') {
+    const { hearthVersion } = await import('../version.js');
+    process.stdout.write(hearthVersion + '\n');
+    return 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`hearth: unknown command "${name}"\n\n${usage()}\n`);
+    return 2;
+  }
+  return command.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err: unknown) => {
+    if (err instanceof CliError) {
+      process.stderr.write(`hearth: ${err.message}\n`);
+      process.exitCode = err.exitCode;
+    } else {
+      process.stderr.write(`hearth: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,60 @@
+// The one error class of Hearth. Code throws HearthError with a kind; each HTTP surface's
+// error middleware maps the kind to a status and its own body shape (the engine answers
+// Ollama's {"error": "..."}, the gateway {"error": {message, type, code}}). Nothing maps by
+// message text.
+
+export type ErrorKind =
+  | 'invalid_request'
+  | 'authentication'
+  | 'permission'
+  | 'not_found'
+  | 'conflict'
+  | 'payload_too_large'
+  | 'rate_limited'
+  | 'insufficient_quota'
+  | 'unavailable'
+  | 'internal';
+
+export const statusOfKind: Readonly<Record<ErrorKind, number>> = Object.freeze({
+  invalid_request: 400,
+  authentication: 401,
+  permission: 403,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  rate_limited: 429,
+  insufficient_quota: 429,
+  unavailable: 503,
+  internal: 500,
+});
+
+export interface HearthErrorOptions {
+  /** Machine-readable code for clients, e.g. "model_not_found". */
+  code?: string;
+  /** Seconds a client should wait before retrying (429, 503). */
+  retryAfterS?: number;
+  cause?: unknown;
+}
+
+export class HearthError extends Error {
+  readonly code: string | undefined;
+  readonly retryAfterS: number | undefined;
+
+  constructor(readonly kind: ErrorKind, message: string, options: HearthErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'HearthError';
+    this.code = options.code;
+    this.retryAfterS = options.retryAfterS;
+  }
+
+  get status(): number {
+    return statusOfKind[this.kind];
+  }
+}
+
+export const invalidRequest = (message: string, code = 'invalid_request') =>
+  new HearthError('invalid_request', message, { code });
+export const notFound = (message: string, code = 'not_found') => new HearthError('not_found', message, { code });
+export const conflict = (message: string, code = 'conflict') => new HearthError('conflict', message, { code });
+export const unavailable = (message: string, retryAfterS = 1, code = 'unavailable') =>
+  new HearthError('unavailable', message, { code, retryAfterS });
