@@ -1,0 +1,51 @@
+import type { Request, Response } from 'express';
+
+/**
+ * An AbortSignal that fires when the client goes away before the response is complete, so a
+ * disconnected client stops its generation and frees its sequence.
+ */
+export function clientGoneSignal(req: Request, res: Response): AbortSignal {
+  const controller = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) controller.abort(new Error('client disconnected'));
+  });
+  req.on('aborted', () => controller.abort(new Error('client disconnected')));
+  return controller.signal;
+}
+
+/** Newline-delimited JSON: one object per line, flushed as written. */
+export class NdjsonWriter {
+  constructor(private readonly res: Response) {}
+
+  write(obj: unknown): void {
+    if (!this.res.headersSent) {
+      this.res.status(200).setHeader('Content-Type', 'application/x-ndjson');
+      this.res.flushHeaders();
+    }
+    if (!this.res.writableEnded) this.res.write(JSON.stringify(obj) + '\n');
+  }
+
+  end(obj?: unknown): void {
+    if (obj !== undefined) this.write(obj);
+    if (!this.res.writableEnded) this.res.end();
+  }
+}
+
+/** Server-sent events as OpenAI streams them: `data: {json}` blocks, then `data: [DONE]`. */
+export class SseWriter {
+  constructor(private readonly res: Response) {}
+
+  write(obj: unknown): void {
+    if (!this.res.headersSent) {
+      this.res.status(200).setHeader('Content-Type', 'text/event-stream');
+      this.res.setHeader('Cache-Control', 'no-cache');
+      this.res.flushHeaders();
+    }
+    if (!this.res.writableEnded) this.res.write(`data: ${typeof obj === 'string' ? obj : JSON.stringify(obj)}\n\n`);
+  }
+
+  end(): void {
+    this.write('[DONE]');
+    if (!this.res.writableEnded) this.res.end();
+  }
+}

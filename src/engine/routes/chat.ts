@@ -1,0 +1,71 @@
+import { Router } from 'express';
+import { invalidRequest } from '../../errors.js';
+import { clientGoneSignal, NdjsonWriter } from '../http/streaming.js';
+import type { GenerationResult, InferenceService, JsonFormat } from '../service/inference.js';
+import type { ChatMessage } from '../service/prompt.js';
+import type { OllamaOptions } from '../runtime/options.js';
+
+interface ChatBody {
+  model: string;
+  messages?: ChatMessage[];
+  stream?: boolean;
+  format?: JsonFormat | '';
+  options?: OllamaOptions;
+  keep_alive?: string | number;
+  tools?: unknown[];
+  think?: boolean | string;
+}
+
+/** The timing fields every final Ollama chunk carries (nanoseconds). */
+export function finalStats(r: GenerationResult) {
+  return {
+    done_reason: r.doneReason,
+    done: true,
+    total_duration: r.totalDurationNs,
+    load_duration: r.loadDurationNs,
+    prompt_eval_count: r.promptEvalCount,
+    prompt_eval_duration: r.promptEvalDurationNs,
+    eval_count: r.evalCount,
+    eval_duration: r.evalDurationNs,
+  };
+}
+
+/** Features the bundled engine's models lack are refused up front, as Ollama does per model. */
+export async function refuseUnsupported(inference: InferenceService, model: string, body: { tools?: unknown[]; think?: boolean | string }) {
+  const spec = await inference.spec(model);
+  if (body.tools && body.tools.length > 0) throw invalidRequest(`model "${spec.name}" does not support tools`, 'tools_unsupported');
+  if (body.think) throw invalidRequest(`model "${spec.name}" does not support thinking`, 'thinking_unsupported');
+}
+
+/** POST /api/chat: NDJSON stream by default, one object with stream:false. */
+export function createChatRouter({ inference }: { inference: InferenceService }): Router {
+  const router = Router();
+  router.post('/api/chat', async (req, res) => {
+    const body = req.body as ChatBody;
+    const createdAt = () => new Date().toISOString();
+    await refuseUnsupported(inference, body.model, body);
+    if (!body.messages || body.messages.length === 0) {
+      const reason = await inference.loadOrUnload(body.model, body.keep_alive);
+      res.json({ model: body.model, created_at: createdAt(), message: { role: 'assistant', content: '' }, done_reason: reason, done: true });
+      return;
+    }
+    const stream = body.stream !== false;
+    const out = new NdjsonWriter(res);
+    const result = await inference.generate({
+      model: body.model,
+      input: { kind: 'chat', messages: body.messages },
+      options: body.options,
+      format: body.format === '' ? undefined : body.format,
+      keepAlive: body.keep_alive,
+      signal: clientGoneSignal(req, res),
+      onText: stream
+        ? (content) => out.write({ model: body.model, created_at: createdAt(), message: { role: 'assistant', content }, done: false })
+        : undefined,
+    });
+    if (result.aborted) return;
+    const final = { model: body.model, created_at: createdAt(), message: { role: 'assistant', content: stream ? '' : result.text }, ...finalStats(result) };
+    if (stream) out.end(final);
+    else res.json(final);
+  });
+  return router;
+}

@@ -1,0 +1,58 @@
+import type { AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import type { Logger } from '../log.js';
+import { createEngineApp } from './app.js';
+import { ModelStore } from './store/model-store.js';
+import { ModelPool, type LlamaFactory, type PoolSettings } from './runtime/model-pool.js';
+
+export interface EngineOptions {
+  modelsDir: string;
+  host: string;
+  port: number;
+  pool: PoolSettings;
+  limits: { jsonBodyBytes: number; blobBytes: number };
+  log: Logger;
+  llamaFactory?: LlamaFactory;
+}
+
+export interface RunningEngine {
+  url: string;
+  server: Server;
+  store: ModelStore;
+  pool: ModelPool;
+  close(): Promise<void>;
+}
+
+export async function startEngine(opts: EngineOptions): Promise<RunningEngine> {
+  const store = await ModelStore.open(opts.modelsDir);
+  const pool = new ModelPool(opts.pool, (level, msg) => opts.log.log(level, msg, { source: 'llama.cpp' }), opts.llamaFactory);
+  const app = createEngineApp({ store, pool, log: opts.log, limits: opts.limits });
+  const server = createServer(app);
+  // Long generations on slow CPUs must not be cut by Node's default request timeout.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${address.port}`,
+    server,
+    store,
+    pool,
+    close() {
+      closing ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        });
+        await pool.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,195 @@
+import type { LlamaGrammar, Token } from 'node-llama-cpp';
+import { invalidRequest } from '../../errors.js';
+import type { ModelStore } from '../store/model-store.js';
+import { parseKeepAlive } from '../runtime/keep-alive.js';
+import type { LoadedModel, Slot } from '../runtime/loaded-model.js';
+import type { ModelPool } from '../runtime/model-pool.js';
+import { resolveModelSpec, type ModelSpec } from '../runtime/model-spec.js';
+import { mergeOptions, toSampling, type OllamaOptions } from '../runtime/options.js';
+import { GrammarCache } from './grammars.js';
+import { renderPrompt, type PromptInput } from './prompt.js';
+
+export type JsonFormat = 'json' | Record<string, unknown>;
+
+export interface GenerationRequest {
+  model: string;
+  input: PromptInput;
+  /** Fill-in-the-middle: text that must follow the generated text. */
+  suffix?: string;
+  options?: OllamaOptions;
+  format?: JsonFormat;
+  keepAlive?: unknown;
+  signal?: AbortSignal;
+  /** Receives the text as it is generated (streaming). */
+  onText?: (text: string) => void;
+}
+
+export type DoneReason = 'stop' | 'length' | 'load' | 'unload';
+
+export interface GenerationResult {
+  model: string;
+  text: string;
+  doneReason: DoneReason;
+  /** True when the client went away and generation stopped early. */
+  aborted: boolean;
+  promptEvalCount: number;
+  evalCount: number;
+  totalDurationNs: number;
+  loadDurationNs: number;
+  promptEvalDurationNs: number;
+  evalDurationNs: number;
+  /** Prompt and generated tokens, for /api/generate's `context`. */
+  context: number[];
+}
+
+export interface EmbedResult {
+  model: string;
+  embeddings: number[][];
+  promptEvalCount: number;
+  totalDurationNs: number;
+  loadDurationNs: number;
+}
+
+const msToNs = (ms: number) => Math.round(ms * 1e6);
+
+/**
+ * The one implementation of chat, generate and embed behind every HTTP surface of the engine
+ * (Ollama's /api routes and the OpenAI-compatible /v1 routes).
+ */
+export class InferenceService {
+  private readonly grammars = new GrammarCache();
+
+  constructor(
+    private readonly store: ModelStore,
+    private readonly pool: ModelPool,
+  ) {}
+
+  async spec(name: string): Promise<ModelSpec> {
+    return resolveModelSpec(this.store, name);
+  }
+
+  /** An empty prompt only loads the model (or, with keep_alive 0, unloads it), as in Ollama. */
+  async loadOrUnload(name: string, keepAlive: unknown): Promise<DoneReason> {
+    const spec = await this.spec(name);
+    const keepAliveMs = keepAlive === undefined ? undefined : parseKeepAlive(keepAlive);
+    if (keepAliveMs === 0) {
+      await this.pool.unload(spec.name);
+      return 'unload';
+    }
+    await this.pool.withModel(spec, { keepAliveMs }, async () => undefined);
+    return 'load';
+  }
+
+  async generate(req: GenerationRequest): Promise<GenerationResult> {
+    const started = performance.now();
+    const spec = await this.spec(req.model);
+    if (req.input.kind === 'chat' && req.input.messages.some((m) => (m.images?.length ?? 0) > 0)) {
+      throw invalidRequest(`model "${spec.name}" does not support images (messages[].images)`, 'images_unsupported');
+    }
+    const options = mergeOptions(spec.parameters, req.options);
+    const keepAliveMs = req.keepAlive === undefined ? undefined : parseKeepAlive(req.keepAlive);
+    const grammar = req.format === undefined ? undefined : await this.grammars.get(await this.pool.getLlama(), req.format);
+    return this.pool.use(spec, { numCtx: options.num_ctx, keepAliveMs, signal: req.signal }, (loaded, slot, loadMs) =>
+      this.run(loaded, slot, req, options, grammar, started, loadMs),
+    );
+  }
+
+  private async run(
+    loaded: LoadedModel,
+    slot: Slot,
+    req: GenerationRequest,
+    options: OllamaOptions,
+    grammar: LlamaGrammar | undefined,
+    started: number,
+    loadMs: number,
+  ): Promise<GenerationResult> {
+    const prompt = renderPrompt(loaded, req.input);
+    const stop = [...prompt.stopTriggers, ...(options.stop ?? [])];
+    const generated: Token[] = [];
+    let firstTokenAt: number | undefined;
+    const evalStarted = performance.now();
+    const common = {
+      ...toSampling(options),
+      signal: req.signal,
+      stopOnAbortSignal: true,
+      grammar,
+      customStopTriggers: stop.length > 0 ? stop : undefined,
+      // Bounded generation: stop when the context is full instead of shifting it forever.
+      disableContextShift: true,
+      onToken: (tokens: Token[]) => {
+        firstTokenAt ??= performance.now();
+        generated.push(...tokens);
+      },
+      onTextChunk: req.onText,
+    };
+    let result;
+    if (req.suffix !== undefined && req.suffix !== '') {
+      if (!slot.completion.infillSupported) {
+        throw invalidRequest(`model "${loaded.spec.name}" does not support insert (suffix)`, 'suffix_unsupported');
+      }
+      result = await slot.completion.generateInfillCompletionWithMeta(prompt.tokens, req.suffix, common);
+    } else {
+      result = await slot.completion.generateCompletionWithMeta(prompt.tokens, common);
+    }
+    const ended = performance.now();
+    const firstAt = firstTokenAt ?? ended;
+    return {
+      model: loaded.spec.name,
+      text: result.response,
+      doneReason: result.metadata.stopReason === 'maxTokens' ? 'length' : 'stop',
+      aborted: req.signal?.aborted ?? false,
+      promptEvalCount: loaded.promptTokenCount(prompt.tokens),
+      evalCount: generated.length,
+      totalDurationNs: msToNs(ended - started),
+      loadDurationNs: msToNs(loadMs),
+      promptEvalDurationNs: msToNs(firstAt - evalStarted),
+      evalDurationNs: msToNs(ended - firstAt),
+      context: [...prompt.tokens, ...generated],
+    };
+  }
+
+  /**
+   * Embeds each input. Inputs longer than the context are cut to fit when `truncate` is true
+   * (Ollama's default) and refused otherwise. `normalize` gives unit vectors, as /api/embed does;
+   * `dimensions` keeps the leading components (then re-normalized).
+   */
+  async embed(req: {
+    model: string;
+    input: string[];
+    truncate?: boolean;
+    normalize: boolean;
+    dimensions?: number;
+    options?: OllamaOptions;
+    keepAlive?: unknown;
+  }): Promise<EmbedResult> {
+    const started = performance.now();
+    const spec = await this.spec(req.model);
+    const options = mergeOptions(spec.parameters, req.options);
+    const keepAliveMs = req.keepAlive === undefined ? undefined : parseKeepAlive(req.keepAlive);
+    return this.pool.withModel(spec, { numCtx: options.num_ctx, keepAliveMs }, async (loaded, loadMs) => {
+      const limit = loaded.settings.numCtx;
+      let count = 0;
+      const embeddings: number[][] = [];
+      for (const [i, text] of req.input.entries()) {
+        let tokens = loaded.model.tokenize(text);
+        if (tokens.length > limit) {
+          if (req.truncate === false) throw invalidRequest(`input[${i}] length (${tokens.length} tokens) exceeds the context length (${limit})`, 'input_too_long');
+          tokens = tokens.slice(0, limit);
+        }
+        count += tokens.length;
+        let vector = [...(await loaded.embed(tokens))];
+        if (req.dimensions !== undefined) {
+          if (req.dimensions > vector.length) throw invalidRequest(`dimensions (${req.dimensions}) exceeds the model's embedding length (${vector.length})`, 'invalid_dimensions');
+          vector = vector.slice(0, req.dimensions);
+        }
+        embeddings.push(req.normalize ? normalize(vector) : vector);
+      }
+      return { model: loaded.spec.name, embeddings, promptEvalCount: count, totalDurationNs: msToNs(performance.now() - started), loadDurationNs: msToNs(loadMs) };
+    });
+  }
+}
+
+function normalize(v: number[]): number[] {
+  const norm = Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+  return norm > 0 ? v.map((x) => x / norm) : v;
+}

@@ -1,0 +1,84 @@
+import { LlamaText, type ChatHistoryItem, type Token } from 'node-llama-cpp';
+import { GoTemplate } from '../runtime/go-template.js';
+import type { LoadedModel } from '../runtime/loaded-model.js';
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  content: string;
+  images?: string[];
+}
+
+/** What to prompt the model with: a conversation, or a single prompt as /api/generate takes it. */
+export type PromptInput =
+  | { kind: 'chat'; messages: ChatMessage[] }
+  | { kind: 'prompt'; prompt: string; system?: string; template?: string; raw?: boolean; context?: number[] };
+
+export interface RenderedPrompt {
+  tokens: Token[];
+  /** Texts that end the model's turn in this template, beside the end-of-generation token. */
+  stopTriggers: Array<string | LlamaText>;
+}
+
+/**
+ * Renders the input into prompt tokens. A model created with an Ollama (Go) template uses it;
+ * otherwise the GGUF's own chat template is applied through node-llama-cpp's chat wrapper.
+ * `raw` prompts are tokenized as they are.
+ */
+export function renderPrompt(loaded: LoadedModel, input: PromptInput): RenderedPrompt {
+  const { spec, model } = loaded;
+  if (input.kind === 'prompt' && input.raw) {
+    return { tokens: [...(input.context ?? []), ...model.tokenize(input.prompt, true)] as Token[], stopTriggers: [] };
+  }
+  const template = input.kind === 'prompt' && input.template ? GoTemplate.parse(input.template) : spec.template;
+  const messages: ChatMessage[] =
+    input.kind === 'chat'
+      ? input.messages
+      : [...(input.system ? [{ role: 'system' as const, content: input.system }] : []), { role: 'user' as const, content: input.prompt }];
+  const withSystem =
+    spec.system !== undefined && !messages.some((m) => m.role === 'system')
+      ? [{ role: 'system' as const, content: spec.system }, ...messages]
+      : messages;
+  const context = input.kind === 'prompt' ? (input.context ?? []) : [];
+  if (template) {
+    const text = renderGoTemplate(template, withSystem);
+    return { tokens: [...context, ...model.tokenize(text, true)] as Token[], stopTriggers: [] };
+  }
+  const history: ChatHistoryItem[] = withSystem.map((m) =>
+    m.role === 'system'
+      ? { type: 'system', text: m.content }
+      : m.role === 'assistant'
+        ? { type: 'model', response: [m.content] }
+        : { type: 'user', text: m.content },
+  );
+  history.push({ type: 'model', response: [] });
+  const state = loaded.chatWrapper.generateContextState({ chatHistory: history });
+  let tokens = state.contextText.tokenize(model.tokenizer);
+  // LlamaCompletion prepends BOS itself.
+  if (tokens[0] !== undefined && tokens[0] === model.tokens.bos) tokens = tokens.slice(1);
+  return { tokens: [...context, ...tokens] as Token[], stopTriggers: state.stopGenerationTriggers };
+}
+
+/**
+ * Ollama templates either iterate `.Messages` or describe one turn with `.System`, `.Prompt`
+ * and `.Response`; the latter is rendered once per user turn and concatenated.
+ */
+function renderGoTemplate(template: GoTemplate, messages: ChatMessage[]): string {
+  const system = messages.filter((m) => m.role === 'system').map((m) => m.content).join('\n\n');
+  if (template.usesMessages) {
+    const last = [...messages].reverse().find((m) => m.role === 'user');
+    return template.render({ System: system, Messages: messages.map((m) => ({ Role: m.role, Content: m.content })), Prompt: last?.content ?? '', Response: '' });
+  }
+  let out = '';
+  let first = true;
+  const turns = messages.filter((m) => m.role !== 'system');
+  for (let i = 0; i < turns.length; i++) {
+    const m = turns[i] as ChatMessage;
+    if (m.role !== 'user') continue;
+    const next = turns[i + 1];
+    const response = next?.role === 'assistant' ? next.content : '';
+    out += template.render({ System: first ? system : '', Prompt: m.content, Response: response });
+    first = false;
+  }
+  if (first) out = template.render({ System: system, Prompt: '', Response: '' });
+  return out;
+}
