@@ -4,11 +4,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { Ollama } from 'ollama';
+import { Ollama, type CreateRequest } from 'ollama';
 import { startEngineProcess, uploadBlob, type EngineProcess } from '../helpers/engine-process.js';
 import { testLoraPath, testModelPath } from '../helpers/test-model.js';
 
 const greedy = { temperature: 0, num_predict: 12, seed: 1 };
+// The client's typings predate `files` (GGUF blobs by digest); it sends the request as given.
+const withFiles = (r: CreateRequest & { files: Record<string, string> }) => r as CreateRequest;
 
 describe('engine: Ollama API through the official client', () => {
   let engine: EngineProcess;
@@ -19,7 +21,7 @@ describe('engine: Ollama API through the official client', () => {
     engine = await startEngineProcess(['--parallel', '2']);
     ollama = new Ollama({ host: engine.url });
     modelDigest = await uploadBlob(engine.url, await readFile(await testModelPath()));
-    const progress = await ollama.create({ model: 'tiny', files: { 'tiny.gguf': modelDigest } });
+    const progress = await ollama.create(withFiles({ model: 'tiny', files: { 'tiny.gguf': modelDigest } }));
     assert.equal(progress.status, 'success');
   });
   after(async () => engine?.stop());
@@ -43,7 +45,7 @@ describe('engine: Ollama API through the official client', () => {
   test('show reports template, details and model_info', async () => {
     const show = await ollama.show({ model: 'tiny' });
     assert.equal(show.details.family, 'llama');
-    assert.equal(show.model_info['general.architecture'], 'llama');
+    assert.equal((show.model_info as unknown as Record<string, unknown>)['general.architecture'], 'llama');
     assert.ok(show.template.length > 0);
     assert.ok(show.capabilities.includes('completion'));
     await assert.rejects(ollama.show({ model: 'nope' }), (err: Error & { status_code?: number }) => err.status_code === 404);
@@ -81,12 +83,13 @@ describe('engine: Ollama API through the official client', () => {
     assert.equal(a.response, b.response, 'same seed, same sample');
     assert.equal(a.eval_count, 8);
     const full = await ollama.generate({ model: 'tiny', prompt: 'abc', options: { ...greedy, num_predict: 30 } });
-    const stopAt = full.response.slice(3, 5);
+    const fullText = full.response ?? '';
+    const stopAt = fullText.slice(3, 5);
     assert.ok(stopAt.length === 2);
     const stopped = await ollama.generate({ model: 'tiny', prompt: 'abc', options: { ...greedy, num_predict: 30, stop: [stopAt] } });
     assert.equal(stopped.done_reason, 'stop');
-    assert.ok(!stopped.response.includes(stopAt), 'stop text is not returned');
-    assert.ok(full.response.startsWith(stopped.response));
+    assert.ok(!(stopped.response ?? '').includes(stopAt), 'stop text is not returned');
+    assert.ok(fullText.startsWith(stopped.response ?? ''));
   });
 
   test('generate: system, raw, template and context', async () => {
@@ -104,7 +107,8 @@ describe('engine: Ollama API through the official client', () => {
 
   test('format json constrains the output to JSON', async () => {
     const r = await ollama.generate({ model: 'tiny', prompt: 'Give JSON', format: 'json', options: { temperature: 0, num_predict: 64 } });
-    assert.ok(r.response.trim().startsWith('{') || r.response.trim().startsWith('['), r.response);
+    const text = (r.response ?? '').trim();
+    assert.ok(text.startsWith('{') || text.startsWith('['), text);
     const schema = { type: 'object', properties: { answer: { type: 'string', enum: ['yes', 'no'] } }, required: ['answer'] };
     const s = await ollama.chat({ model: 'tiny', messages: [{ role: 'user', content: 'yes or no?' }], format: schema, options: { temperature: 0, num_predict: 64 } });
     const parsed = JSON.parse(s.message.content) as { answer: string };

@@ -2,7 +2,8 @@ import { Router } from 'express';
 import { invalidRequest, notFound } from '../../errors.js';
 import { NdjsonWriter } from '../http/streaming.js';
 import type { ModelStore } from '../store/model-store.js';
-import { mediaTypes, type Layer, type Manifest } from '../store/manifest.js';
+import { MANIFEST_MEDIA_TYPE, MediaType, type Layer, type Manifest } from '../store/manifest.js';
+import { parseDigest } from '../store/digest.js';
 import { GoTemplate } from '../runtime/go-template.js';
 import type { ModelInfo, ModelInfoCache } from '../service/model-info.js';
 import type { ModelPool } from '../runtime/model-pool.js';
@@ -52,7 +53,7 @@ export function createCreateRouter({ store, infos, pool }: { store: ModelStore; 
     const info = await infos.get(digest, path).catch((err: unknown) => {
       throw invalidRequest(`${field}["${fileName}"] is not a valid GGUF file: ${err instanceof Error ? err.message : String(err)}`, 'invalid_gguf');
     });
-    return { layer: { mediaType: field === 'files' ? mediaTypes.model : mediaTypes.adapter, digest: store.blobs.normalize(digest), size: await store.blobs.size(digest) }, info };
+    return { layer: { mediaType: field === 'files' ? MediaType.model : MediaType.adapter, digest: parseDigest(digest), size: await store.blobs.size(digest) }, info };
   };
 
   router.post('/api/create', async (req, res) => {
@@ -68,7 +69,7 @@ export function createCreateRouter({ store, infos, pool }: { store: ModelStore; 
       const from = await store.get(body.from);
       if (!from) throw notFound(`model "${body.from}" not found (from); the engine cannot pull, import a GGUF file instead`, 'model_not_found');
       layers = [...from.manifest.layers];
-      const modelLayer = from.layer(mediaTypes.model);
+      const modelLayer = from.layer(MediaType.model);
       if (modelLayer) base = await infos.get(modelLayer.digest, store.blobs.pathOf(modelLayer.digest));
     }
     const files = Object.entries(body.files ?? {});
@@ -77,13 +78,13 @@ export function createCreateRouter({ store, infos, pool }: { store: ModelStore; 
       const [fileName, digest] = files[0] as [string, string];
       const { layer, info } = await ggufInfo('files', fileName, digest);
       if (info.type !== 'model') throw invalidRequest(`files["${fileName}"] is a GGUF ${info.type}, not a model; pass it in "adapters"`, 'invalid_gguf');
-      layers = [...layers.filter((l) => l.mediaType !== mediaTypes.model && l.mediaType !== mediaTypes.adapter), layer];
+      layers = [...layers.filter((l) => l.mediaType !== MediaType.model && l.mediaType !== MediaType.adapter), layer];
       base = info;
     }
     if (!base) throw invalidRequest('neither "from" nor "files" names a model to create from', 'missing_model');
     const adapters = Object.entries(body.adapters ?? {});
     if (adapters.length > 0) {
-      layers = layers.filter((l) => l.mediaType !== mediaTypes.adapter);
+      layers = layers.filter((l) => l.mediaType !== MediaType.adapter);
       for (const [fileName, digest] of adapters) {
         const { layer, info } = await ggufInfo('adapters', fileName, digest);
         checkAdapterFits(info, base, fileName);
@@ -102,24 +103,24 @@ export function createCreateRouter({ store, infos, pool }: { store: ModelStore; 
       layers = [...layers.filter((l) => l.mediaType !== mediaType), { mediaType, digest, size }];
       status(`using layer ${digest}`);
     };
-    await textLayer(mediaTypes.template, template?.source);
-    await textLayer(mediaTypes.system, body.system);
-    await textLayer(mediaTypes.params, body.parameters === undefined ? undefined : JSON.stringify(body.parameters));
-    await textLayer(mediaTypes.license, body.license === undefined ? undefined : [body.license].flat().join('\n\n'));
-    await textLayer(mediaTypes.messages, body.messages === undefined ? undefined : JSON.stringify(body.messages));
+    await textLayer(MediaType.template, template?.source);
+    await textLayer(MediaType.system, body.system);
+    await textLayer(MediaType.params, body.parameters === undefined ? undefined : JSON.stringify(body.parameters));
+    await textLayer(MediaType.license, body.license === undefined ? undefined : [body.license].flat().join('\n\n'));
+    await textLayer(MediaType.messages, body.messages === undefined ? undefined : JSON.stringify(body.messages));
     const config = await store.blobs.writeBytes(
       Buffer.from(JSON.stringify({ model_format: 'gguf', model_family: base.architecture, model_families: [base.architecture], model_type: base.parameterSize, file_type: base.quantization })),
     );
     const manifest: Manifest = {
       schemaVersion: 2,
-      mediaType: mediaTypes.manifest,
-      config: { mediaType: mediaTypes.config, digest: config.digest, size: config.size },
+      mediaType: MANIFEST_MEDIA_TYPE,
+      config: { mediaType: MediaType.config, digest: config.digest, size: config.size },
       layers,
     };
     status('writing manifest');
-    const name = await store.put(body.model, manifest);
+    const created = await store.put(body.model, manifest);
     // A model recreated under a loaded name must not keep serving the old weights.
-    await pool.unload(name);
+    await pool.unload(created.fullName);
     if (stream) out.end({ status: 'success' });
     else res.json({ status: 'success' });
   });

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { ModelStore, StoredModel } from '../store/model-store.js';
-import { mediaTypes } from '../store/manifest.js';
+import { MediaType } from '../store/manifest.js';
 import { GoTemplate } from './go-template.js';
 import type { OllamaOptions } from './options.js';
 
@@ -21,22 +21,22 @@ export interface ModelSpec {
 
 export async function resolveModelSpec(store: ModelStore, name: string): Promise<ModelSpec> {
   const stored = await store.require(name);
-  const modelLayer = stored.layer(mediaTypes.model);
+  const modelLayer = stored.layer(MediaType.model);
   if (!modelLayer) throw new Error(`model ${stored.fullName} has no model layer`);
   const text = async (mediaType: string) => {
     const layer = stored.layer(mediaType);
     return layer ? readFile(store.blobs.pathOf(layer.digest), 'utf8') : undefined;
   };
-  const templateText = await text(mediaTypes.template);
-  const paramsText = await text(mediaTypes.params);
+  const templateText = await text(MediaType.template);
+  const paramsText = await text(MediaType.params);
   return {
     name: stored.fullName,
     digest: stored.digest,
     modelPath: store.blobs.pathOf(modelLayer.digest),
     modelDigest: modelLayer.digest,
-    adapterPaths: stored.layers(mediaTypes.adapter).map((l) => store.blobs.pathOf(l.digest)),
+    adapterPaths: stored.layers(MediaType.adapter).map((l) => store.blobs.pathOf(l.digest)),
     template: templateText === undefined ? undefined : GoTemplate.parse(templateText),
-    system: await text(mediaTypes.system),
+    system: await text(MediaType.system),
     parameters: paramsText === undefined ? {} : (JSON.parse(paramsText) as OllamaOptions),
     stored,
   };
