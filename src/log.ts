@@ -14,3 +14,10 @@ export function createLogger(service: string, level = process.env.HEARTH_LOG_LEV
     transports: [new winston.transports.Console()],
   });
 }
+
+/** A plain object for logging an error: JSON.stringify drops an Error's non-enumerable fields. */
+export function describeError(err: unknown): Record<string, unknown> {
+  if (!(err instanceof Error)) return { value: String(err) };
+  const own = Object.fromEntries(Object.entries(err));
+  return { ...own, name: err.name, message: err.message, stack: err.stack, ...(err.cause === undefined ? {} : { cause: describeError(err.cause) }) };
+}

@@ -2,7 +2,7 @@ import express, { type Express } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import { join } from 'node:path';
 import { openapiDir } from '../paths.js';
-import type { Logger } from '../log.js';
+import { describeError, type Logger } from '../log.js';
 import { hearthVersion } from '../version.js';
 import { notFound } from '../errors.js';
 import type { ModelStore } from './store/model-store.js';
@@ -71,6 +71,6 @@ export function createEngineApp({ store, pool, log, limits }: EngineAppDeps): Ex
   app.use(() => {
     throw notFound('404 page not found', 'route_not_found');
   });
-  app.use(engineErrorHandler((err, req) => log.error('request failed', { method: req.method, path: req.path, err })));
+  app.use(engineErrorHandler((err, req) => log.error('request failed', { method: req.method, path: req.path, err: describeError(err) })));
   return app;
 }

@@ -10,7 +10,7 @@ import { testLoraPath, testModelPath } from '../helpers/test-model.js';
 
 const greedy = { temperature: 0, num_predict: 12, seed: 1 };
 // The client's typings predate `files` (GGUF blobs by digest); it sends the request as given.
-const withFiles = (r: CreateRequest & { files: Record<string, string> }) => r as CreateRequest;
+const withFiles = (r: CreateRequest & { files: Record<string, string> }) => r as CreateRequest & { stream?: false };
 
 describe('engine: Ollama API through the official client', () => {
   let engine: EngineProcess;
