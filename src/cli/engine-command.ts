@@ -22,6 +22,7 @@ Options:
   --gpu MODE           auto | off | cuda | vulkan                              (auto)
   --max-body-mb N      largest JSON body                                       (32)
   --max-blob-gb N      largest uploaded blob                                   (256)
+  --drain-seconds N    on SIGTERM, how long requests in flight may finish      (5)
 `;
 
 function positiveInt(value: string | undefined, flag: string, fallback: number): number {
@@ -44,6 +45,7 @@ export async function runEngineCommand(argv: string[]): Promise<number> {
     gpu: { type: 'string' },
     'max-body-mb': { type: 'string' },
     'max-blob-gb': { type: 'string' },
+    'drain-seconds': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -63,6 +65,7 @@ export async function runEngineCommand(argv: string[]): Promise<number> {
   const log = createLogger('engine');
   const engine = await startEngine({
     modelsDir: resolve(values.models),
+    drainMs: positiveInt(values['drain-seconds'], '--drain-seconds', 5) * 1000,
     host,
     port,
     log,

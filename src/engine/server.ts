@@ -7,6 +7,8 @@ import { ModelPool, type LlamaFactory, type PoolSettings } from './runtime/model
 
 export interface EngineOptions {
   modelsDir: string;
+  /** How long shutdown waits for requests in flight before cutting their connections. */
+  drainMs?: number;
   host: string;
   port: number;
   pool: PoolSettings;
@@ -46,10 +48,11 @@ export async function startEngine(opts: EngineOptions): Promise<RunningEngine> {
     pool,
     close() {
       closing ??= (async () => {
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        });
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        const deadline = setTimeout(() => server.closeAllConnections(), opts.drainMs ?? 10_000);
+        await closed;
+        clearTimeout(deadline);
         await pool.close();
       })();
       return closing;

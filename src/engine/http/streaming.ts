@@ -13,21 +13,30 @@ export function clientGoneSignal(req: Request, res: Response): AbortSignal {
   return controller.signal;
 }
 
+/**
+ * False once the client is gone. Writing to a destroyed response from inside node-llama-cpp's
+ * token callback left its context unable to dispose (shutdown hung), so writers check first.
+ */
+function open(res: Response): boolean {
+  return !res.destroyed && !res.writableEnded;
+}
+
 /** Newline-delimited JSON: one object per line, flushed as written. */
 export class NdjsonWriter {
   constructor(private readonly res: Response) {}
 
   write(obj: unknown): void {
+    if (!open(this.res)) return;
     if (!this.res.headersSent) {
       this.res.status(200).setHeader('Content-Type', 'application/x-ndjson');
       this.res.flushHeaders();
     }
-    if (!this.res.writableEnded) this.res.write(JSON.stringify(obj) + '\n');
+    if (open(this.res)) this.res.write(JSON.stringify(obj) + '\n');
   }
 
   end(obj?: unknown): void {
     if (obj !== undefined) this.write(obj);
-    if (!this.res.writableEnded) this.res.end();
+    if (open(this.res)) this.res.end();
   }
 }
 
@@ -36,16 +45,17 @@ export class SseWriter {
   constructor(private readonly res: Response) {}
 
   write(obj: unknown): void {
+    if (!open(this.res)) return;
     if (!this.res.headersSent) {
       this.res.status(200).setHeader('Content-Type', 'text/event-stream');
       this.res.setHeader('Cache-Control', 'no-cache');
       this.res.flushHeaders();
     }
-    if (!this.res.writableEnded) this.res.write(`data: ${typeof obj === 'string' ? obj : JSON.stringify(obj)}\n\n`);
+    if (open(this.res)) this.res.write(`data: ${typeof obj === 'string' ? obj : JSON.stringify(obj)}\n\n`);
   }
 
   end(): void {
     this.write('[DONE]');
-    if (!this.res.writableEnded) this.res.end();
+    if (open(this.res)) this.res.end();
   }
 }

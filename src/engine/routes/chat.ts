@@ -62,7 +62,8 @@ export function createChatRouter({ inference }: { inference: InferenceService })
         ? (content) => out.write({ model: body.model, created_at: createdAt(), message: { role: 'assistant', content }, done: false })
         : undefined,
     });
-    if (result.aborted) return;
+    // The client is gone: drop the half-written response so the connection is not kept open.
+    if (result.aborted) return void res.destroy();
     const final = { model: body.model, created_at: createdAt(), message: { role: 'assistant', content: stream ? '' : result.text }, ...finalStats(result) };
     if (stream) out.end(final);
     else res.json(final);

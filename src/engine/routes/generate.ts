@@ -46,7 +46,8 @@ export function createGenerateRouter({ inference }: { inference: InferenceServic
       signal: clientGoneSignal(req, res),
       onText: stream ? (response) => out.write({ model: body.model, created_at: createdAt(), response, done: false }) : undefined,
     });
-    if (result.aborted) return;
+    // The client is gone: drop the half-written response so the connection is not kept open.
+    if (result.aborted) return void res.destroy();
     const final = { model: body.model, created_at: createdAt(), response: stream ? '' : result.text, ...finalStats(result), context: result.context };
     if (stream) out.end(final);
     else res.json(final);

@@ -100,7 +100,8 @@ export function createOpenAiRouter({ inference, store }: { inference: InferenceS
           }
         : undefined,
     });
-    if (result.aborted) return;
+    // The client is gone: drop the half-written response so the connection is not kept open.
+    if (result.aborted) return void res.destroy();
     if (!body.stream) {
       res.json({ id, object: 'chat.completion', created, model: body.model, system_fingerprint: 'hearth', choices: [{ index: 0, message: { role: 'assistant', content: result.text }, finish_reason: finishReason(result) }], usage: usage(result) });
       return;
@@ -124,7 +125,8 @@ export function createOpenAiRouter({ inference, store }: { inference: InferenceS
       signal: clientGoneSignal(req, res),
       onText: body.stream ? (text) => sse.write(chunk(text, null)) : undefined,
     });
-    if (result.aborted) return;
+    // The client is gone: drop the half-written response so the connection is not kept open.
+    if (result.aborted) return void res.destroy();
     if (!body.stream) {
       res.json({ ...chunk(result.text, finishReason(result)), usage: usage(result) });
       return;
