@@ -4,6 +4,7 @@ import { NdjsonWriter } from '../http/streaming.js';
 import type { ModelStore } from '../store/model-store.js';
 import { MANIFEST_MEDIA_TYPE, MediaType, type Layer, type Manifest } from '../store/manifest.js';
 import { parseDigest } from '../store/digest.js';
+import { formatModelName, parseModelName } from '../store/model-name.js';
 import { GoTemplate } from '../runtime/go-template.js';
 import type { ModelInfo, ModelInfoCache } from '../service/model-info.js';
 import type { ModelPool } from '../runtime/model-pool.js';
@@ -59,6 +60,7 @@ export function createCreateRouter({ store, infos, pool }: { store: ModelStore; 
   router.post('/api/create', async (req, res) => {
     const body = req.body as CreateBody;
     const stream = body.stream !== false;
+    const name = formatModelName(parseModelName(body.model));
     if (body.quantize) throw invalidRequest('quantize: the bundled engine cannot quantize models; quantize the GGUF with llama.cpp before importing', 'quantize_unsupported');
     const template = body.template === undefined ? undefined : GoTemplate.parse(body.template);
 
@@ -118,7 +120,7 @@ export function createCreateRouter({ store, infos, pool }: { store: ModelStore; 
       layers,
     };
     status('writing manifest');
-    const created = await store.put(body.model, manifest);
+    const created = await store.put(name, manifest);
     // A model recreated under a loaded name must not keep serving the old weights.
     await pool.unload(created.fullName);
     if (stream) out.end({ status: 'success' });
