@@ -70,6 +70,8 @@ describe('engine: bad input', () => {
     { name: 'create with neither from nor files', path: '/api/create', body: json({ model: 'x' }), status: 400, message: /from.*files/ },
     { name: 'adapter that does not fit the base', path: '/api/create', body: json({ model: 'x', from: 'tiny', adapters: { 'a.gguf': otherArchAdapter } }), status: 400, message: /does not fit/ },
     { name: 'a model passed as adapter', path: '/api/create', body: json({ model: 'x', from: 'tiny', adapters: { 'a.gguf': modelDigest } }), status: 400, message: /not a GGUF adapter/ },
+    { name: 'suffix on a model without fill-in-middle tokens', path: '/api/generate', body: json({ model: 'tiny', prompt: 'def f(', suffix: ')' }), status: 400, message: /does not support insert/ },
+    { name: 'tools on a model without tool calling', path: '/api/chat', body: json({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function' }] }), status: 400, message: /does not support tools/ },
     { name: 'quantize', path: '/api/create', body: json({ model: 'x', from: 'tiny', quantize: 'q4_K_M' }), status: 400, message: /quantize/ },
     { name: 'blob bytes that do not match the digest', path: `/api/blobs/${zeros}`, body: Buffer.from('not the right bytes'), status: 400, message: /digest mismatch/ },
     { name: 'blob with a malformed digest', path: '/api/blobs/sha256:..%2F..%2Fetc', body: Buffer.from('x'), status: 400, message: /digest/ },

@@ -131,9 +131,10 @@ export class ModelPool {
   }
 
   private entryFor(spec: ModelSpec, numCtx: number): Entry {
+    // The same manifest at the same context size is the same instance, loaded or loading.
+    const key = `${spec.digest}/${numCtx}`;
     const existing = this.entries.get(spec.name);
-    if (existing && existing.loaded?.spec.digest === spec.digest && existing.loaded.settings.numCtx === numCtx) return existing;
-    if (existing && existing.loaded === undefined && existing.key === `${spec.digest}/${numCtx}`) return existing;
+    if (existing?.key === key) return existing;
     if (existing) void this.retire(existing);
     this.evictForRoom();
     const settings: LoadSettings = {
@@ -144,7 +145,7 @@ export class ModelPool {
       gpuLayers: this.settings.gpu === 'off' ? 0 : 'auto',
     };
     const entry: Entry = {
-      key: `${spec.digest}/${numCtx}`,
+      key,
       loading: this.getLlama().then((llama) => LoadedModel.load(llama, spec, settings)),
       active: 0,
       expiresAt: Infinity,
