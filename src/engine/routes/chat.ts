@@ -1,5 +1,4 @@
 import { Router } from 'express';
-import { invalidRequest } from '../../errors.js';
 import { clientGoneSignal, NdjsonWriter } from '../http/streaming.js';
 import type { GenerationResult, InferenceService, JsonFormat } from '../service/inference.js';
 import type { ChatMessage } from '../service/prompt.js';
@@ -30,12 +29,6 @@ export function finalStats(r: GenerationResult) {
   };
 }
 
-/** Features the bundled engine's models lack are refused up front, as Ollama does per model. */
-export async function refuseUnsupported(inference: InferenceService, model: string, body: { tools?: unknown[]; think?: boolean | string }) {
-  const spec = await inference.spec(model);
-  if (body.tools && body.tools.length > 0) throw invalidRequest(`model "${spec.name}" does not support tools`, 'tools_unsupported');
-  if (body.think) throw invalidRequest(`model "${spec.name}" does not support thinking`, 'thinking_unsupported');
-}
 
 /** POST /api/chat: NDJSON stream by default, one object with stream:false. */
 export function createChatRouter({ inference }: { inference: InferenceService }): Router {
@@ -43,7 +36,6 @@ export function createChatRouter({ inference }: { inference: InferenceService })
   router.post('/api/chat', async (req, res) => {
     const body = req.body as ChatBody;
     const createdAt = () => new Date().toISOString();
-    await refuseUnsupported(inference, body.model, body);
     if (!body.messages || body.messages.length === 0) {
       const reason = await inference.loadOrUnload(body.model, body.keep_alive);
       res.json({ model: body.model, created_at: createdAt(), message: { role: 'assistant', content: '' }, done_reason: reason, done: true });
@@ -54,6 +46,8 @@ export function createChatRouter({ inference }: { inference: InferenceService })
     const result = await inference.generate({
       model: body.model,
       input: { kind: 'chat', messages: body.messages },
+      tools: body.tools,
+      think: body.think,
       options: body.options,
       format: body.format === '' ? undefined : body.format,
       keepAlive: body.keep_alive,

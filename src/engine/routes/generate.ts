@@ -3,7 +3,7 @@ import { invalidRequest } from '../../errors.js';
 import { clientGoneSignal, NdjsonWriter } from '../http/streaming.js';
 import type { InferenceService, JsonFormat } from '../service/inference.js';
 import type { OllamaOptions } from '../runtime/options.js';
-import { finalStats, refuseUnsupported } from './chat.js';
+import { finalStats } from './chat.js';
 
 interface GenerateBody {
   model: string;
@@ -27,7 +27,6 @@ export function createGenerateRouter({ inference }: { inference: InferenceServic
   router.post('/api/generate', async (req, res) => {
     const body = req.body as GenerateBody;
     const createdAt = () => new Date().toISOString();
-    await refuseUnsupported(inference, body.model, body);
     if (body.images && body.images.length > 0) throw invalidRequest(`model "${body.model}" does not support images`, 'images_unsupported');
     if (!body.prompt && !body.suffix && !body.context?.length) {
       const reason = await inference.loadOrUnload(body.model, body.keep_alive);
@@ -40,6 +39,7 @@ export function createGenerateRouter({ inference }: { inference: InferenceServic
       model: body.model,
       input: { kind: 'prompt', prompt: body.prompt ?? '', system: body.system, template: body.template, raw: body.raw, context: body.context },
       suffix: body.suffix,
+      think: body.think,
       options: body.options,
       format: body.format === '' ? undefined : body.format,
       keepAlive: body.keep_alive,

@@ -19,8 +19,8 @@ export interface ModelSpec {
   stored: StoredModel;
 }
 
-export async function resolveModelSpec(store: ModelStore, name: string): Promise<ModelSpec> {
-  const stored = await store.require(name);
+/** Reads the layers of a stored model; the result depends only on the manifest's digest. */
+export async function resolveModelSpec(store: ModelStore, stored: StoredModel): Promise<ModelSpec> {
   const modelLayer = stored.layer(MediaType.model);
   if (!modelLayer) throw new Error(`model ${stored.fullName} has no model layer`);
   const text = async (mediaType: string) => {

@@ -14,6 +14,9 @@ export type JsonFormat = 'json' | Record<string, unknown>;
 export interface GenerationRequest {
   model: string;
   input: PromptInput;
+  /** Tools and thinking are refused: the bundled engine's models have neither. */
+  tools?: unknown[];
+  think?: boolean | string;
   /** Fill-in-the-middle: text that must follow the generated text. */
   suffix?: string;
   options?: OllamaOptions;
@@ -58,6 +61,8 @@ const msToNs = (ms: number) => Math.round(ms * 1e6);
  */
 export class InferenceService {
   private readonly grammars = new GrammarCache();
+  /** Resolved specs by manifest digest: a manifest never changes, so neither do its layers. */
+  private readonly specs = new Map<string, Promise<ModelSpec>>();
 
   constructor(
     private readonly store: ModelStore,
@@ -65,7 +70,15 @@ export class InferenceService {
   ) {}
 
   async spec(name: string): Promise<ModelSpec> {
-    return resolveModelSpec(this.store, name);
+    const stored = await this.store.require(name);
+    let spec = this.specs.get(stored.digest);
+    if (!spec) {
+      spec = resolveModelSpec(this.store, stored);
+      spec.catch(() => this.specs.delete(stored.digest));
+      if (this.specs.size >= 64) this.specs.delete(this.specs.keys().next().value as string);
+      this.specs.set(stored.digest, spec);
+    }
+    return spec;
   }
 
   /** An empty prompt only loads the model (or, with keep_alive 0, unloads it), as in Ollama. */
@@ -83,6 +96,8 @@ export class InferenceService {
   async generate(req: GenerationRequest): Promise<GenerationResult> {
     const started = performance.now();
     const spec = await this.spec(req.model);
+    if (req.tools && req.tools.length > 0) throw invalidRequest(`model "${spec.name}" does not support tools`, 'tools_unsupported');
+    if (req.think) throw invalidRequest(`model "${spec.name}" does not support thinking`, 'thinking_unsupported');
     if (req.input.kind === 'chat' && req.input.messages.some((m) => (m.images?.length ?? 0) > 0)) {
       throw invalidRequest(`model "${spec.name}" does not support images (messages[].images)`, 'images_unsupported');
     }
