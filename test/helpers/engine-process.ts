@@ -76,3 +76,12 @@ export async function uploadBlob(url: string, bytes: Buffer): Promise<string> {
   }
   return digest;
 }
+
+/** Uploads a GGUF file and registers it under `name` with /api/create (not streamed). */
+export async function createModelFromFile(url: string, name: string, path: string): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  const digest = await uploadBlob(url, await readFile(path));
+  const res = await fetch(`${url}/api/create`, { method: 'POST', body: JSON.stringify({ model: name, files: { 'model.gguf': digest }, stream: false }) });
+  if (res.status !== 200) throw new Error(`create ${name} failed: ${res.status} ${await res.text()}`);
+  return digest;
+}

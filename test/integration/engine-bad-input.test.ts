@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { startEngineProcess, uploadBlob, type EngineProcess } from '../helpers/engine-process.js';
+import { createModelFromFile, startEngineProcess, uploadBlob, type EngineProcess } from '../helpers/engine-process.js';
 import { testLoraPath, testModelPath } from '../helpers/test-model.js';
 
 async function snapshot(dir: string): Promise<string[]> {
@@ -39,9 +39,7 @@ describe('engine: bad input', () => {
   let otherArchAdapter: string;
   before(async () => {
     engine = await startEngineProcess(['--max-body-mb', '1']);
-    modelDigest = await uploadBlob(engine.url, await readFile(await testModelPath()));
-    const res = await fetch(`${engine.url}/api/create`, { method: 'POST', body: json({ model: 'tiny', files: { 'tiny.gguf': modelDigest }, stream: false }) });
-    assert.equal(res.status, 200);
+    modelDigest = await createModelFromFile(engine.url, 'tiny', await testModelPath());
     // An adapter made for a differently shaped base must be refused at create time.
     otherArchAdapter = await uploadBlob(engine.url, await readFile(await testLoraPath({ nEmbd: 64, nFf: 128 })));
   });

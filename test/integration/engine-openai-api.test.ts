@@ -1,9 +1,8 @@
 // The engine's OpenAI-compatible routes through the official `openai` SDK.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import OpenAI from 'openai';
-import { startEngineProcess, uploadBlob, type EngineProcess } from '../helpers/engine-process.js';
+import { createModelFromFile, startEngineProcess, type EngineProcess } from '../helpers/engine-process.js';
 import { testModelPath } from '../helpers/test-model.js';
 
 describe('engine: OpenAI-compatible API through the official SDK', () => {
@@ -12,9 +11,7 @@ describe('engine: OpenAI-compatible API through the official SDK', () => {
 
   before(async () => {
     engine = await startEngineProcess();
-    const digest = await uploadBlob(engine.url, await readFile(await testModelPath()));
-    const res = await fetch(`${engine.url}/api/create`, { method: 'POST', body: JSON.stringify({ model: 'tiny', files: { 'tiny.gguf': digest }, stream: false }) });
-    assert.equal(res.status, 200);
+    await createModelFromFile(engine.url, 'tiny', await testModelPath());
     openai = new OpenAI({ baseURL: `${engine.url}/v1`, apiKey: 'unused-by-the-engine', maxRetries: 0 });
   });
   after(async () => engine?.stop());

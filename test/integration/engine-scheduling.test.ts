@@ -1,15 +1,10 @@
 // Slots and the bounded queue of the engine, with real generations on the test model.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { startEngineProcess, uploadBlob, type EngineProcess } from '../helpers/engine-process.js';
+import { createModelFromFile, startEngineProcess, type EngineProcess } from '../helpers/engine-process.js';
 import { testModelPath } from '../helpers/test-model.js';
 
-async function createTiny(engine: EngineProcess): Promise<void> {
-  const digest = await uploadBlob(engine.url, await readFile(await testModelPath()));
-  const res = await fetch(`${engine.url}/api/create`, { method: 'POST', body: JSON.stringify({ model: 'tiny', files: { 'tiny.gguf': digest }, stream: false }) });
-  assert.equal(res.status, 200, await res.text());
-}
+const createTiny = async (engine: EngineProcess) => createModelFromFile(engine.url, 'tiny', await testModelPath());
 
 const generate = (engine: EngineProcess, body: object, signal?: AbortSignal) =>
   fetch(`${engine.url}/api/generate`, { method: 'POST', body: JSON.stringify({ model: 'tiny', ...body }), signal });
