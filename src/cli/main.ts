@@ -7,7 +7,18 @@ interface Command {
   run: (argv: string[]) => Promise<number>;
 }
 
+const admin = (name: string): Command['run'] => async (argv) => (await import('./admin-commands.js')).runAdminCommand(name, argv);
+
 const commands: Record<string, Command> = {
+  serve: {
+    summary: 'run the Hearth daemon (gateway, ledger, backend supervision) on 127.0.0.1:8080',
+    run: async (argv) => (await import('./serve-command.js')).runServeCommand(argv),
+  },
+  init: { summary: 'create the data dir, server secret, admin token and database', run: admin('init') },
+  workspaces: { summary: 'workspaces create NAME --plan PLAN [--credits N] | workspaces list', run: admin('workspaces') },
+  keys: { summary: 'keys create --workspace W | keys list | keys revoke ID | keys rotate ID', run: admin('keys') },
+  plans: { summary: 'plans list | plans set PLAN [--credits N] [--rpm N]', run: admin('plans') },
+  usage: { summary: 'credits used and left per workspace this period', run: admin('usage') },
   engine: {
     summary: 'run the bundled inference engine (an Ollama-compatible server on llama.cpp)',
     run: async (argv) => (await import('./engine-command.js')).runEngineCommand(argv),

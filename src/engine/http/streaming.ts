@@ -25,12 +25,15 @@ function open(res: Response): boolean {
 export class NdjsonWriter {
   constructor(private readonly res: Response) {}
 
+  /** Sends the 200 and headers now: the request is accepted, errors from here on go in the stream. */
+  start(): void {
+    if (!open(this.res) || this.res.headersSent) return;
+    this.res.status(200).setHeader('Content-Type', 'application/x-ndjson');
+    this.res.flushHeaders();
+  }
+
   write(obj: unknown): void {
-    if (!open(this.res)) return;
-    if (!this.res.headersSent) {
-      this.res.status(200).setHeader('Content-Type', 'application/x-ndjson');
-      this.res.flushHeaders();
-    }
+    this.start();
     if (open(this.res)) this.res.write(JSON.stringify(obj) + '\n');
   }
 
@@ -44,13 +47,16 @@ export class NdjsonWriter {
 export class SseWriter {
   constructor(private readonly res: Response) {}
 
+  /** Sends the 200 and headers now: the request is accepted, errors from here on go in the stream. */
+  start(): void {
+    if (!open(this.res) || this.res.headersSent) return;
+    this.res.status(200).setHeader('Content-Type', 'text/event-stream');
+    this.res.setHeader('Cache-Control', 'no-cache');
+    this.res.flushHeaders();
+  }
+
   write(obj: unknown): void {
-    if (!open(this.res)) return;
-    if (!this.res.headersSent) {
-      this.res.status(200).setHeader('Content-Type', 'text/event-stream');
-      this.res.setHeader('Cache-Control', 'no-cache');
-      this.res.flushHeaders();
-    }
+    this.start();
     if (open(this.res)) this.res.write(`data: ${typeof obj === 'string' ? obj : JSON.stringify(obj)}\n\n`);
   }
 

@@ -52,6 +52,7 @@ export function createChatRouter({ inference }: { inference: InferenceService })
       format: body.format === '' ? undefined : body.format,
       keepAlive: body.keep_alive,
       signal: clientGoneSignal(req, res),
+      onStart: stream ? () => out.start() : undefined,
       onText: stream
         ? (content) => out.write({ model: body.model, created_at: createdAt(), message: { role: 'assistant', content }, done: false })
         : undefined,

@@ -44,6 +44,7 @@ export function createGenerateRouter({ inference }: { inference: InferenceServic
       format: body.format === '' ? undefined : body.format,
       keepAlive: body.keep_alive,
       signal: clientGoneSignal(req, res),
+      onStart: stream ? () => out.start() : undefined,
       onText: stream ? (response) => out.write({ model: body.model, created_at: createdAt(), response, done: false }) : undefined,
     });
     // The client is gone: drop the half-written response so the connection is not kept open.

@@ -93,6 +93,7 @@ export function createOpenAiRouter({ inference, store }: { inference: InferenceS
       options: toOptions(body),
       format: format(body),
       signal: clientGoneSignal(req, res),
+      onStart: body.stream ? () => sse.start() : undefined,
       onText: body.stream
         ? (content) => {
             sse.write(chunk(first ? { role: 'assistant', content } : { content }, null));
@@ -123,6 +124,7 @@ export function createOpenAiRouter({ inference, store }: { inference: InferenceS
       suffix: body.suffix ?? undefined,
       options: toOptions(body),
       signal: clientGoneSignal(req, res),
+      onStart: body.stream ? () => sse.start() : undefined,
       onText: body.stream ? (text) => sse.write(chunk(text, null)) : undefined,
     });
     // The client is gone: drop the half-written response so the connection is not kept open.

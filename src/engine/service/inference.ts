@@ -25,6 +25,8 @@ export interface GenerationRequest {
   signal?: AbortSignal;
   /** Receives the text as it is generated (streaming). */
   onText?: (text: string) => void;
+  /** Called once the request holds a sequence and generation begins (streams send their headers then). */
+  onStart?: () => void;
 }
 
 export type DoneReason = 'stop' | 'length' | 'load' | 'unload';
@@ -119,6 +121,10 @@ export class InferenceService {
     loadMs: number,
   ): Promise<GenerationResult> {
     const prompt = renderPrompt(loaded, req.input);
+    if (req.suffix && !slot.completion.infillSupported) {
+      throw invalidRequest(`model "${loaded.spec.name}" does not support insert (suffix)`, 'suffix_unsupported');
+    }
+    req.onStart?.();
     const stop = [...prompt.stopTriggers, ...(options.stop ?? [])];
     const generated: Token[] = [];
     let firstTokenAt: number | undefined;
@@ -138,10 +144,7 @@ export class InferenceService {
       onTextChunk: req.onText,
     };
     let result;
-    if (req.suffix !== undefined && req.suffix !== '') {
-      if (!slot.completion.infillSupported) {
-        throw invalidRequest(`model "${loaded.spec.name}" does not support insert (suffix)`, 'suffix_unsupported');
-      }
+    if (req.suffix) {
       result = await slot.completion.generateInfillCompletionWithMeta(prompt.tokens, req.suffix, common);
     } else {
       result = await slot.completion.generateCompletionWithMeta(prompt.tokens, common);

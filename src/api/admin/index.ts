@@ -1,0 +1,71 @@
+import { Router } from 'express';
+import type { Catalog, Scope } from '../../domain/catalog.js';
+import type { Keys } from '../../domain/keys.js';
+import type { Ledger } from '../../domain/ledger.js';
+import type { ModelMetadata } from '../../domain/model-metadata.js';
+import type { Workspaces } from '../../domain/workspaces.js';
+import { usageReport } from '../v1/usage.js';
+import { requireAdmin } from './admin-auth.js';
+import { keyView, planView, workspaceView } from './views.js';
+
+export interface AdminDeps {
+  adminToken: string;
+  catalog: Catalog;
+  workspaces: Workspaces;
+  keys: Keys;
+  ledger: Ledger;
+  metadata: ModelMetadata;
+}
+
+/** The operator API under /api/admin: workspaces, keys, plans, usage and model metadata. */
+export function createAdminRouter(deps: AdminDeps): Router {
+  const { catalog, workspaces, keys, ledger, metadata } = deps;
+  const router = Router();
+  router.use(requireAdmin(deps.adminToken));
+
+  router.get('/workspaces', (_req, res) => void res.json({ workspaces: workspaces.list().map(workspaceView) }));
+  router.post('/workspaces', (req, res) => {
+    const b = req.body as { name: string; plan: string; monthly_credits?: number | null };
+    res.status(201).json(workspaceView(workspaces.create({ name: b.name, planId: b.plan, monthlyCredits: b.monthly_credits ?? undefined })));
+  });
+  router.patch('/workspaces/:workspace', (req, res) => {
+    const b = req.body as { plan?: string; monthly_credits?: number | null };
+    const w = workspaces.get(req.params.workspace);
+    if (b.plan !== undefined) workspaces.setPlan(w.id, b.plan);
+    if (b.monthly_credits !== undefined) workspaces.setCredits(w.id, b.monthly_credits);
+    res.json(workspaceView(workspaces.get(w.id)));
+  });
+  router.get('/workspaces/:workspace/usage', (req, res) => {
+    const w = workspaces.get(req.params.workspace);
+    res.json(usageReport({ ledger, catalog, workspaces }, w.id, typeof req.query.period === 'string' ? req.query.period : undefined));
+  });
+
+  router.get('/keys', (req, res) => {
+    const workspace = typeof req.query.workspace === 'string' ? workspaces.get(req.query.workspace).id : undefined;
+    res.json({ keys: keys.list({ workspaceId: workspace }).map(keyView) });
+  });
+  router.post('/keys', (req, res) => {
+    const b = req.body as { workspace: string; name: string; scopes?: Scope[]; expires_at?: string };
+    const w = workspaces.get(b.workspace);
+    const { key, record } = keys.create({ workspaceId: w.id, name: b.name, scopes: b.scopes, expiresAt: b.expires_at ? new Date(b.expires_at) : undefined });
+    res.status(201).json({ ...keyView(record), key });
+  });
+  router.post('/keys/:id/revoke', (req, res) => void res.json(keyView(keys.revoke(req.params.id))));
+  router.post('/keys/:id/rotate', (req, res) => {
+    const { key, record } = keys.rotate(req.params.id);
+    res.json({ ...keyView(record), key });
+  });
+
+  router.get('/plans', (_req, res) => void res.json({ plans: catalog.plans().map(planView) }));
+  router.patch('/plans/:plan', (req, res) => {
+    const b = req.body as { monthly_credits?: number | null; rpm?: number };
+    res.json(planView(catalog.setPlan(req.params.plan, { monthlyCredits: b.monthly_credits, rpm: b.rpm })));
+  });
+
+  router.put('/models/:model', (req, res) => {
+    const b = req.body as { name?: string; description?: string; is_active?: boolean; parameters?: Record<string, unknown> };
+    metadata.set(req.params.model, { name: b.name, description: b.description, isActive: b.is_active, parameters: b.parameters });
+    res.json({ id: req.params.model, ...b });
+  });
+  return router;
+}

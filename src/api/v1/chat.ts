@@ -1,0 +1,77 @@
+import { randomBytes } from 'node:crypto';
+import { Router, type Request, type Response } from 'express';
+import type { Catalog } from '../../domain/catalog.js';
+import type { Ledger } from '../../domain/ledger.js';
+import type { ChatMessage, ChatService, Completion, Sampling } from '../../gateway/chat-service.js';
+import { meter } from '../../gateway/metering.js';
+import { SseStream } from '../../gateway/sse.js';
+import { toHearthError } from '../../engine/http/errors.js';
+
+export interface ChatBody extends Sampling {
+  model: string;
+  messages: ChatMessage[];
+}
+
+export const usageOf = (c: Completion) => ({ prompt_tokens: c.promptTokens, completion_tokens: c.completionTokens, total_tokens: c.promptTokens + c.completionTokens });
+export const newId = (prefix: string) => `${prefix}-${randomBytes(12).toString('hex')}`;
+
+/** Aborts the backend request when the client goes away before the response is complete. */
+export function clientGone(req: Request, res: Response): AbortSignal {
+  const controller = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) controller.abort();
+  });
+  return controller.signal;
+}
+
+export interface ChatRouterDeps {
+  chat: ChatService;
+  catalog: Catalog;
+  ledger: Ledger;
+  heartbeatMs: number;
+}
+
+/** POST /api/v1/chat (chat.completion) and POST /api/v1/chat/stream (SSE). */
+export function createChatRouter({ chat, catalog, ledger, heartbeatMs }: ChatRouterDeps): Router {
+  const router = Router();
+
+  router.post('/chat', meter({ catalog, ledger, endpoint: 'POST /chat' }), async (req, res) => {
+    const body = req.body as ChatBody;
+    const c = await chat.chat(body.model, body.messages, body, clientGone(req, res));
+    res.locals.meter?.settle();
+    res.json({
+      id: newId('chatcmpl'),
+      object: 'chat.completion',
+      created: Math.floor(Date.now() / 1000),
+      model: body.model,
+      choices: [{ index: 0, message: { role: 'assistant', content: c.text }, finish_reason: c.finishReason }],
+      usage: usageOf(c),
+    });
+  });
+
+  router.post('/chat/stream', meter({ catalog, ledger, endpoint: 'POST /chat/stream' }), async (req, res) => {
+    const body = req.body as ChatBody;
+    const events = await chat.openChatStream(body.model, body.messages, body, clientGone(req, res));
+    const sse = new SseStream(res, heartbeatMs);
+    try {
+      for await (const event of events) {
+        if (!sse.open) break;
+        if (event.type === 'token') {
+          sse.token(event.text);
+          // A stream counts as successful once its first token is out.
+          res.locals.meter?.settle();
+        } else {
+          res.locals.meter?.settle();
+          sse.done({ finish_reason: event.completion.finishReason, usage: usageOf(event.completion) });
+        }
+      }
+    } catch (err) {
+      if (sse.open) sse.error(toHearthError(err));
+    } finally {
+      sse.close();
+      if (sse.open) res.end();
+    }
+  });
+
+  return router;
+}

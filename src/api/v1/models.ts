@@ -1,0 +1,30 @@
+import { Router } from 'express';
+import type { ChatService } from '../../gateway/chat-service.js';
+import type { ModelMetadata } from '../../domain/model-metadata.js';
+
+/** GET /api/v1/models: the backend's models joined with the operator's metadata. */
+export function createModelsRouter({ chat, metadata }: { chat: ChatService; metadata: ModelMetadata }): Router {
+  const router = Router();
+  router.get('/models', async (_req, res) => {
+    const models = await chat.models();
+    const meta = metadata.all();
+    res.json({
+      models: models.map((m) => {
+        const set = meta.get(m.name) ?? meta.get(m.name.replace(/:latest$/, ''));
+        return {
+          id: m.name,
+          name: set?.name ?? m.name.replace(/:latest$/, ''),
+          description: set?.description ?? '',
+          is_active: set?.isActive ?? true,
+          parameters: set?.parameters ?? {},
+          size: m.size,
+          family: m.details?.family ?? '',
+          quantization: m.details?.quantization_level ?? '',
+          parameter_size: m.details?.parameter_size ?? '',
+          modified_at: new Date(m.modified_at).toISOString(),
+        };
+      }),
+    });
+  });
+  return router;
+}

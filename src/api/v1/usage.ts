@@ -1,0 +1,34 @@
+import { Router } from 'express';
+import type { Catalog } from '../../domain/catalog.js';
+import type { Ledger } from '../../domain/ledger.js';
+import type { Workspaces } from '../../domain/workspaces.js';
+
+export interface UsageDeps {
+  ledger: Ledger;
+  catalog: Catalog;
+  workspaces: Workspaces;
+}
+
+/** The usage report of a workspace, shared by GET /api/v1/usage and the admin API. */
+export function usageReport({ ledger, catalog, workspaces }: UsageDeps, workspaceId: string, period?: string) {
+  const workspace = workspaces.get(workspaceId);
+  const plan = catalog.plan(workspace.planId);
+  const u = ledger.usage(workspace.id, period);
+  return {
+    workspace: { id: workspace.id, name: workspace.name },
+    plan: { id: plan.id, title: plan.title, scopes: [...plan.scopes], rpm: plan.rpm },
+    period: { id: u.period, start: u.periodStart.toISOString(), end: u.periodEnd.toISOString() },
+    credits: { limit: u.limit, used: u.used, remaining: u.remaining },
+    endpoints: u.byEndpoint.map((e) => ({ endpoint: e.endpoint, calls: e.calls, credits: e.credits })),
+  };
+}
+
+/** GET /api/v1/usage: any valid key sees its own workspace's period. */
+export function createUsageRouter(deps: UsageDeps): Router {
+  const router = Router();
+  router.get('/usage', (_req, res) => {
+    const p = res.locals.principal!;
+    res.json({ ...usageReport(deps, p.workspaceId), key: { id: p.keyId, name: p.keyName, scopes: [...p.scopes] } });
+  });
+  return router;
+}

@@ -1,0 +1,142 @@
+import { join } from 'node:path';
+import type { Scope } from '../domain/catalog.js';
+import { keyView, planView, workspaceView } from '../api/admin/views.js';
+import { usageReport } from '../api/v1/usage.js';
+import { loadConfig } from '../config/load.js';
+import { openStores, type Stores } from '../daemon/stores.js';
+import { loadSecrets } from '../daemon/secrets.js';
+import { HearthError } from '../errors.js';
+import { parseCommandArgs } from './args.js';
+import { CliError } from './cli-error.js';
+
+const common = { config: { type: 'string' }, 'data-dir': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
+
+const help: Record<string, string> = {
+  init: 'hearth init [--data-dir D] [--config F]\n  Creates the data dir, the server secret, the admin token and the database.',
+  workspaces: 'hearth workspaces create NAME --plan PLAN [--credits N] | hearth workspaces list   [--data-dir D] [--json]',
+  keys: 'hearth keys create --workspace W [--name N] [--scopes a,b] [--expires ISO] | keys list [--workspace W] | keys revoke ID | keys rotate ID   [--data-dir D] [--json]',
+  plans: 'hearth plans list | hearth plans set PLAN [--credits N|unlimited] [--rpm N]   [--data-dir D] [--json]',
+  usage: 'hearth usage [--workspace W] [--period YYYY-MM] [--data-dir D] [--json]',
+};
+
+function table(rows: Array<Record<string, unknown>>): string {
+  if (rows.length === 0) return '(none)';
+  const cols = Object.keys(rows[0]!);
+  const cell = (v: unknown) => (v === null || v === undefined ? '-' : Array.isArray(v) ? v.join(',') : String(v));
+  const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(cols), ...rows.map((r) => line(cols.map((c) => cell(r[c]))))].join('\n');
+}
+
+function print(json: boolean | undefined, value: unknown, human: () => string): void {
+  process.stdout.write((json ? JSON.stringify(value, null, 2) : human()) + '\n');
+}
+
+/** Opens the daemon's data dir directly: SQLite in WAL mode lets these run beside the daemon. */
+async function withStores<T>(values: { config?: string; 'data-dir'?: string }, fn: (s: Stores) => T | Promise<T>): Promise<T> {
+  const config = loadConfig({ file: values.config, overrides: values['data-dir'] ? { dataDir: values['data-dir'] } : undefined });
+  const secrets = await loadSecrets(config.dataDir, config.secrets.store);
+  const stores = openStores(config, secrets.serverSecret);
+  try {
+    return await fn(stores);
+  } catch (err) {
+    if (err instanceof HearthError) throw new CliError(err.message, err.status === 404 ? 1 : 2);
+    throw err;
+  } finally {
+    stores.close();
+  }
+}
+
+export async function runAdminCommand(command: string, argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs(
+    argv,
+    { ...common, plan: { type: 'string' }, credits: { type: 'string' }, rpm: { type: 'string' }, workspace: { type: 'string' }, name: { type: 'string' }, scopes: { type: 'string' }, expires: { type: 'string' }, period: { type: 'string' } },
+    true,
+  );
+  if (values.help) {
+    process.stdout.write((help[command] ?? '') + '\n');
+    return 0;
+  }
+  const [sub, arg] = positionals;
+  const int = (v: string | undefined, flag: string) => {
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v)) throw new CliError(`${flag} must be a non-negative integer (got "${v}")`);
+    return Number(v);
+  };
+
+  if (command === 'init') {
+    const config = loadConfig({ file: values.config, overrides: values['data-dir'] ? { dataDir: values['data-dir'] } : undefined });
+    const secrets = await loadSecrets(config.dataDir, config.secrets.store);
+    openStores(config, secrets.serverSecret).close();
+    process.stdout.write(`data dir ready: ${config.dataDir}\n`);
+    if (secrets.created) process.stdout.write(`admin token (shown once; also in ${join(config.dataDir, 'admin-token')}, mode 0600):\n${secrets.adminToken}\n`);
+    return 0;
+  }
+
+  return withStores(values, (s) => {
+    switch (`${command} ${sub ?? ''}`.trim()) {
+      case 'workspaces create': {
+        if (!arg || !values.plan) throw new CliError(help.workspaces!);
+        const w = workspaceView(s.workspaces.create({ name: arg, planId: values.plan, monthlyCredits: int(values.credits, '--credits') }));
+        print(values.json, w, () => `created workspace ${w.name} (${w.id}) on plan ${w.plan}`);
+        return 0;
+      }
+      case 'workspaces list': {
+        const rows = s.workspaces.list().map(workspaceView);
+        print(values.json, rows, () => table(rows));
+        return 0;
+      }
+      case 'keys create': {
+        if (!values.workspace) throw new CliError(help.keys!);
+        const w = s.workspaces.get(values.workspace);
+        const { key, record } = s.keys.create({
+          workspaceId: w.id,
+          name: values.name ?? 'default',
+          scopes: values.scopes ? (values.scopes.split(',').map((x) => x.trim()) as Scope[]) : undefined,
+          expiresAt: values.expires ? new Date(values.expires) : undefined,
+        });
+        print(values.json, { ...keyView(record), key }, () => `key ${record.id} for workspace ${w.name} (scopes ${record.scopes.join(',')}); shown once:\n${key}`);
+        return 0;
+      }
+      case 'keys list': {
+        const rows = s.keys.list({ workspaceId: values.workspace ? s.workspaces.get(values.workspace).id : undefined }).map(keyView);
+        print(values.json, rows, () => table(rows.map(({ workspace_id: _w, ...r }) => r)));
+        return 0;
+      }
+      case 'keys revoke': {
+        if (!arg) throw new CliError(help.keys!);
+        const k = keyView(s.keys.revoke(arg));
+        print(values.json, k, () => `revoked ${k.id}`);
+        return 0;
+      }
+      case 'keys rotate': {
+        if (!arg) throw new CliError(help.keys!);
+        const { key, record } = s.keys.rotate(arg);
+        print(values.json, { ...keyView(record), key }, () => `rotated ${arg} → ${record.id} (the old key is revoked); shown once:\n${key}`);
+        return 0;
+      }
+      case 'plans list': {
+        const rows = s.catalog.plans().map(planView);
+        print(values.json, rows, () => table(rows.map(({ description: _d, ...r }) => r)));
+        return 0;
+      }
+      case 'plans set': {
+        if (!arg) throw new CliError(help.plans!);
+        const credits = values.credits === 'unlimited' ? null : int(values.credits, '--credits');
+        const p = planView(s.catalog.setPlan(arg, { monthlyCredits: credits, rpm: int(values.rpm, '--rpm') }));
+        print(values.json, p, () => `plan ${p.id}: ${p.monthly_credits ?? 'unlimited'} credits/month, ${p.rpm} requests/minute`);
+        return 0;
+      }
+      case 'usage': {
+        const list = values.workspace ? [s.workspaces.get(values.workspace)] : s.workspaces.list();
+        const reports = list.map((w) => usageReport(s, w.id, values.period));
+        print(values.json, reports, () =>
+          table(reports.map((r) => ({ workspace: r.workspace.name, plan: r.plan.id, period: r.period.id, used: r.credits.used, limit: r.credits.limit ?? 'unlimited', remaining: r.credits.remaining ?? 'unlimited' }))),
+        );
+        return 0;
+      }
+      default:
+        throw new CliError(`unknown ${command} command "${sub ?? ''}"\n${help[command] ?? ''}`);
+    }
+  });
+}

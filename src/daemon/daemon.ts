@@ -1,0 +1,122 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { HearthConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { describeError } from '../log.js';
+import { BackendManager } from '../backend/backend-manager.js';
+import { DEMO_MODEL_NAME } from '../backend/demo-model.js';
+import { createGatewayApp } from '../api/index.js';
+import { ChatService } from '../gateway/chat-service.js';
+import { startCronJobs } from '../domain/rollover.js';
+import { integrityOk } from '../db/database.js';
+import { parseListen } from '../cli/args.js';
+import { loadSecrets } from './secrets.js';
+import { openStores, type Stores } from './stores.js';
+
+export interface RunningDaemon {
+  url: string;
+  server: Server;
+  stores: Stores;
+  backend: BackendManager;
+  /** Stops taking requests, lets streams in flight finish (up to the drain time), then stops everything. */
+  close(): Promise<void>;
+}
+
+export const DEMO_DESCRIPTION =
+  'Untrained demo model (random weights, made by the test-model generator): it answers with noise and exists to show the whole path working. Import a real model to get real answers.';
+
+/** Wires the daemon: secrets, database, backend supervision, the HTTP surface, cron jobs. */
+export async function startDaemon(config: HearthConfig, log: Logger, announce: (line: string) => void = (l) => process.stdout.write(l + '\n')): Promise<RunningDaemon> {
+  const secrets = await loadSecrets(config.dataDir, config.secrets.store);
+  if (secrets.created) {
+    announce(`Hearth admin token (shown once; also saved in ${join(config.dataDir, 'admin-token')}, mode 0600):\n  ${secrets.adminToken}`);
+  }
+  const stores = openStores(config, secrets.serverSecret);
+  const released = stores.ledger.releaseDangling();
+  if (released > 0) log.warn('released credits reserved by requests interrupted by a restart', { reservations: released });
+
+  const backend = await BackendManager.create({
+    config: {
+      mode: config.backend.mode,
+      url: config.backend.url,
+      ollamaPath: config.backend.ollamaPath,
+      engine: {
+        listen: config.engine.listen,
+        modelsDir: join(config.dataDir, 'models'),
+        parallel: config.engine.parallel,
+        maxQueue: config.engine.maxQueue,
+        numCtx: config.engine.numCtx,
+        threads: config.engine.threads,
+        gpu: config.engine.gpu,
+        keepAlive: config.engine.keepAlive,
+      },
+      healthIntervalMs: config.backend.healthInterval,
+      startTimeoutMs: config.backend.startTimeout,
+      restart: { initialDelayMs: config.backend.restartInitialDelay, maxDelayMs: config.backend.restartMaxDelay },
+    },
+    dataDir: config.dataDir,
+    log,
+  });
+  try {
+    await backend.start();
+    if (backend.info().kind === 'engine' && config.engine.demoModel && (await backend.ensureDemoModel())) {
+      stores.metadata.set(`${DEMO_MODEL_NAME}:latest`, { description: DEMO_DESCRIPTION });
+    }
+  } catch (err) {
+    // Serve anyway: health says degraded and model calls get 503 until the backend comes up.
+    log.error('backend did not start', { err: describeError(err) });
+  }
+
+  const chat = new ChatService({ get url() { return backend.info().url; }, isUp: () => backend.isUp() });
+  const startedAt = Date.now();
+  const app = createGatewayApp({
+    log,
+    ...stores,
+    chat,
+    adminToken: secrets.adminToken,
+    health: { backend: () => backend.info(), databaseOk: () => integrityOk(stores.db, 'quick'), startedAt },
+    limits: { maxBodyBytes: config.limits.maxBody, heartbeatMs: config.limits.streamHeartbeat },
+    validateResponses: config.dev.validateResponses,
+  });
+  const server = createServer(app);
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = 65_000;
+  const { host, port } = parseListen(config.listen, 'listen');
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  const cron = startCronJobs([
+    {
+      name: 'period-rollover',
+      schedule: '0 0 1 * *',
+      timeZone: config.timezone,
+      run: () => log.info('billing period rolled over', { period: stores.ledger.currentPeriod() }),
+    },
+  ], log);
+  log.info('hearth ready', { url, backend: backend.info(), data_dir: config.dataDir });
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    server,
+    stores,
+    backend,
+    close() {
+      closing ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        const deadline = setTimeout(() => server.closeAllConnections(), config.limits.shutdownDrain);
+        await closed;
+        clearTimeout(deadline);
+        cron.stop();
+        await backend.stop();
+        stores.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import type { Database } from 'better-sqlite3';
+
+export interface ModelMeta {
+  name?: string;
+  description?: string;
+  isActive?: boolean;
+  parameters?: Record<string, unknown>;
+}
+
+interface Row {
+  model_id: string;
+  name: string | null;
+  description: string | null;
+  is_active: number | null;
+  parameters: string | null;
+}
+
+/** What the operator says about each model; unset fields fall back to what the backend reports. */
+export class ModelMetadata {
+  private cache?: Map<string, ModelMeta>;
+
+  constructor(
+    private readonly db: Database,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  all(): Map<string, ModelMeta> {
+    this.cache ??= new Map(
+      (this.db.prepare('SELECT model_id, name, description, is_active, parameters FROM model_metadata').all() as Row[]).map((r) => [
+        r.model_id,
+        {
+          name: r.name ?? undefined,
+          description: r.description ?? undefined,
+          isActive: r.is_active === null ? undefined : r.is_active === 1,
+          parameters: r.parameters === null ? undefined : (JSON.parse(r.parameters) as Record<string, unknown>),
+        },
+      ]),
+    );
+    return this.cache;
+  }
+
+  /** Merges into what is set for the model (absent fields keep their value). */
+  set(modelId: string, meta: ModelMeta): void {
+    const current = this.all().get(modelId) ?? {};
+    const next = { ...current, ...Object.fromEntries(Object.entries(meta).filter(([, v]) => v !== undefined)) } as ModelMeta;
+    this.db
+      .prepare(
+        `INSERT INTO model_metadata (model_id, name, description, is_active, parameters, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT(model_id) DO UPDATE SET name = excluded.name, description = excluded.description, is_active = excluded.is_active, parameters = excluded.parameters, updated_at = excluded.updated_at`,
+      )
+      .run(modelId, next.name ?? null, next.description ?? null, next.isActive === undefined ? null : next.isActive ? 1 : 0, next.parameters === undefined ? null : JSON.stringify(next.parameters), this.now().toISOString());
+    this.cache = undefined;
+  }
+}

@@ -1,0 +1,80 @@
+import type { RequestHandler } from 'express';
+import { HearthError } from '../errors.js';
+import type { Catalog } from '../domain/catalog.js';
+import type { Keys } from '../domain/keys.js';
+import { RateLimiter } from './rate-limiter.js';
+import type { Principal } from './principal.js';
+
+const bearer = /^Bearer\s+(\S+)\s*$/i;
+
+const refusal: Record<string, string> = {
+  malformed: 'invalid API key',
+  unknown: 'invalid API key',
+  revoked: 'this API key has been revoked',
+  expired: 'this API key has expired',
+};
+
+/**
+ * Verifies the key (X-API-Key or Authorization: Bearer), applies the key's per-minute rate
+ * limit and sets the X-RateLimit-* headers every authenticated response carries.
+ */
+export function authenticate({ keys, limiter, now = Date.now }: { keys: Keys; limiter: RateLimiter; now?: () => number }): RequestHandler {
+  return (req, res, next) => {
+    const header = req.get('x-api-key') ?? bearer.exec(req.get('authorization') ?? '')?.[1];
+    if (!header) {
+      throw new HearthError('authentication', 'missing API key: send it as X-API-Key or Authorization: Bearer <key>', { code: 'missing_api_key' });
+    }
+    const v = keys.verify(header);
+    if (!v.ok) throw new HearthError('authentication', refusal[v.reason] ?? 'invalid API key', { code: `${v.reason === 'malformed' || v.reason === 'unknown' ? 'invalid' : v.reason}_api_key` });
+    const principal: Principal = {
+      keyId: v.record.id,
+      keyName: v.record.name,
+      workspaceId: v.workspace.id,
+      workspaceName: v.workspace.name,
+      planId: v.plan.id,
+      planTitle: v.plan.title,
+      scopes: v.scopes,
+      rpm: v.plan.rpm,
+    };
+    res.locals.principal = principal;
+    const d = limiter.take(principal.keyId, principal.rpm);
+    res.setHeader('X-RateLimit-Limit', String(d.limit));
+    res.setHeader('X-RateLimit-Remaining', String(d.remaining));
+    res.setHeader('X-RateLimit-Reset', String(d.resetS));
+    if (!d.allowed) throw RateLimiter.exceeded(d, now());
+    keys.touch(principal.keyId);
+    next();
+  };
+}
+
+interface CompiledEndpoint {
+  method: string;
+  pattern: RegExp;
+  key: string;
+}
+
+/** Turns catalog keys such as "GET /finetune/jobs/:id" into matchers. */
+export function compileEndpoints(keys: readonly string[]): CompiledEndpoint[] {
+  return keys.map((key) => {
+    const [method, path] = key.split(' ') as [string, string];
+    const pattern = new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[a-zA-Z]+/g, '[^/]+')}/?$`);
+    return { method, pattern, key };
+  });
+}
+
+/**
+ * Every /api/v1 route's scope is checked here, from the catalog's endpoint table, before the
+ * body is validated or anything is charged: 403 names the missing scope.
+ */
+export function authorize({ catalog, endpoints }: { catalog: Catalog; endpoints: () => CompiledEndpoint[] }): RequestHandler {
+  return (req, res, next) => {
+    const principal = res.locals.principal;
+    const match = endpoints().find((e) => e.method === req.method && e.pattern.test(req.path));
+    if (!principal || !match) return next();
+    const { scope } = catalog.endpoint(match.key);
+    if (scope !== null && !principal.scopes.includes(scope)) {
+      throw new HearthError('permission', `this key lacks the "${scope}" scope required by ${req.method} /api/v1${req.path}`, { code: 'missing_scope' });
+    }
+    next();
+  };
+}

@@ -1,0 +1,155 @@
+import { Ollama, type ChatRequest, type ChatResponse, type GenerateRequest, type GenerateResponse, type ModelResponse } from 'ollama';
+import { HearthError, invalidRequest, notFound, unavailable } from '../errors.js';
+
+/** What the gateway needs of the backend: where it is and whether it is answering. */
+export interface BackendPort {
+  readonly url: string;
+  isUp(): boolean;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface Sampling {
+  temperature?: number;
+  top_p?: number;
+  max_tokens?: number;
+  stop?: string | string[];
+  seed?: number;
+  response_format?: { type: 'text' | 'json_object' | 'json_schema'; json_schema?: { schema?: Record<string, unknown> } };
+  format?: 'json' | Record<string, unknown>;
+}
+
+export interface Completion {
+  text: string;
+  finishReason: 'stop' | 'length';
+  promptTokens: number;
+  completionTokens: number;
+}
+
+/** Stream events: text as it comes, then the totals. */
+export type StreamEvent = { type: 'token'; text: string } | { type: 'done'; completion: Completion };
+
+function options(s: Sampling) {
+  return {
+    temperature: s.temperature,
+    top_p: s.top_p,
+    num_predict: s.max_tokens,
+    stop: s.stop === undefined ? undefined : [s.stop].flat(),
+    seed: s.seed,
+  };
+}
+
+function format(s: Sampling): string | Record<string, unknown> | undefined {
+  if (s.format !== undefined) return s.format;
+  if (s.response_format?.type === 'json_object') return 'json';
+  if (s.response_format?.type === 'json_schema') return s.response_format.json_schema?.schema ?? 'json';
+  return undefined;
+}
+
+function completionOf(r: ChatResponse | GenerateResponse, text: string): Completion {
+  return {
+    text,
+    finishReason: r.done_reason === 'length' ? 'length' : 'stop',
+    promptTokens: r.prompt_eval_count ?? 0,
+    completionTokens: r.eval_count ?? 0,
+  };
+}
+
+/** Maps a backend failure to the gateway's error kinds (by status and error class, not text). */
+export function backendError(err: unknown, model: string): HearthError {
+  if (err instanceof HearthError) return err;
+  const status = (err as { status_code?: unknown }).status_code;
+  const message = err instanceof Error ? err.message : String(err);
+  if (typeof status === 'number') {
+    if (status === 404) return notFound(`model "${model}" not found`, 'model_not_found');
+    if (status === 400) return invalidRequest(`the backend refused the request: ${message}`, 'backend_rejected');
+    if (status === 503 || status === 429) return unavailable('the model backend is busy; retry shortly', 2, 'backend_busy');
+    return new HearthError('internal', 'the model backend failed', { code: 'backend_error', cause: err });
+  }
+  if ((err as { name?: unknown }).name === 'AbortError') return new HearthError('invalid_request', 'request aborted by the client', { code: 'client_aborted', cause: err });
+  return unavailable('the model backend is not reachable', 5, 'backend_unavailable');
+}
+
+/**
+ * The one implementation of chat and generation behind the gateway's surfaces, speaking to
+ * any Ollama-compatible backend through the official client. Each call gets its own client so
+ * that a client going away aborts exactly its own backend request.
+ */
+export class ChatService {
+  constructor(
+    private readonly backend: BackendPort,
+    private readonly fetchImpl: typeof fetch = fetch,
+  ) {}
+
+  private client(signal?: AbortSignal): Ollama {
+    this.assertUp();
+    const base = this.fetchImpl;
+    return new Ollama({
+      host: this.backend.url,
+      fetch: signal ? (input, init) => base(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal }) : base,
+    });
+  }
+
+  private assertUp(): void {
+    if (!this.backend.isUp()) throw unavailable('the model backend is down; retry shortly', 5, 'backend_unavailable');
+  }
+
+  async chat(model: string, messages: ChatMessage[], s: Sampling, signal?: AbortSignal): Promise<Completion> {
+    try {
+      const r = await this.client(signal).chat({ model, messages, stream: false, options: options(s), format: format(s) } as ChatRequest & { stream: false });
+      return completionOf(r, r.message.content);
+    } catch (err) {
+      throw backendError(err, model);
+    }
+  }
+
+  /**
+   * Opens a streamed chat. Resolves once the backend has accepted the request (unknown model,
+   * bad request or a full queue fail here, as plain errors); the generator then yields tokens.
+   */
+  async openChatStream(model: string, messages: ChatMessage[], s: Sampling, signal?: AbortSignal): Promise<AsyncGenerator<StreamEvent>> {
+    let iterator;
+    try {
+      iterator = await this.client(signal).chat({ model, messages, stream: true, options: options(s), format: format(s) } as ChatRequest & { stream: true });
+    } catch (err) {
+      throw backendError(err, model);
+    }
+    const parts = iterator;
+    return (async function* () {
+      let text = '';
+      try {
+        for await (const part of parts) {
+          if (part.message.content) {
+            text += part.message.content;
+            yield { type: 'token', text: part.message.content } as const;
+          }
+          if (part.done) yield { type: 'done', completion: completionOf(part, text) } as const;
+        }
+      } catch (err) {
+        throw backendError(err, model);
+      } finally {
+        parts.abort();
+      }
+    })();
+  }
+
+  async generate(model: string, prompt: string, system: string | undefined, s: Sampling, signal?: AbortSignal): Promise<Completion> {
+    try {
+      const r = await this.client(signal).generate({ model, prompt, system, stream: false, options: options(s), format: format(s) } as GenerateRequest & { stream: false });
+      return completionOf(r, r.response ?? '');
+    } catch (err) {
+      throw backendError(err, model);
+    }
+  }
+
+  async models(): Promise<ModelResponse[]> {
+    try {
+      return (await this.client().list()).models;
+    } catch (err) {
+      throw backendError(err, '');
+    }
+  }
+}

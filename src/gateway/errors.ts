@@ -1,0 +1,40 @@
+import type { ErrorRequestHandler, Request } from 'express';
+import type { ErrorKind, HearthError } from '../errors.js';
+import { toHearthError } from '../engine/http/errors.js';
+
+/** The `type` of the gateway's error object for each kind (OpenAI's vocabulary where it has one). */
+const typeOfKind: Readonly<Record<ErrorKind, string>> = Object.freeze({
+  invalid_request: 'invalid_request_error',
+  authentication: 'authentication_error',
+  permission: 'permission_error',
+  not_found: 'not_found_error',
+  conflict: 'conflict_error',
+  payload_too_large: 'invalid_request_error',
+  rate_limited: 'rate_limit_error',
+  insufficient_quota: 'insufficient_quota',
+  unavailable: 'service_unavailable_error',
+  internal: 'api_error',
+});
+
+/** `{"error": {message, type, code}}`, the one error shape of the gateway. */
+export function errorBody(e: HearthError) {
+  return { error: { message: e.message, type: typeOfKind[e.kind], code: e.code ?? e.kind } };
+}
+
+/**
+ * The gateway's one error middleware: every error becomes the error object with its status
+ * (and Retry-After where the kind has one); stacks go to the log only.
+ */
+export function gatewayErrorHandler(log: (err: unknown, req: Request, e: HearthError) => void): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const e = toHearthError(err);
+    log(err, req, e);
+    if (res.headersSent) {
+      // A stream already under way: the error travels as an SSE event (see sse.ts).
+      if (!res.writableEnded && !res.destroyed) res.end(`event: error\ndata: ${JSON.stringify(errorBody(e))}\n\n`);
+      return;
+    }
+    if (e.retryAfterS !== undefined) res.setHeader('Retry-After', String(e.retryAfterS));
+    res.status(e.status).json(errorBody(e));
+  };
+}

@@ -1,0 +1,101 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { hearthBin } from './engine-process.js';
+
+export interface DaemonProcess {
+  url: string;
+  dataDir: string;
+  adminToken: string;
+  child: ChildProcess;
+  logs: Array<Record<string, unknown>>;
+  stdout: string[];
+  /** Calls the admin API with the admin token. */
+  admin<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+  /** Creates a workspace on `plan` and a key for it; returns the key. */
+  keyFor(plan: string, opts?: { workspace?: string; credits?: number | null; scopes?: string[]; expiresAt?: string }): Promise<{ key: string; id: string; workspace: string }>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+let counter = 0;
+
+/**
+ * Runs `hearth serve` as a real process on a temp data dir: the bundled engine (CPU, one
+ * thread, loopback port chosen by the daemon) with its demo model, SQLite in the data dir.
+ */
+export async function startDaemonProcess(opts: { dataDir?: string; env?: Record<string, string>; args?: string[] } = {}): Promise<DaemonProcess> {
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'hearth-daemon-')));
+  const child = spawn(process.execPath, [hearthBin, 'serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...(opts.args ?? [])], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      HEARTH_BACKEND_MODE: 'engine',
+      HEARTH_ENGINE_LISTEN: '127.0.0.1:0',
+      HEARTH_ENGINE_GPU: 'off',
+      HEARTH_ENGINE_THREADS: '1',
+      ...opts.env,
+    },
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  const stdout: string[] = [];
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`daemon did not become ready in 120 s; stderr: ${stderr}`)), 120_000);
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      stdout.push(line);
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        logs.push(entry);
+        if (entry.message === 'hearth ready') {
+          clearTimeout(timer);
+          resolve(String(entry.url));
+        }
+      } catch {
+        // Plain lines: the admin token banner on first start.
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`daemon exited with ${code} before ready; stderr: ${stderr}`));
+    });
+  });
+  const adminToken = (await readFile(join(dataDir, 'admin-token'), 'utf8')).trim();
+  const admin = async <T>(method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as T };
+  };
+  return {
+    url,
+    dataDir,
+    adminToken,
+    child,
+    logs,
+    stdout,
+    admin,
+    async keyFor(plan, o = {}) {
+      const workspace = o.workspace ?? `ws-${plan}-${process.pid}-${++counter}`;
+      const w = await admin('POST', '/api/admin/workspaces', { name: workspace, plan, ...(o.credits !== undefined ? { monthly_credits: o.credits } : {}) });
+      if (w.status !== 201 && w.status !== 409) throw new Error(`workspace: ${w.status} ${JSON.stringify(w.body)}`);
+      const k = await admin<{ key: string; id: string }>('POST', '/api/admin/keys', { workspace, name: `key-${counter}`, ...(o.scopes ? { scopes: o.scopes } : {}), ...(o.expiresAt ? { expires_at: o.expiresAt } : {}) });
+      if (k.status !== 201) throw new Error(`key: ${k.status} ${JSON.stringify(k.body)}`);
+      return { key: k.body.key, id: k.body.id, workspace };
+    },
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      const code = await exited;
+      clearTimeout(timer);
+      if (!opts.dataDir && signal !== 'SIGKILL') await rm(dataDir, { recursive: true, force: true });
+      return code;
+    },
+  };
+}

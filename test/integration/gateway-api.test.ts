@@ -1,0 +1,121 @@
+// The real daemon on a temp data dir with the bundled engine and its demo model.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
+
+const MODEL = 'hearth-demo';
+
+describe('gateway: /api/v1 surface', () => {
+  let d: DaemonProcess;
+  let key: string;
+  const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+    fetch(`${d.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key, ...headers }, body: JSON.stringify(body) });
+
+  before(async () => {
+    d = await startDaemonProcess();
+    key = (await d.keyFor('paid_chat')).key;
+  });
+  after(async () => d?.stop());
+
+  test('health needs no key and reports backend, database, version', async () => {
+    const res = await fetch(`${d.url}/api/v1/health`);
+    assert.equal(res.status, 200);
+    const h = (await res.json()) as { status: string; backend: { kind: string; state: string }; database: string; version: string; uptime_s: number };
+    assert.equal(h.status, 'ok');
+    assert.equal(h.backend.kind, 'engine');
+    assert.equal(h.backend.state, 'up');
+    assert.equal(h.database, 'ok');
+    assert.equal(typeof h.uptime_s, 'number');
+    assert.equal(res.headers.get('x-ratelimit-limit'), null, 'no key, no rate-limit headers');
+  });
+
+  test('models lists the demo model, described as untrained', async () => {
+    const res = await fetch(`${d.url}/api/v1/models`, { headers: { authorization: `Bearer ${key}` } });
+    assert.equal(res.status, 200);
+    const { models } = (await res.json()) as { models: Array<Record<string, unknown>> };
+    const demo = models.find((m) => m.id === `${MODEL}:latest`);
+    assert.ok(demo, JSON.stringify(models));
+    assert.match(String(demo.description), /untrained/i);
+    for (const k of ['id', 'name', 'description', 'is_active', 'parameters', 'size', 'family', 'quantization', 'modified_at']) assert.ok(k in demo, k);
+  });
+
+  test('chat answers in the chat.completion shape with usage', async () => {
+    const res = await post('/api/v1/chat', { model: MODEL, messages: [{ role: 'user', content: 'Hello' }], max_tokens: 8, temperature: 0 });
+    assert.equal(res.status, 200);
+    const c = (await res.json()) as { id: string; object: string; created: number; model: string; choices: Array<{ index: number; message: { role: string; content: string }; finish_reason: string }>; usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number } };
+    assert.match(c.id, /^chatcmpl-/);
+    assert.equal(c.object, 'chat.completion');
+    assert.equal(c.model, MODEL);
+    assert.equal(c.choices[0]?.message.role, 'assistant');
+    assert.equal(c.choices[0]?.finish_reason, 'length');
+    assert.equal(c.usage.completion_tokens, 8);
+    assert.equal(c.usage.total_tokens, c.usage.prompt_tokens + 8);
+    for (const h of ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset']) assert.match(res.headers.get(h) ?? '', /^\d+$/, h);
+    assert.equal(res.headers.get('x-ratelimit-limit'), '300');
+  });
+
+  test('generate answers in the text_completion shape', async () => {
+    const res = await post('/api/v1/generate', { model: MODEL, prompt: 'Summarize: hello', system: 'Be brief.', max_tokens: 5 });
+    assert.equal(res.status, 200);
+    const c = (await res.json()) as { object: string; choices: Array<{ text: string; index: number; finish_reason: string }>; usage: { completion_tokens: number } };
+    assert.equal(c.object, 'text_completion');
+    assert.equal(typeof c.choices[0]?.text, 'string');
+    assert.equal(c.usage.completion_tokens, 5);
+  });
+
+  test('chat/stream: token events, then done with usage, then [DONE]', async () => {
+    const res = await post('/api/v1/chat/stream', { model: MODEL, messages: [{ role: 'user', content: 'Hello' }], max_tokens: 6, temperature: 0 });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
+    const text = await res.text();
+    const data = text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6));
+    assert.equal(data.at(-1), '[DONE]');
+    const done = JSON.parse(data.at(-2)!) as { done: boolean; finish_reason: string; usage: { completion_tokens: number } };
+    assert.equal(done.done, true);
+    assert.equal(done.finish_reason, 'length');
+    assert.equal(done.usage.completion_tokens, 6);
+    const tokens = data.slice(0, -2).map((x) => (JSON.parse(x) as { token: string }).token);
+    assert.ok(tokens.length >= 1 && tokens.every((t) => typeof t === 'string'));
+    const whole = (await (await post('/api/v1/chat', { model: MODEL, messages: [{ role: 'user', content: 'Hello' }], max_tokens: 6, temperature: 0 })).json()) as { choices: Array<{ message: { content: string } }> };
+    assert.equal(tokens.join(''), whole.choices[0]?.message.content, 'streamed tokens make the same text');
+  });
+
+  test('usage reports plan, period, credits and the per-endpoint breakdown', async () => {
+    const res = await fetch(`${d.url}/api/v1/usage`, { headers: { 'x-api-key': key } });
+    assert.equal(res.status, 200);
+    const u = (await res.json()) as { plan: { id: string }; period: { id: string }; credits: { limit: number; used: number; remaining: number }; endpoints: Array<{ endpoint: string; calls: number; credits: number }> };
+    assert.equal(u.plan.id, 'paid_chat');
+    assert.match(u.period.id, /^\d{4}-\d{2}$/);
+    assert.equal(u.credits.limit, 600_000);
+    assert.equal(u.credits.used + u.credits.remaining, 600_000);
+    assert.ok(u.credits.used >= 4);
+    const chat = u.endpoints.find((e) => e.endpoint === 'POST /chat');
+    assert.ok(chat && chat.calls >= 2 && chat.credits === chat.calls);
+  });
+
+  test('X-Request-Id is echoed; the access log has the key id and never the key', async () => {
+    const res = await fetch(`${d.url}/api/v1/usage`, { headers: { 'x-api-key': key, 'x-request-id': 'trace-123' } });
+    assert.equal(res.headers.get('x-request-id'), 'trace-123');
+    await new Promise((r) => setTimeout(r, 200));
+    const line = d.logs.find((l) => l.request_id === 'trace-123');
+    assert.ok(line, 'access line written');
+    assert.match(String(line.key_id), /^[a-z0-9]{16}$/);
+    assert.equal(line.status, 200);
+    const secret = key.split('_').slice(2).join('_');
+    assert.ok(!d.stdout.some((l) => l.includes(secret)), 'the key never appears in the logs');
+  });
+
+  test('the OpenAPI document and an offline Swagger UI are served', async () => {
+    const spec = (await (await fetch(`${d.url}/api/v1/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
+    assert.equal(spec.openapi, '3.1.0');
+    for (const p of ['/api/v1/health', '/api/v1/models', '/api/v1/chat', '/api/v1/chat/stream', '/api/v1/generate', '/api/v1/usage']) assert.ok(p in spec.paths, p);
+    const page = await fetch(`${d.url}/docs/`);
+    assert.equal(page.status, 200);
+    const html = await page.text();
+    assert.match(html, /swagger-ui/);
+    assert.doesNotMatch(html, /https?:\/\/(?!localhost)[a-z]/i, 'no external asset');
+    const init = await (await fetch(`${d.url}/docs/swagger-initializer.js`)).text();
+    assert.match(init, /\/api\/v1\/openapi\.json/);
+    assert.equal((await fetch(`${d.url}/docs/swagger-ui-bundle.js`)).status, 200);
+  });
+});

@@ -1,0 +1,96 @@
+// The customer API's published code samples run as written, with only the base URL and the
+// key filled in, against the real daemon. The samples name the model `llama3.2`: the operator's
+// backend is given a model of that name first.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { Ollama } from 'ollama';
+import { startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
+
+const run = promisify(execFile);
+const samplesDir = fileURLToPath(new URL('../../../test/fixtures/seed-samples/', import.meta.url));
+const nodeModules = fileURLToPath(new URL('../../../node_modules/', import.meta.url));
+
+/** The first python3 that has `requests`, or undefined. */
+async function pythonWithRequests(): Promise<string | undefined> {
+  for (const py of ['python3', '/usr/bin/python3']) {
+    try {
+      await run(py, ['-c', 'import requests']);
+      return py;
+    } catch {
+      // try the next one
+    }
+  }
+  return undefined;
+}
+
+describe('seed code samples', () => {
+  let d: DaemonProcess;
+  let key: string;
+  let dir: string;
+  const python = pythonWithRequests();
+
+  before(async () => {
+    d = await startDaemonProcess();
+    key = (await d.keyFor('paid_chat')).key;
+    const health = (await (await fetch(`${d.url}/api/v1/health`)).json()) as { backend: { url: string } };
+    await new Ollama({ host: health.backend.url }).copy({ source: 'hearth-demo', destination: 'llama3.2' });
+    dir = await mkdtemp(join(tmpdir(), 'hearth-samples-'));
+  });
+  after(async () => {
+    await d?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Copies a sample with its placeholders filled in (and `tail` appended) and runs it. */
+  async function runSample(file: string, tail = '', runner = process.execPath): Promise<string> {
+    const source = (await readFile(join(samplesDir, file), 'utf8')).replaceAll('YOUR_API_BASE', d.url).replaceAll('YOUR_API_KEY', key);
+    const path = join(dir, file);
+    await writeFile(path, source + tail);
+    const { stdout } = await run(runner, [path], { env: { ...process.env, NODE_PATH: nodeModules }, timeout: 120_000 });
+    return stdout;
+  }
+
+  test('Chat — Node (axios)', async () => {
+    const out = await runSample('chat-axios.cjs', '\nchat().then((d) => console.log(JSON.stringify(d)));\n');
+    const data = JSON.parse(out) as { object: string; choices: Array<{ message: { content: string } }> };
+    assert.equal(data.object, 'chat.completion');
+    assert.equal(typeof data.choices[0]?.message.content, 'string');
+  });
+
+  test('Chat — Node (fetch)', async () => {
+    const data = JSON.parse(await runSample('chat-fetch.mjs', '\nconsole.log(JSON.stringify(data));\n')) as { object: string; model: string };
+    assert.equal(data.object, 'chat.completion');
+    assert.equal(data.model, 'llama3.2');
+  });
+
+  test('Chat — Python (requests)', async (t) => {
+    const py = await python;
+    if (!py) return t.skip('no python3 with the requests module on this machine');
+    const out = await runSample('chat-python.py', '', py);
+    assert.match(out, /'object': 'chat\.completion'/);
+  });
+
+  test('Streaming chat — fetch (SSE)', async () => {
+    const out = await runSample('stream-fetch.mjs');
+    assert.match(out, /data: \{"token":/);
+    assert.match(out, /data: \{"done":true/);
+    assert.match(out, /data: \[DONE\]/);
+  });
+
+  test('Generate — fetch', async () => {
+    const data = JSON.parse(await runSample('generate-fetch.mjs', '\nconsole.log(JSON.stringify(data));\n')) as { object: string; choices: Array<{ text: string }> };
+    assert.equal(data.object, 'text_completion');
+    assert.equal(typeof data.choices[0]?.text, 'string');
+  });
+
+  test('Health — fetch', async () => {
+    const h = JSON.parse(await runSample('health-fetch.mjs')) as { status: string };
+    assert.equal(h.status, 'ok');
+  });
+});
