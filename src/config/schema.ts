@@ -1,0 +1,199 @@
+// The daemon's configuration: its TypeScript type and the one table that describes every key —
+// kind, default, description. The loader, the generated config.example.yaml, the env-var docs
+// and the tests all read this table; nothing else knows the keys.
+import {
+  boolean,
+  command,
+  duration,
+  hostPort,
+  integer,
+  oneOf,
+  path,
+  size,
+  text,
+  timeZone,
+  url,
+  type HostPort,
+  type Kind,
+} from './kinds.js';
+
+export type { HostPort } from './kinds.js';
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+export type BackendMode = 'auto' | 'ollama' | 'engine' | 'external';
+export type GpuMode = 'auto' | 'off' | 'cuda' | 'vulkan';
+export type SecretStore = 'file' | 'keychain';
+
+/** Durations are milliseconds, sizes bytes, paths absolute. Deeply frozen once loaded. */
+export interface HearthConfig {
+  readonly listen: HostPort;
+  /** Absolute path. */
+  readonly dataDir: string;
+  /** Canonical IANA name; billing periods are calendar months in this zone. */
+  readonly timezone: string;
+  /** "" when unset; else an http(s) URL without trailing slash. */
+  readonly publicBaseUrl: string;
+  readonly log: { readonly level: LogLevel };
+  readonly backend: BackendConfig;
+  readonly engine: EngineConfig;
+  readonly limits: LimitsConfig;
+  readonly secrets: { readonly store: SecretStore };
+}
+
+export interface BackendConfig {
+  readonly mode: BackendMode;
+  /** Without trailing slash. */
+  readonly url: string;
+  /** A bare command name (looked up on PATH) or an absolute path. */
+  readonly ollamaPath: string;
+  /** Milliseconds. */
+  readonly healthInterval: number;
+  /** Milliseconds. */
+  readonly startTimeout: number;
+  /** Milliseconds. */
+  readonly restartInitialDelay: number;
+  /** Milliseconds; ≥ restartInitialDelay. */
+  readonly restartMaxDelay: number;
+  /** Milliseconds. */
+  readonly requestTimeout: number;
+}
+
+export interface EngineConfig {
+  readonly listen: HostPort;
+  readonly parallel: number;
+  readonly maxQueue: number;
+  /** Tokens per sequence. */
+  readonly numCtx: number;
+  /** 0: as many as the cgroup allows (detectCpuThreads() at engine start). */
+  readonly threads: number;
+  readonly gpu: GpuMode;
+  /** Milliseconds; Infinity keeps models loaded forever. */
+  readonly keepAlive: number;
+  readonly demoModel: boolean;
+}
+
+export interface LimitsConfig {
+  /** Bytes. */
+  readonly maxBody: number;
+  readonly maxMessages: number;
+  readonly maxTokens: number;
+  /** Milliseconds. */
+  readonly streamHeartbeat: number;
+  /** Milliseconds. */
+  readonly shutdownDrain: number;
+}
+
+// ---- Key paths, derived from HearthConfig so the table below is checked against it. ----
+
+type Snake<S extends string> = S extends `${infer C}${infer Rest}`
+  ? `${C extends Lowercase<C> ? C : `_${Lowercase<C>}`}${Snake<Rest>}`
+  : '';
+type Camel<S extends string> = S extends `${infer Head}_${infer Tail}` ? `${Head}${Capitalize<Camel<Tail>>}` : S;
+type Leaf = HostPort | string | number | boolean;
+type LeafPaths<T, Prefix extends string = ''> = {
+  [K in keyof T & string]: T[K] extends Leaf ? `${Prefix}${Snake<K>}` : LeafPaths<T[K], `${Prefix}${Snake<K>}.`>;
+}[keyof T & string];
+
+/** A key as written in YAML: "engine.num_ctx". */
+export type ConfigKey = LeafPaths<HearthConfig>;
+/** The TypeScript type of a key's loaded value. */
+export type ValueOf<K extends string, T = HearthConfig> = K extends `${infer Head}.${infer Rest}`
+  ? ValueOf<Rest, T[Camel<Head> & keyof T]>
+  : T[Camel<K> & keyof T];
+
+/** A value as it may be written in YAML, an environment variable or a flag. */
+export type RawValue = string | number | boolean;
+
+export interface ConfigField<K extends ConfigKey = ConfigKey> {
+  readonly key: K;
+  readonly kind: Kind<ValueOf<K>>;
+  /** As written in config.example.yaml; parsed by `kind` like any user value. */
+  readonly default: RawValue;
+  /** One line, for config.example.yaml and the env-var table. */
+  readonly description: string;
+  /** Replaced in redactedConfig() output. */
+  readonly secret?: true;
+}
+
+const field = <K extends ConfigKey>(
+  key: K,
+  kind: Kind<ValueOf<K>>,
+  defaultValue: RawValue,
+  description: string,
+  extra: { secret?: true } = {},
+): ConfigField<K> => Object.freeze({ key, kind, default: defaultValue, description, ...extra });
+
+const s = 1000;
+
+/** Every key, in the order config.example.yaml shows them. */
+export const configSchema = Object.freeze([
+  // Loopback: nothing is exposed until the operator decides how (a TLS proxy, or 0.0.0.0).
+  field('listen', hostPort(), '127.0.0.1:8080', 'Address the API listens on (HOST:PORT; [::1]:8080 for IPv6)'),
+  // Relative to the config file (or the CWD when not set in a file); packaged installs set an absolute path.
+  field('data_dir', path(), './data', 'Folder of the database, models and server secret; relative to the config file (env, flags: the CWD)'),
+  field('timezone', timeZone(), 'UTC', 'Time zone of billing periods (calendar months), e.g. Europe/Paris'),
+  field('public_base_url', url({ allowEmpty: true }), '', 'Public URL of the API shown in API docs and code samples; "" for none'),
+
+  field('log.level', oneOf(['error', 'warn', 'info', 'debug'] as const), 'info', 'Least severe level written to the log'),
+
+  field('backend.mode', oneOf(['auto', 'ollama', 'engine', 'external'] as const), 'auto',
+    'Inference backend: auto = Ollama if available, else engine; ollama = start Ollama; engine = bundled; external = backend.url'),
+  // Ollama's own default address.
+  field('backend.url', url(), 'http://127.0.0.1:11434', 'URL of the Ollama server (ollama and external modes)'),
+  field('backend.ollama_path', command(), 'ollama', 'Ollama executable to start; a bare name is looked up on PATH'),
+  // Notices a dead backend within seconds; one GET per poll costs nothing. Below 100ms is just load.
+  field('backend.health_interval', duration({ min: 100 }), '2s', 'How often the backend\'s health is checked'),
+  // Ollama's first start discovers GPUs and can take tens of seconds on a cold box.
+  field('backend.start_timeout', duration({ min: s }), '60s', 'How long a started backend may take to become healthy'),
+  field('backend.restart_initial_delay', duration({ min: 1 }), '500ms', 'Delay before the first restart of a crashed backend; doubles per crash'),
+  // Caps the backoff so a backend that comes back is used again within half a minute.
+  field('backend.restart_max_delay', duration({ min: 1 }), '30s', 'Longest delay between restarts of a crashed backend'),
+  // Long CPU generations take minutes; the bound frees connections held by a wedged backend.
+  field('backend.request_timeout', duration({ min: s }), '10m', 'Longest one inference request may take'),
+
+  // Next to Ollama's 11434 so both can run on one box.
+  field('engine.listen', hostPort(), '127.0.0.1:11435', 'Address of the bundled engine; keep it on loopback'),
+  // Each parallel sequence holds its own num_ctx of KV cache: 2 overlaps requests without doubling memory much.
+  field('engine.parallel', integer({ min: 1, max: 256 }), 2, 'Requests one model serves at once'),
+  // Past 64 waiting requests, a client is better told 503 now than answered minutes later.
+  field('engine.max_queue', integer({ min: 1, max: 100_000 }), 64, 'Requests waiting per model before new ones get 503'),
+  // Ollama's long-time default; enough for chat, small enough for CPU boxes.
+  field('engine.num_ctx', integer({ min: 256, max: 1_048_576 }), 2048, 'Default context size per sequence, in tokens'),
+  field('engine.threads', integer({ min: 0, max: 1024 }), 0, 'CPU threads for inference; 0: as many as the cgroup allows'),
+  field('engine.gpu', oneOf(['auto', 'off', 'cuda', 'vulkan'] as const), 'auto', 'GPU backend; off runs on the CPU only'),
+  // Ollama's default: a follow-up within minutes skips the load.
+  field('engine.keep_alive', duration({ negativeIsForever: true }), '5m', 'How long an idle model stays loaded; 0 unloads at once, -1 never'),
+  field('engine.demo_model', boolean(), true, 'With an empty model store, offer an untrained demo model'),
+
+  // Chat JSON of max_messages text messages fits well under 1 MiB; raise it for base64 images.
+  field('limits.max_body', size({ min: 1024, max: 1024 ** 3 }), '1mb', 'Largest request body'),
+  field('limits.max_messages', integer({ min: 1, max: 100_000 }), 256, 'Most messages in one chat request'),
+  field('limits.max_tokens', integer({ min: 1, max: 1_048_576 }), 16384, 'Largest max_tokens a request may ask for'),
+  // Far below the idle timeouts of common proxies (nginx 60s, cloud load balancers 60s).
+  field('limits.stream_heartbeat', duration({ min: 100 }), '5s', 'Interval of keep-alive comments on idle streams'),
+  // Leaves room under systemd's default TimeoutStopSec (90s) to stop the backend too.
+  field('limits.shutdown_drain', duration(), '30s', 'On SIGTERM, how long requests in flight may finish'),
+
+  field('secrets.store', oneOf(['file', 'keychain'] as const), 'file',
+    'Where the server secret lives: file (in data_dir) or keychain (OS keychain via keytar)'),
+] as const);
+
+// Compile-time check that the table lists every key of HearthConfig (the reverse holds by
+// construction: field() only accepts keys of HearthConfig). A missing key fails to compile here.
+type Missing = Exclude<ConfigKey, (typeof configSchema)[number]['key']>;
+const schemaIsComplete: [Missing] extends [never] ? true : Missing = true;
+void schemaIsComplete;
+
+/** Section names ("engine", "limits"…), derived from the table. */
+export const configSections: readonly string[] = Object.freeze([
+  ...new Set(configSchema.flatMap((f) => (f.key.includes('.') ? [f.key.slice(0, f.key.lastIndexOf('.'))] : []))),
+]);
+
+const byKey = new Map<string, ConfigField>(configSchema.map((f) => [f.key, f as ConfigField]));
+
+export function fieldOf(key: string): ConfigField | undefined {
+  return byKey.get(key);
+}
+
+/** "num_ctx" → "numCtx". */
+export const camelCase = (segment: string): string => segment.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
