@@ -6,7 +6,7 @@ export type Logger = winston.Logger;
  * JSON lines on stdout, one object per event: journald and `docker logs` keep them, and they
  * parse without a custom format. Errors carry their stack in the log, never in a response.
  */
-export function createLogger(service: string, level = process.env.HEARTH_LOG_LEVEL ?? 'info'): Logger {
+export function createLogger(service: string, level = 'info'): Logger {
   return winston.createLogger({
     level,
     defaultMeta: { service },

@@ -34,7 +34,7 @@ function print(json: boolean | undefined, value: unknown, human: () => string): 
 
 /** Opens the daemon's data dir directly: SQLite in WAL mode lets these run beside the daemon. */
 async function withStores<T>(values: { config?: string; 'data-dir'?: string }, fn: (s: Stores) => T | Promise<T>): Promise<T> {
-  const config = loadConfig({ file: values.config, overrides: values['data-dir'] ? { dataDir: values['data-dir'] } : undefined });
+  const config = loadConfig({ file: values.config, overrides: { data_dir: values['data-dir'] } });
   const secrets = await loadSecrets(config.dataDir, config.secrets.store);
   const stores = openStores(config, secrets.serverSecret);
   try {
@@ -65,7 +65,7 @@ export async function runAdminCommand(command: string, argv: string[]): Promise<
   };
 
   if (command === 'init') {
-    const config = loadConfig({ file: values.config, overrides: values['data-dir'] ? { dataDir: values['data-dir'] } : undefined });
+    const config = loadConfig({ file: values.config, overrides: { data_dir: values['data-dir'] } });
     const secrets = await loadSecrets(config.dataDir, config.secrets.store);
     openStores(config, secrets.serverSecret).close();
     process.stdout.write(`data dir ready: ${config.dataDir}\n`);

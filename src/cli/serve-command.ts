@@ -1,5 +1,5 @@
 import { loadConfig, redactedConfig } from '../config/load.js';
-import { ConfigError } from '../config/schema.js';
+import { ConfigError } from '../config/config-error.js';
 import { createLogger, describeError } from '../log.js';
 import { startDaemon } from '../daemon/daemon.js';
 import { parseCommandArgs } from './args.js';
@@ -21,7 +21,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   }
   let config;
   try {
-    config = loadConfig({ file: values.config, overrides: { ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}), ...(values.listen ? { listen: values.listen } : {}) } });
+    config = loadConfig({ file: values.config, overrides: { data_dir: values['data-dir'], listen: values.listen } });
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError(err.message);
     throw err;

@@ -38,6 +38,7 @@ export const envVars: readonly EnvVar[] = Object.freeze([
   override('engine.max_queue'),
   override('engine.num_ctx'),
   override('engine.keep_alive'),
+  override('dev.validate_responses'),
 ]);
 
 const escapeCell = (s: string) => s.replace(/\|/g, '\\|');

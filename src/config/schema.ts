@@ -38,6 +38,7 @@ export interface HearthConfig {
   readonly engine: EngineConfig;
   readonly limits: LimitsConfig;
   readonly secrets: { readonly store: SecretStore };
+  readonly dev: { readonly validateResponses: boolean };
 }
 
 export interface BackendConfig {
@@ -176,6 +177,10 @@ export const configSchema = Object.freeze([
 
   field('secrets.store', oneOf(['file', 'keychain'] as const), 'file',
     'Where the server secret lives: file (in data_dir) or keychain (OS keychain via keytar)'),
+
+  // Checking every response against openapi/hearth.yaml costs CPU on each request; the test
+  // suite turns it on so the contract and the code cannot drift apart.
+  field('dev.validate_responses', boolean(), false, 'Validate every response against the OpenAPI contract (slower; for development and tests)'),
 ] as const);
 
 // Compile-time check that the table lists every key of HearthConfig (the reverse holds by

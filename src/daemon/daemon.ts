@@ -10,7 +10,6 @@ import { createGatewayApp } from '../api/index.js';
 import { ChatService } from '../gateway/chat-service.js';
 import { startCronJobs } from '../domain/rollover.js';
 import { integrityOk } from '../db/database.js';
-import { parseListen } from '../cli/args.js';
 import { loadSecrets } from './secrets.js';
 import { openStores, type Stores } from './stores.js';
 
@@ -42,14 +41,14 @@ export async function startDaemon(config: HearthConfig, log: Logger, announce: (
       url: config.backend.url,
       ollamaPath: config.backend.ollamaPath,
       engine: {
-        listen: config.engine.listen,
+        listen: `${config.engine.listen.host.includes(':') ? `[${config.engine.listen.host}]` : config.engine.listen.host}:${config.engine.listen.port}`,
         modelsDir: join(config.dataDir, 'models'),
         parallel: config.engine.parallel,
         maxQueue: config.engine.maxQueue,
         numCtx: config.engine.numCtx,
         threads: config.engine.threads,
         gpu: config.engine.gpu,
-        keepAlive: config.engine.keepAlive,
+        keepAlive: Number.isFinite(config.engine.keepAlive) ? `${Math.round(config.engine.keepAlive / 1000)}s` : '-1',
       },
       healthIntervalMs: config.backend.healthInterval,
       startTimeoutMs: config.backend.startTimeout,
@@ -82,7 +81,7 @@ export async function startDaemon(config: HearthConfig, log: Logger, announce: (
   const server = createServer(app);
   server.requestTimeout = 0;
   server.keepAliveTimeout = 65_000;
-  const { host, port } = parseListen(config.listen, 'listen');
+  const { host, port } = config.listen;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());

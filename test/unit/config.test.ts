@@ -78,6 +78,7 @@ const defaults: HearthConfig = {
   },
   limits: { maxBody: 1024 * 1024, maxMessages: 256, maxTokens: 16384, streamHeartbeat: 5000, shutdownDrain: 30_000 },
   secrets: { store: 'file' },
+  dev: { validateResponses: false },
 };
 
 describe('config defaults', () => {
@@ -305,6 +306,7 @@ describe('config invalid values name their key', () => {
 
   // One bad value per key, so a key added to the schema must come with a test of its refusal.
   const badValue: Record<ConfigKey, unknown> = {
+    'dev.validate_responses': 'sometimes',
     listen: 'localhost',
     data_dir: '',
     timezone: 'Nowhere/Special',
