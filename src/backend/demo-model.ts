@@ -1,0 +1,58 @@
+// The demo model a fresh install serves, so the whole path (keys, metering, chat, streaming)
+// can be tried before the operator imports a real model. It is the generated test model: a
+// tiny llama network with random weights, honest about being noise.
+
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CreateRequest, Ollama } from 'ollama';
+import { HearthError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { writeTestModel } from '../testmodel/test-model.js';
+
+export const DEMO_MODEL_NAME = 'hearth-demo';
+
+export const DEMO_MODEL_SYSTEM =
+  'You are hearth-demo, an untrained demonstration model served by Hearth. Your weights are random, so your replies are noise.';
+
+export const DEMO_MODEL_LICENSE = [
+  'hearth-demo is an UNTRAINED demo model with random weights.',
+  'It answers with noise: its output means nothing and must not be relied on for anything.',
+  'It exists only to show the whole path working (API keys, metering, chat, streaming, the bundled engine)',
+  'before a real model is imported. Import a real GGUF model with `hearth models import` to get useful answers.',
+].join(' ');
+
+async function uploadBlob(url: string, bytes: Buffer): Promise<string> {
+  const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+  const head = await fetch(`${url}/api/blobs/${digest}`, { method: 'HEAD' });
+  if (head.status === 200) return digest;
+  const res = await fetch(`${url}/api/blobs/${digest}`, { method: 'POST', body: bytes, headers: { 'Content-Type': 'application/octet-stream' } });
+  if (res.status !== 201 && res.status !== 200) {
+    throw new HearthError('unavailable', `uploading the demo model to ${url} failed: ${res.status} ${await res.text()}`, { code: 'demo_model_failed' });
+  }
+  return digest;
+}
+
+/**
+ * Creates `hearth-demo` on the server at `url` when it has no model at all. Returns whether it
+ * created it. The GGUF is written under dataDir/demo/, uploaded as a blob, registered with
+ * /api/create, then removed: the store keeps its own copy.
+ */
+export async function ensureDemoModel({ url, client, dataDir, log }: { url: string; client: Ollama; dataDir: string; log: Logger }): Promise<boolean> {
+  const { models } = await client.list();
+  if (models.length > 0) return false;
+  const dir = join(dataDir, 'demo');
+  const path = join(dir, `${DEMO_MODEL_NAME}.gguf`);
+  await mkdir(dir, { recursive: true });
+  await writeTestModel(path);
+  try {
+    const digest = await uploadBlob(url, await readFile(path));
+    // The client's typings predate `files` (GGUF blobs by digest); it sends the request as given.
+    const request = { model: DEMO_MODEL_NAME, files: { [`${DEMO_MODEL_NAME}.gguf`]: digest }, system: DEMO_MODEL_SYSTEM, license: DEMO_MODEL_LICENSE, stream: false };
+    await client.create(request as CreateRequest & { stream: false });
+    log.info('created the demo model', { model: DEMO_MODEL_NAME, digest });
+    return true;
+  } finally {
+    await rm(path, { force: true });
+  }
+}

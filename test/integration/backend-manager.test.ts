@@ -1,0 +1,215 @@
+// The BackendManager with real processes: it starts and supervises the real `hearth engine`,
+// creates the demo model, restarts the engine after a SIGKILL, leaves nothing behind on stop,
+// and in 'auto' mode uses a server that already answers or falls back to the engine.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BackendManager, type BackendConfig, type BackendState } from '../../src/backend/backend-manager.js';
+import { DEMO_MODEL_NAME } from '../../src/backend/demo-model.js';
+import { findExecutable } from '../../src/backend/find-executable.js';
+import { pickFreePort } from '../../src/backend/free-port.js';
+import { HearthError } from '../../src/errors.js';
+import { startEngineProcess } from '../helpers/engine-process.js';
+import { captureLogger, isRunning, liveGroupMembers, waitUntil } from '../helpers/processes.js';
+
+const noOllama = (name: string) => findExecutable(name, '');
+
+function testConfig(dataDir: string, overrides: Partial<BackendConfig> = {}): BackendConfig {
+  return {
+    mode: 'engine',
+    url: 'http://127.0.0.1:11434',
+    ollamaPath: 'ollama',
+    engine: { listen: '127.0.0.1:0', modelsDir: join(dataDir, 'models'), parallel: 1, maxQueue: 8, numCtx: 512, threads: 1, gpu: 'off', keepAlive: '5m' },
+    healthIntervalMs: 200,
+    startTimeoutMs: 60_000,
+    restart: { initialDelayMs: 100, maxDelayMs: 1000 },
+    stopTimeoutMs: 10_000,
+    ...overrides,
+  };
+}
+
+function recordStates(manager: BackendManager): BackendState[] {
+  const states: BackendState[] = [];
+  manager.on('state', (s) => states.push(s));
+  return states;
+}
+
+describe('BackendManager: the bundled engine, supervised', () => {
+  let dataDir: string;
+  let manager: BackendManager;
+  let states: BackendState[];
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'hearth-backend-'));
+    manager = await BackendManager.create({ config: testConfig(dataDir), dataDir, log: captureLogger().log, findExecutable: noOllama });
+    states = recordStates(manager);
+  });
+  after(async () => {
+    await manager?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  test('mode engine starts `hearth engine` and is up once it answers', async () => {
+    assert.equal(manager.kind, 'engine');
+    assert.equal(manager.state, 'stopped');
+    await manager.start();
+    assert.equal(manager.state, 'up');
+    assert.ok(manager.isUp());
+    assert.deepEqual(states, ['starting', 'up']);
+    const info = manager.info();
+    assert.equal(info.kind, 'engine');
+    assert.equal(info.url, manager.url);
+    assert.match(info.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.ok(info.pid !== undefined && isRunning(info.pid));
+    assert.equal(info.restarts, 0);
+    const { version } = await manager.ollama.version();
+    assert.match(version, /^\d+\.\d+\.\d+/);
+  });
+
+  test('ensureDemoModel creates hearth-demo in an empty store, once', async () => {
+    assert.deepEqual((await manager.ollama.list()).models, []);
+    assert.equal(await manager.ensureDemoModel(), true);
+    const { models } = await manager.ollama.list();
+    assert.deepEqual(models.map((m) => m.name), [`${DEMO_MODEL_NAME}:latest`]);
+    const show = await manager.ollama.show({ model: DEMO_MODEL_NAME });
+    assert.match(show.license, /UNTRAINED demo model with random weights/);
+    assert.match(show.license, /noise/);
+    assert.match(show.system ?? '', /random/);
+    assert.equal(await manager.ensureDemoModel(), false, 'a store with a model is left alone');
+    assert.ok(!existsSync(join(dataDir, 'demo', `${DEMO_MODEL_NAME}.gguf`)), 'the uploaded GGUF is not kept twice');
+  });
+
+  test('chat with the demo model works through the client', async () => {
+    const r = await manager.ollama.chat({ model: DEMO_MODEL_NAME, messages: [{ role: 'user', content: 'Hello' }], options: { temperature: 0, num_predict: 8, seed: 1 } });
+    assert.equal(r.message.role, 'assistant');
+    assert.ok(r.message.content.length > 0);
+    assert.equal(r.done, true);
+  });
+
+  test('a SIGKILLed engine is reported down, restarted, and up again', async () => {
+    await manager.waitUntilUp(10_000);
+    const firstPid = manager.pid as number;
+    const seen = states.length;
+    process.kill(firstPid, 'SIGKILL');
+    await waitUntil(() => states.slice(seen).includes('down'), 10_000, 'the backend is reported down');
+    await manager.waitUntilUp(60_000);
+    assert.deepEqual(states.slice(seen), ['down', 'up']);
+    const info = manager.info();
+    assert.ok(info.restarts >= 1);
+    assert.notEqual(info.pid, firstPid);
+    assert.match(info.lastError ?? '', /SIGKILL/);
+    assert.ok(!isRunning(firstPid));
+    const { models } = await manager.ollama.list();
+    assert.ok(models.some((m) => m.name === `${DEMO_MODEL_NAME}:latest`), 'the store survived the restart');
+  });
+
+  test('stop leaves no process behind', async () => {
+    const pid = manager.pid as number;
+    await manager.stop();
+    assert.equal(manager.state, 'stopped');
+    assert.equal(manager.pid, undefined);
+    assert.ok(!isRunning(pid));
+    assert.deepEqual(liveGroupMembers(pid), []);
+    assert.equal(manager.isUp(), false);
+  });
+});
+
+describe('BackendManager: choosing the backend', () => {
+  let dataDir: string;
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'hearth-backend-'));
+  });
+  after(async () => rm(dataDir, { recursive: true, force: true }));
+
+  test('auto picks external when a server already answers at url, and follows it down and up', async () => {
+    const engine = await startEngineProcess();
+    const port = Number(new URL(engine.url).port);
+    let second: Awaited<ReturnType<typeof startEngineProcess>> | undefined;
+    const manager = await BackendManager.create({ config: testConfig(dataDir, { mode: 'auto', url: engine.url }), dataDir, log: captureLogger().log, findExecutable: noOllama });
+    try {
+      assert.equal(manager.kind, 'external');
+      assert.equal(manager.url, engine.url);
+      await manager.start();
+      assert.equal(manager.state, 'up');
+      const info = manager.info();
+      assert.equal(info.pid, undefined, 'an external server is not ours');
+      assert.equal(await manager.ensureDemoModel(), false, 'the demo model is only for the bundled engine');
+      assert.deepEqual((await manager.ollama.list()).models, []);
+
+      // A managed backend may not take an address another server answers on.
+      await assert.rejects(
+        BackendManager.create({ config: testConfig(dataDir, { engine: { ...testConfig(dataDir).engine, listen: `127.0.0.1:${port}` } }), dataDir, log: captureLogger().log }),
+        (err: HearthError) => err.kind === 'conflict' && err.code === 'backend_address_in_use',
+      );
+
+      await engine.stop();
+      await waitUntil(() => manager.state === 'down', 10_000, 'the external backend is reported down');
+      assert.match(manager.info().lastError ?? '', /api\/version/);
+      second = await startEngineProcess(['--listen', `127.0.0.1:${port}`]);
+      await manager.waitUntilUp(10_000);
+      assert.equal(manager.state, 'up');
+    } finally {
+      await manager.stop();
+      await engine.stop();
+      await second?.stop();
+    }
+    assert.equal(manager.state, 'stopped');
+  });
+
+  test('auto picks the engine when nothing answers at url and there is no ollama on PATH', async () => {
+    const freePort = await pickFreePort('127.0.0.1');
+    const manager = await BackendManager.create({ config: testConfig(dataDir, { mode: 'auto', url: `http://127.0.0.1:${freePort}` }), dataDir, log: captureLogger().log, findExecutable: noOllama });
+    try {
+      assert.equal(manager.kind, 'engine');
+      assert.notEqual(manager.url, `http://127.0.0.1:${freePort}`, 'the engine listens on its own address');
+      await manager.start();
+      assert.equal(manager.state, 'up');
+      assert.ok(manager.pid !== undefined);
+    } finally {
+      await manager.stop();
+    }
+    assert.equal(manager.state, 'stopped');
+  });
+
+  test('an engine that cannot start: start rejects with why, and it is retried until stop', async () => {
+    const notADir = join(dataDir, 'a-file');
+    await writeFile(notADir, '');
+    const config = testConfig(dataDir, { engine: { ...testConfig(dataDir).engine, modelsDir: join(notADir, 'models') } });
+    const manager = await BackendManager.create({ config, dataDir, log: captureLogger().log, findExecutable: noOllama });
+    const states = recordStates(manager);
+    try {
+      await assert.rejects(manager.start(), (err: HearthError) => err.kind === 'unavailable' && err.code === 'backend_unavailable' && /exited with code 1: .*ENOTDIR/.test(err.message));
+      assert.match(manager.info().lastError ?? '', /ENOTDIR/);
+      await waitUntil(() => manager.info().restarts >= 2, 30_000, 'the engine was retried');
+      assert.equal(manager.state, 'down');
+    } finally {
+      await manager.stop();
+    }
+    assert.equal(manager.state, 'stopped');
+    assert.deepEqual(states.filter((s, i) => s !== states[i - 1]), ['starting', 'down', 'stopped']);
+  });
+
+  test('an external backend that never answers: start rejects after startTimeoutMs, state down', async () => {
+    const url = `http://127.0.0.1:${await pickFreePort('127.0.0.1')}`;
+    const manager = await BackendManager.create({ config: testConfig(dataDir, { mode: 'external', url, startTimeoutMs: 500 }), dataDir, log: captureLogger().log });
+    try {
+      await assert.rejects(manager.start(), (err: HearthError) => err.code === 'backend_unavailable' && err.message.includes(url));
+      assert.equal(manager.state, 'down');
+      assert.match(manager.info().lastError ?? '', /api\/version/);
+    } finally {
+      await manager.stop();
+    }
+    assert.equal(manager.state, 'stopped');
+  });
+
+  test('mode ollama without an ollama executable is refused', async () => {
+    await assert.rejects(
+      BackendManager.create({ config: testConfig(dataDir, { mode: 'ollama' }), dataDir, log: captureLogger().log, findExecutable: noOllama }),
+      (err: HearthError) => err instanceof HearthError && err.code === 'ollama_not_found',
+    );
+  });
+});
