@@ -1,0 +1,226 @@
+import type { Database } from '../db/database.js';
+import { invalidRequest, notFound } from '../errors.js';
+
+// The default catalog is data: plans (scopes, monthly credits, rate) and the endpoint → scope →
+// credits table, as documented for customers (seed 000: "Plans and scopes", "Endpoint
+// reference"). It is copied into the database on first run with insert-or-ignore; from then on
+// the operator owns the rows and a restart never overwrites their changes.
+
+export const SCOPES = ['chat', 'chat_agent', 'chat_agent_train', 'local_model_access'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+export function isScope(value: unknown): value is Scope {
+  return typeof value === 'string' && (SCOPES as readonly string[]).includes(value);
+}
+
+export interface Plan {
+  id: string;
+  title: string;
+  description: string;
+  scopes: Scope[];
+  /** Credits per calendar month; null = unlimited. */
+  monthlyCredits: number | null;
+  /** Requests per minute per workspace. */
+  rpm: number;
+}
+
+export interface EndpointCost {
+  /** Scope a key needs; null = none (any valid key, or no key at all for GET /health). */
+  scope: Scope | null;
+  /** Credits charged on a successful call; 0 = free for metering. */
+  credits: number;
+}
+
+export interface EndpointEntry extends EndpointCost {
+  /** 'METHOD /path' under /api/v1, resource ids written ':id'. */
+  endpoint: string;
+}
+
+// Requests per minute are not in the plan table of seed 000. The reference API of seed 003
+// names two rates, "Standard API keys: 60 requests per minute" and "Premium API keys: 300
+// requests per minute": the free trial gets the standard rate, paid plans the premium one, and
+// Enterprise ("custom limits") more headroom that the operator tunes per deployment.
+const TRIAL_RPM = 60;
+const PAID_RPM = 300;
+const ENTERPRISE_RPM = 1000;
+
+export const DEFAULT_PLANS: readonly Readonly<Plan>[] = Object.freeze([
+  { id: 'trial_chat', title: 'Trial', description: 'Chat API · bounded free tier for evaluation', scopes: ['chat'], monthlyCredits: 15_000, rpm: TRIAL_RPM },
+  { id: 'paid_chat', title: 'Starter', description: 'Higher chat limits for production apps', scopes: ['chat'], monthlyCredits: 600_000, rpm: PAID_RPM },
+  { id: 'chat_agent', title: 'Builder', description: 'Chat + create and manage agents', scopes: ['chat', 'chat_agent'], monthlyCredits: 1_500_000, rpm: PAID_RPM },
+  {
+    id: 'chat_agent_train',
+    title: 'Pro',
+    description: 'Agents + fine-tuning and training APIs',
+    scopes: ['chat', 'chat_agent', 'chat_agent_train'],
+    monthlyCredits: 4_000_000,
+    rpm: PAID_RPM,
+  },
+  {
+    id: 'local_agent_train',
+    title: 'Local train',
+    description: 'Your Ollama only — connect, fine-tune, and run models on hardware you control',
+    scopes: ['chat', 'chat_agent', 'chat_agent_train', 'local_model_access'],
+    monthlyCredits: 10_000_000,
+    rpm: PAID_RPM,
+  },
+  {
+    id: 'enterprise',
+    title: 'Enterprise',
+    description: 'Custom limits and SLA — contact sales',
+    scopes: ['chat', 'chat_agent', 'chat_agent_train'],
+    monthlyCredits: null,
+    rpm: ENTERPRISE_RPM,
+  },
+] satisfies Plan[]);
+
+export const DEFAULT_ENDPOINT_COSTS: readonly Readonly<EndpointEntry>[] = Object.freeze([
+  { endpoint: 'GET /health', scope: null, credits: 0 }, // no API key at all
+  { endpoint: 'GET /models', scope: 'chat', credits: 0 },
+  { endpoint: 'POST /chat', scope: 'chat', credits: 1 },
+  { endpoint: 'POST /chat/stream', scope: 'chat', credits: 1 },
+  { endpoint: 'POST /generate', scope: 'chat', credits: 1 },
+  { endpoint: 'GET /usage', scope: null, credits: 0 }, // any valid key, whatever its scopes
+  { endpoint: 'GET /finetune/datasets', scope: 'chat_agent_train', credits: 0 },
+  { endpoint: 'POST /finetune/datasets', scope: 'chat_agent_train', credits: 5 },
+  { endpoint: 'DELETE /finetune/datasets/:id', scope: 'chat_agent_train', credits: 0 },
+  { endpoint: 'GET /finetune/jobs', scope: 'chat_agent_train', credits: 0 },
+  { endpoint: 'POST /finetune/jobs', scope: 'chat_agent_train', credits: 3 },
+  { endpoint: 'GET /finetune/jobs/:id', scope: 'chat_agent_train', credits: 0 },
+  { endpoint: 'POST /finetune/jobs/:id/start', scope: 'chat_agent_train', credits: 25 },
+  { endpoint: 'POST /finetune/jobs/:id/cancel', scope: 'chat_agent_train', credits: 0 },
+  { endpoint: 'GET /finetune/jobs/:id/log', scope: 'chat_agent_train', credits: 0 },
+  { endpoint: 'POST /finetune/jobs/:id/register', scope: 'chat_agent_train', credits: 12 },
+  { endpoint: 'DELETE /finetune/jobs/:id', scope: 'chat_agent_train', credits: 0 },
+] satisfies EndpointEntry[]);
+
+const MAX_RPM = 100_000;
+
+/** Checks a list of scope names, dropping duplicates; names the first unknown one. */
+export function parseScopes(value: unknown, what = 'scopes'): Scope[] {
+  if (!Array.isArray(value)) throw invalidRequest(`${what} must be an array of scope names`, 'invalid_scopes');
+  const out: Scope[] = [];
+  for (const s of value) {
+    if (!isScope(s)) throw invalidRequest(`unknown scope '${String(s)}' in ${what}; known: ${SCOPES.join(', ')}`, 'invalid_scopes');
+    if (!out.includes(s)) out.push(s);
+  }
+  return out.sort((a, b) => SCOPES.indexOf(a) - SCOPES.indexOf(b));
+}
+
+/** Credits are whole, non-negative numbers; null means unlimited where allowed. */
+export function checkCredits(value: unknown, what: string, nullable: boolean): number | null {
+  if (value === null && nullable) return null;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw invalidRequest(`${what} must be a whole number ≥ 0${nullable ? ' or null (unlimited)' : ''}`, 'invalid_credits');
+  }
+  return value;
+}
+
+interface PlanRow {
+  id: string;
+  title: string;
+  description: string;
+  scopes: string;
+  monthly_credits: number | null;
+  rpm: number;
+}
+
+/** Scope JSON as stored; a name this code no longer knows is ignored rather than granted. */
+export function scopesFromJson(json: string): Scope[] {
+  return (JSON.parse(json) as unknown[]).filter(isScope);
+}
+
+export function planFromRow(r: PlanRow): Plan {
+  return { id: r.id, title: r.title, description: r.description, scopes: scopesFromJson(r.scopes), monthlyCredits: r.monthly_credits, rpm: r.rpm };
+}
+
+export class Catalog {
+  private readonly stmts;
+  private endpointCache: Map<string, EndpointCost> | undefined;
+  private cachedDataVersion = -1;
+
+  constructor(private readonly db: Database) {
+    this.stmts = {
+      insertPlan: db.prepare(
+        'INSERT OR IGNORE INTO plans (id, title, description, scopes, monthly_credits, rpm) VALUES (@id, @title, @description, @scopes, @monthlyCredits, @rpm)',
+      ),
+      insertEndpoint: db.prepare('INSERT OR IGNORE INTO endpoint_costs (endpoint, scope, credits) VALUES (@endpoint, @scope, @credits)'),
+      plans: db.prepare<[], PlanRow>('SELECT id, title, description, scopes, monthly_credits, rpm FROM plans ORDER BY rowid'),
+      plan: db.prepare<[string], PlanRow>('SELECT id, title, description, scopes, monthly_credits, rpm FROM plans WHERE id = ?'),
+      updatePlan: db.prepare('UPDATE plans SET scopes = @scopes, monthly_credits = @monthlyCredits, rpm = @rpm WHERE id = @id'),
+      endpoints: db.prepare<[], { endpoint: string; scope: string | null; credits: number }>('SELECT endpoint, scope, credits FROM endpoint_costs ORDER BY rowid'),
+      updateEndpoint: db.prepare('UPDATE endpoint_costs SET scope = @scope, credits = @credits WHERE endpoint = @endpoint'),
+      // Changes whenever another connection (another process: the CLI) commits to the database;
+      // this connection's own commits do not move it.
+      dataVersion: db.prepare('PRAGMA data_version').pluck(),
+    };
+    this.seedDefaults();
+  }
+
+  private seedDefaults(): void {
+    this.db.transaction(() => {
+      for (const p of DEFAULT_PLANS) this.stmts.insertPlan.run({ ...p, scopes: JSON.stringify(p.scopes) });
+      for (const e of DEFAULT_ENDPOINT_COSTS) this.stmts.insertEndpoint.run(e);
+    })();
+  }
+
+  plans(): Plan[] {
+    return this.stmts.plans.all().map(planFromRow);
+  }
+
+  plan(id: string): Plan {
+    const row = this.stmts.plan.get(id);
+    if (row === undefined) throw notFound(`no plan '${id}'`, 'plan_not_found');
+    return planFromRow(row);
+  }
+
+  setPlan(id: string, changes: { monthlyCredits?: number | null; rpm?: number; scopes?: readonly Scope[] }): Plan {
+    const current = this.plan(id);
+    const next: Plan = { ...current };
+    if (changes.monthlyCredits !== undefined) next.monthlyCredits = checkCredits(changes.monthlyCredits, 'monthlyCredits', true);
+    if (changes.rpm !== undefined) {
+      if (!Number.isSafeInteger(changes.rpm) || changes.rpm < 1 || changes.rpm > MAX_RPM) {
+        throw invalidRequest(`rpm must be a whole number from 1 to ${MAX_RPM}`, 'invalid_rpm');
+      }
+      next.rpm = changes.rpm;
+    }
+    if (changes.scopes !== undefined) next.scopes = parseScopes(changes.scopes);
+    this.stmts.updatePlan.run({ id, scopes: JSON.stringify(next.scopes), monthlyCredits: next.monthlyCredits, rpm: next.rpm });
+    return next;
+  }
+
+  endpoints(): EndpointEntry[] {
+    return [...this.endpointTable()].map(([endpoint, cost]) => ({ endpoint, ...cost }));
+  }
+
+  /** Scope and cost of an endpoint key such as 'POST /chat'; read from memory on the request path. */
+  endpoint(endpointKey: string): EndpointCost {
+    const cost = this.endpointTable().get(endpointKey);
+    if (cost === undefined) throw notFound(`no endpoint '${endpointKey}' in the catalog`, 'endpoint_not_found');
+    return cost;
+  }
+
+  setEndpointCost(endpointKey: string, changes: { scope?: Scope | null; credits?: number }): EndpointEntry {
+    const current = this.endpoint(endpointKey);
+    const next: EndpointCost = { ...current };
+    if (changes.scope !== undefined) {
+      if (changes.scope !== null && !isScope(changes.scope)) throw invalidRequest(`unknown scope '${String(changes.scope)}'; known: ${SCOPES.join(', ')}`, 'invalid_scopes');
+      next.scope = changes.scope;
+    }
+    if (changes.credits !== undefined) next.credits = checkCredits(changes.credits, 'credits', false) as number;
+    this.stmts.updateEndpoint.run({ endpoint: endpointKey, ...next });
+    this.endpointCache = undefined;
+    return { endpoint: endpointKey, ...next };
+  }
+
+  private endpointTable(): Map<string, EndpointCost> {
+    const version = this.stmts.dataVersion.get() as number;
+    if (this.endpointCache === undefined || version !== this.cachedDataVersion) {
+      const table = new Map<string, EndpointCost>();
+      for (const r of this.stmts.endpoints.all()) table.set(r.endpoint, Object.freeze({ scope: r.scope as Scope | null /* CHECKed by the schema */, credits: r.credits }));
+      this.endpointCache = table;
+      this.cachedDataVersion = version;
+    }
+    return this.endpointCache;
+  }
+}

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
+import { openDatabase } from '../../src/db/database.js';
+import { Catalog, DEFAULT_ENDPOINT_COSTS, DEFAULT_PLANS } from '../../src/domain/catalog.js';
+import { HearthError } from '../../src/errors.js';
+import { openDomain, type Domain } from '../helpers/domain-db.js';
+
+const invalid = (e: unknown) => e instanceof HearthError && e.kind === 'invalid_request';
+
+describe('Catalog', () => {
+  let d: Domain;
+  beforeEach(() => (d = openDomain()));
+  afterEach(() => d.close());
+
+  it('seeds the six plans of the documentation exactly', () => {
+    // The customer documentation's "Plans and scopes" table, transcribed.
+    const seed = [
+      ['trial_chat', 'Trial', 'Chat API · bounded free tier for evaluation', ['chat'], 15_000],
+      ['paid_chat', 'Starter', 'Higher chat limits for production apps', ['chat'], 600_000],
+      ['chat_agent', 'Builder', 'Chat + create and manage agents', ['chat', 'chat_agent'], 1_500_000],
+      ['chat_agent_train', 'Pro', 'Agents + fine-tuning and training APIs', ['chat', 'chat_agent', 'chat_agent_train'], 4_000_000],
+      ['local_agent_train', 'Local train', 'Your Ollama only — connect, fine-tune, and run models on hardware you control', ['chat', 'chat_agent', 'chat_agent_train', 'local_model_access'], 10_000_000],
+      ['enterprise', 'Enterprise', 'Custom limits and SLA — contact sales', ['chat', 'chat_agent', 'chat_agent_train'], null],
+    ] as const;
+    const plans = d.catalog.plans();
+    assert.deepEqual(
+      plans.map((p) => [p.id, p.title, p.description, p.scopes, p.monthlyCredits]),
+      seed.map((s) => [...s.slice(0, 3), [...s[3]], s[4]]),
+    );
+    assert.deepEqual(Object.fromEntries(plans.map((p) => [p.id, p.rpm])), {
+      trial_chat: 60,
+      paid_chat: 300,
+      chat_agent: 300,
+      chat_agent_train: 300,
+      local_agent_train: 300,
+      enterprise: 1000,
+    });
+    assert.deepEqual(plans, DEFAULT_PLANS);
+  });
+
+  it('seeds the endpoint table of the documentation', () => {
+    const expected: Record<string, [string | null, number]> = {
+      'GET /health': [null, 0],
+      'GET /models': ['chat', 0],
+      'POST /chat': ['chat', 1],
+      'POST /chat/stream': ['chat', 1],
+      'POST /generate': ['chat', 1],
+      'GET /usage': [null, 0],
+      'GET /finetune/datasets': ['chat_agent_train', 0],
+      'POST /finetune/datasets': ['chat_agent_train', 5],
+      'DELETE /finetune/datasets/:id': ['chat_agent_train', 0],
+      'GET /finetune/jobs': ['chat_agent_train', 0],
+      'POST /finetune/jobs': ['chat_agent_train', 3],
+      'GET /finetune/jobs/:id': ['chat_agent_train', 0],
+      'POST /finetune/jobs/:id/start': ['chat_agent_train', 25],
+      'POST /finetune/jobs/:id/cancel': ['chat_agent_train', 0],
+      'GET /finetune/jobs/:id/log': ['chat_agent_train', 0],
+      'POST /finetune/jobs/:id/register': ['chat_agent_train', 12],
+      'DELETE /finetune/jobs/:id': ['chat_agent_train', 0],
+    };
+    assert.deepEqual(Object.fromEntries(d.catalog.endpoints().map((e) => [e.endpoint, [e.scope, e.credits]])), expected);
+    assert.equal(DEFAULT_ENDPOINT_COSTS.length, Object.keys(expected).length);
+    assert.deepEqual(d.catalog.endpoint('POST /finetune/jobs/:id/start'), { scope: 'chat_agent_train', credits: 25 });
+    assert.throws(() => d.catalog.endpoint('POST /nope'), (e: unknown) => e instanceof HearthError && e.kind === 'not_found');
+  });
+
+  it('keeps operator changes across restarts (seeding only inserts what is missing)', () => {
+    d.catalog.setPlan('trial_chat', { monthlyCredits: 20_000, rpm: 30 });
+    d.catalog.setPlan('enterprise', { scopes: ['chat', 'local_model_access', 'chat'] });
+    d.catalog.setEndpointCost('POST /chat', { credits: 2 });
+    d.db.close();
+    const db = openDatabase(d.path);
+    const again = new Catalog(db);
+    assert.equal(again.plan('trial_chat').monthlyCredits, 20_000);
+    assert.equal(again.plan('trial_chat').rpm, 30);
+    assert.deepEqual(again.plan('enterprise').scopes, ['chat', 'local_model_access']);
+    assert.equal(again.endpoint('POST /chat').credits, 2);
+    assert.equal(again.plans().length, 6);
+    db.close();
+  });
+
+  it('validates plan changes', () => {
+    for (const bad of [-1, 1.5, Number.NaN, '10' as unknown as number]) assert.throws(() => d.catalog.setPlan('paid_chat', { monthlyCredits: bad }), invalid);
+    for (const bad of [0, 100_001, 2.5]) assert.throws(() => d.catalog.setPlan('paid_chat', { rpm: bad }), invalid);
+    assert.throws(
+      () => d.catalog.setPlan('paid_chat', { scopes: ['chat', 'admin' as never] }),
+      (e: unknown) => invalid(e) && /'admin'/.test((e as Error).message),
+    );
+    assert.throws(() => d.catalog.plan('gold'), (e: unknown) => e instanceof HearthError && e.kind === 'not_found');
+    assert.equal(d.catalog.setPlan('paid_chat', { monthlyCredits: null }).monthlyCredits, null);
+    assert.equal(d.catalog.setPlan('paid_chat', { rpm: 100_000 }).rpm, 100_000);
+    assert.throws(() => d.catalog.setEndpointCost('POST /chat', { credits: -1 }), invalid);
+    assert.throws(() => d.catalog.setEndpointCost('POST /chat', { scope: 'root' as never }), invalid);
+  });
+
+  it('serves endpoint costs from memory and notices changes, its own and another process’s', () => {
+    assert.equal(d.catalog.endpoint('POST /generate').credits, 1);
+    d.catalog.setEndpointCost('POST /generate', { credits: 4, scope: 'chat_agent' });
+    assert.deepEqual(d.catalog.endpoint('POST /generate'), { scope: 'chat_agent', credits: 4 });
+    // Another connection (as the CLI would be) changes a cost behind the cache.
+    const other = new BetterSqlite3(d.path);
+    other.prepare("UPDATE endpoint_costs SET credits = 9 WHERE endpoint = 'POST /generate'").run();
+    other.close();
+    assert.equal(d.catalog.endpoint('POST /generate').credits, 9);
+  });
+});

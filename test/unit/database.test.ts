@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
+import { integrityCheck, loadMigrations, migrationsDir, openDatabase } from '../../src/db/database.js';
+import { HearthError } from '../../src/errors.js';
+import { tempDir } from '../helpers/domain-db.js';
+
+const isHearthError = (code: string) => (e: unknown) => e instanceof HearthError && e.code === code;
+const LATEST = loadMigrations().length;
+
+describe('openDatabase', () => {
+  let dir: string;
+  let cleanup: () => void;
+  beforeEach(() => ({ dir, cleanup } = tempDir()));
+  afterEach(() => cleanup());
+
+  it('creates the schema on a fresh file, with the pragmas set on purpose', () => {
+    const path = join(dir, 'hearth.db');
+    const db = openDatabase(path);
+    assert.equal(db.pragma('user_version', { simple: true }), LATEST);
+    assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+    assert.equal(db.pragma('synchronous', { simple: true }), 1); // NORMAL
+    assert.equal(db.pragma('foreign_keys', { simple: true }), 1);
+    assert.ok((db.pragma('busy_timeout', { simple: true }) as number) >= 1000);
+    const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all();
+    assert.deepEqual(tables, ['api_keys', 'endpoint_costs', 'ledger', 'ledger_sweep', 'period_usage', 'plans', 'workspaces']);
+    assert.deepEqual(integrityCheck(db), { ok: true, problems: [] });
+    db.close();
+  });
+
+  it('re-opens an up-to-date database without touching it', () => {
+    const path = join(dir, 'hearth.db');
+    const db = openDatabase(path);
+    db.prepare("INSERT INTO plans (id, title, description, scopes, monthly_credits, rpm) VALUES ('p', 'P', '', '[]', 1, 1)").run();
+    db.close();
+    for (let i = 0; i < 2; i++) {
+      const again = openDatabase(path);
+      assert.equal(again.pragma('user_version', { simple: true }), LATEST);
+      assert.equal(again.prepare("SELECT title FROM plans WHERE id = 'p'").pluck().get(), 'P');
+      again.close();
+    }
+  });
+
+  it('refuses a schema newer than the code and leaves it as it was', () => {
+    const path = join(dir, 'hearth.db');
+    openDatabase(path).close();
+    const raw = new BetterSqlite3(path);
+    raw.pragma(`user_version = ${LATEST + 1}`);
+    raw.close();
+    assert.throws(() => openDatabase(path), (e: unknown) => isHearthError('database_too_new')(e) && /newer than this Hearth knows/.test((e as Error).message));
+    const check = new BetterSqlite3(path);
+    assert.equal(check.pragma('user_version', { simple: true }), LATEST + 1);
+    check.close();
+  });
+
+  it('refuses a file that is not a database and does not overwrite it', () => {
+    const path = join(dir, 'hearth.db');
+    const junk = Buffer.from('this is not a SQLite database, but someone cares about it\n'.repeat(100));
+    writeFileSync(path, junk);
+    assert.throws(() => openDatabase(path), isHearthError('database_unavailable'));
+    assert.deepEqual(readFileSync(path), junk);
+  });
+
+  it('refuses a SQLite database that is not Hearth’s', () => {
+    const path = join(dir, 'other.db');
+    const raw = new BetterSqlite3(path);
+    raw.exec('CREATE TABLE notes (body TEXT)');
+    raw.close();
+    assert.throws(() => openDatabase(path), isHearthError('database_foreign'));
+  });
+
+  it('stops with a clear error when the folder does not exist', () => {
+    assert.throws(() => openDatabase(join(dir, 'missing', 'hearth.db')), isHearthError('database_unavailable'));
+    assert.equal(existsSync(join(dir, 'missing')), false);
+  });
+
+  it('applies only the newer migrations to an older schema, in one transaction', () => {
+    const v1 = join(dir, 'v1');
+    const v2 = join(dir, 'v2');
+    mkdirSync(v1);
+    mkdirSync(v2);
+    copyFileSync(join(migrationsDir, '0001_init.sql'), join(v1, '0001_init.sql'));
+    copyFileSync(join(migrationsDir, '0001_init.sql'), join(v2, '0001_init.sql'));
+    writeFileSync(join(v2, '0002_notes.sql'), 'CREATE TABLE notes (body TEXT NOT NULL);');
+    const path = join(dir, 'hearth.db');
+    const db1 = openDatabase(path, { migrationsDir: v1 });
+    db1.prepare("INSERT INTO plans (id, title, description, scopes, monthly_credits, rpm) VALUES ('kept', 'K', '', '[]', NULL, 5)").run();
+    db1.close();
+    const db2 = openDatabase(path, { migrationsDir: v2 });
+    assert.equal(db2.pragma('user_version', { simple: true }), 2);
+    assert.equal(db2.prepare("SELECT rpm FROM plans WHERE id = 'kept'").pluck().get(), 5);
+    db2.prepare("INSERT INTO notes VALUES ('x')").run();
+    db2.close();
+  });
+
+  it('rolls a failing migration back entirely', () => {
+    const bad = join(dir, 'bad');
+    mkdirSync(bad);
+    copyFileSync(join(migrationsDir, '0001_init.sql'), join(bad, '0001_init.sql'));
+    writeFileSync(join(bad, '0002_broken.sql'), 'CREATE TABLE half (x INTEGER);\nTHIS IS NOT SQL;');
+    const path = join(dir, 'hearth.db');
+    assert.throws(() => openDatabase(path, { migrationsDir: bad }), (e: unknown) => isHearthError('migration_failed')(e) && /0002_broken\.sql/.test((e as Error).message));
+    const raw = new BetterSqlite3(path);
+    assert.equal(raw.pragma('user_version', { simple: true }), 0);
+    assert.equal(raw.prepare("SELECT count(*) FROM sqlite_schema WHERE name IN ('plans', 'half')").pluck().get(), 0);
+    raw.close();
+  });
+
+  it('rejects gaps in migration numbering', () => {
+    const gap = join(dir, 'gap');
+    mkdirSync(gap);
+    writeFileSync(join(gap, '0001_a.sql'), 'SELECT 1;');
+    writeFileSync(join(gap, '0003_c.sql'), 'SELECT 1;');
+    assert.throws(() => loadMigrations(gap), isHearthError('migrations_invalid'));
+  });
+});
+
+describe('ledger table', () => {
+  let dir: string;
+  let cleanup: () => void;
+  beforeEach(() => ({ dir, cleanup } = tempDir()));
+  afterEach(() => cleanup());
+
+  it('is append-only: UPDATE and DELETE raise', () => {
+    const db = openDatabase(join(dir, 'hearth.db'));
+    db.exec(`
+      INSERT INTO plans (id, title, description, scopes, monthly_credits, rpm) VALUES ('p', 'P', '', '["chat"]', 100, 60);
+      INSERT INTO workspaces (id, name, plan_id, monthly_credits, created_at) VALUES ('ws_1', 'one', 'p', NULL, '2025-01-01T00:00:00.000Z');
+      INSERT INTO ledger (workspace_id, key_id, period, endpoint, kind, credits, request_id, created_at)
+        VALUES ('ws_1', NULL, '2025-01', 'POST /chat', 'reserve', 1, 'r1', '2025-01-01T00:00:00.000Z');
+    `);
+    assert.throws(() => db.prepare('UPDATE ledger SET credits = 0').run(), /append-only: UPDATE refused/);
+    assert.throws(() => db.prepare('DELETE FROM ledger').run(), /append-only: DELETE refused/);
+    assert.throws(() => db.prepare("INSERT INTO ledger (workspace_id, period, endpoint, kind, credits, request_id, created_at) VALUES ('ws_1', '2025-01', 'x', 'refund', 1, 'r', 'now')").run(), /CHECK/);
+    // A conclusion must point at its reservation, and a reservation can be concluded only once.
+    const conclude = db.prepare("INSERT INTO ledger (workspace_id, period, endpoint, kind, credits, request_id, reservation, created_at) VALUES ('ws_1', '2025-01', 'POST /chat', ?, 1, 'r1', ?, 'now')");
+    assert.throws(() => conclude.run('settle', null), /CHECK/);
+    conclude.run('settle', 1);
+    assert.throws(() => conclude.run('release', 1), /UNIQUE/);
+    assert.equal(db.prepare('SELECT count(*) FROM ledger').pluck().get(), 2);
+    assert.equal(integrityCheck(db).ok, true);
+    db.close();
+  });
+});

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ManualClock } from '../../src/domain/clock.js';
+import { nextRollover } from '../../src/domain/period.js';
+import { domainCronJobs, MONTHLY_ROLLOVER, startCronJobs, type CronJob } from '../../src/domain/rollover.js';
+import { HearthError } from '../../src/errors.js';
+import type { Logger } from '../../src/log.js';
+
+function recordingLog(): { log: Logger; lines: Array<[string, string, unknown]> } {
+  const lines: Array<[string, string, unknown]> = [];
+  const at = (level: string) => (message: string, meta?: unknown) => void lines.push([level, message, meta]);
+  return { log: { info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug') } as unknown as Logger, lines };
+}
+
+describe('cron jobs', () => {
+  it('the domain table holds the monthly rollover at 00:00 on the 1st in the configured zone', async () => {
+    const { log, lines } = recordingLog();
+    let housekept = 0;
+    const clock = new ManualClock('2025-04-30T18:30:00Z'); // 1 May 00:00 in Kolkata
+    const jobs = domainCronJobs({ timeZone: 'Asia/Kolkata', log, clock, housekeeping: () => void housekept++ });
+    assert.deepEqual(
+      jobs.map((j) => [j.name, j.schedule, j.timeZone]),
+      [['monthly-rollover', MONTHLY_ROLLOVER, 'Asia/Kolkata']],
+    );
+    await jobs[0]!.run();
+    assert.equal(housekept, 1);
+    assert.deepEqual(lines, [['info', 'billing period rollover', { period: '2025-05', timeZone: 'Asia/Kolkata' }]]);
+
+    const running = startCronJobs(jobs, { log });
+    try {
+      assert.deepEqual(running.names, ['monthly-rollover']);
+      const next = running.nextRuns()['monthly-rollover'];
+      assert.ok(next instanceof Date);
+      assert.equal(next.getTime(), nextRollover(new Date(), 'Asia/Kolkata').getTime(), 'cron and the ledger agree on when the month turns');
+    } finally {
+      await running.stop();
+    }
+  });
+
+  it('starts and stops the table together; a failing job is logged and runs again', async () => {
+    const { log, lines } = recordingLog();
+    let ticks = 0;
+    const jobs: CronJob[] = [
+      { name: 'ticker', schedule: '* * * * * *', timeZone: 'UTC', run: () => void ticks++ },
+      {
+        name: 'broken',
+        schedule: '* * * * * *',
+        timeZone: 'UTC',
+        run: () => {
+          throw new Error('boom');
+        },
+      },
+    ];
+    const running = startCronJobs(jobs, { log });
+    await new Promise((r) => setTimeout(r, 2300));
+    await running.stop();
+    const after = ticks;
+    assert.ok(after >= 2, `ticked ${after} times`);
+    const failures = lines.filter(([level, message]) => level === 'error' && message === 'cron job failed');
+    assert.ok(failures.length >= 2);
+    await new Promise((r) => setTimeout(r, 1200));
+    assert.equal(ticks, after, 'no tick after stop');
+  });
+
+  it('refuses an invalid schedule or two jobs of one name before starting any', () => {
+    const job = (name: string, schedule: string): CronJob => ({ name, schedule, timeZone: 'UTC', run: () => {} });
+    assert.throws(() => startCronJobs([job('a', 'every day')]), (e: unknown) => e instanceof HearthError && e.code === 'invalid_cron');
+    assert.throws(() => startCronJobs([job('a', '0 0 1 * *'), job('a', '0 0 2 * *')]), (e: unknown) => e instanceof HearthError && e.code === 'invalid_cron');
+  });
+});
