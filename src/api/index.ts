@@ -52,7 +52,7 @@ export function createGatewayApp(deps: GatewayDeps): Express {
   const { log, catalog, workspaces, keys, ledger, metadata, chat } = deps;
   const spec = loadHearthSpec();
   const limiter = deps.limiter ?? new RateLimiter();
-  const endpoints = compileEndpoints(catalog.endpointKeys());
+  const endpoints = compileEndpoints(catalog.endpoints().map((e) => e.endpoint));
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);

@@ -147,6 +147,8 @@ function engineArgs(engine: EngineBackendConfig, host: string, port: number): st
     '--num-ctx', String(engine.numCtx),
     '--keep-alive', engine.keepAlive,
     '--gpu', engine.gpu,
+    // A daemon killed with SIGKILL cannot stop its children: the engine then stops itself.
+    '--watch-parent',
     ...(engine.threads > 0 ? ['--threads', String(engine.threads)] : []),
   ];
 }

@@ -23,6 +23,7 @@ Options:
   --max-body-mb N      largest JSON body                                       (32)
   --max-blob-gb N      largest uploaded blob                                   (256)
   --drain-seconds N    on SIGTERM, how long requests in flight may finish      (5)
+  --watch-parent       stop when the process that started this one dies (used by hearth serve)
 `;
 
 function positiveInt(value: string | undefined, flag: string, fallback: number): number {
@@ -46,6 +47,7 @@ export async function runEngineCommand(argv: string[]): Promise<number> {
     'max-body-mb': { type: 'string' },
     'max-blob-gb': { type: 'string' },
     'drain-seconds': { type: 'string' },
+    'watch-parent': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -94,6 +96,13 @@ export async function runEngineCommand(argv: string[]): Promise<number> {
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
+    if (values['watch-parent']) {
+      // When the parent dies this process is re-parented (to init or a subreaper).
+      const parent = process.ppid;
+      setInterval(() => {
+        if (process.ppid !== parent) stop('parent exited');
+      }, 1000).unref();
+    }
   });
   return 0;
 }

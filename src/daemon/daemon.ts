@@ -8,8 +8,7 @@ import { BackendManager } from '../backend/backend-manager.js';
 import { DEMO_MODEL_NAME } from '../backend/demo-model.js';
 import { createGatewayApp } from '../api/index.js';
 import { ChatService } from '../gateway/chat-service.js';
-import { startCronJobs } from '../domain/rollover.js';
-import { integrityOk } from '../db/database.js';
+import { domainCronJobs, startCronJobs } from '../domain/rollover.js';
 import { loadSecrets } from './secrets.js';
 import { openStores, type Stores } from './stores.js';
 
@@ -20,6 +19,16 @@ export interface RunningDaemon {
   backend: BackendManager;
   /** Stops taking requests, lets streams in flight finish (up to the drain time), then stops everything. */
   close(): Promise<void>;
+}
+
+/** A cheap probe for /health: a full integrity check would read the whole file on every call. */
+function databaseAnswers(stores: Stores): boolean {
+  try {
+    stores.db.prepare('SELECT 1').get();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export const DEMO_DESCRIPTION =
@@ -33,7 +42,7 @@ export async function startDaemon(config: HearthConfig, log: Logger, announce: (
   }
   const stores = openStores(config, secrets.serverSecret);
   const released = stores.ledger.releaseDangling();
-  if (released > 0) log.warn('released credits reserved by requests interrupted by a restart', { reservations: released });
+  if (released.length > 0) log.warn('released credits reserved by requests interrupted by a restart', { reservations: released.length });
 
   const backend = await BackendManager.create({
     config: {
@@ -67,14 +76,14 @@ export async function startDaemon(config: HearthConfig, log: Logger, announce: (
     log.error('backend did not start', { err: describeError(err) });
   }
 
-  const chat = new ChatService({ get url() { return backend.info().url; }, isUp: () => backend.isUp() });
+  const chat = new ChatService(backend);
   const startedAt = Date.now();
   const app = createGatewayApp({
     log,
     ...stores,
     chat,
     adminToken: secrets.adminToken,
-    health: { backend: () => backend.info(), databaseOk: () => integrityOk(stores.db, 'quick'), startedAt },
+    health: { backend: () => backend.info(), databaseOk: () => databaseAnswers(stores), startedAt },
     limits: { maxBodyBytes: config.limits.maxBody, heartbeatMs: config.limits.streamHeartbeat },
     validateResponses: config.dev.validateResponses,
   });
@@ -88,14 +97,11 @@ export async function startDaemon(config: HearthConfig, log: Logger, announce: (
   });
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-  const cron = startCronJobs([
-    {
-      name: 'period-rollover',
-      schedule: '0 0 1 * *',
-      timeZone: config.timezone,
-      run: () => log.info('billing period rolled over', { period: stores.ledger.currentPeriod() }),
-    },
-  ], log);
+  // Requests in flight for an hour are long gone; anything older still reserved was interrupted.
+  const cron = startCronJobs(
+    domainCronJobs({ timeZone: config.timezone, log, housekeeping: () => void stores.ledger.releaseDangling({ olderThan: new Date(Date.now() - 3_600_000) }) }),
+    { log },
+  );
   log.info('hearth ready', { url, backend: backend.info(), data_dir: config.dataDir });
 
   let closing: Promise<void> | undefined;
@@ -111,7 +117,7 @@ export async function startDaemon(config: HearthConfig, log: Logger, announce: (
         const deadline = setTimeout(() => server.closeAllConnections(), config.limits.shutdownDrain);
         await closed;
         clearTimeout(deadline);
-        cron.stop();
+        await cron.stop();
         await backend.stop();
         stores.close();
       })();

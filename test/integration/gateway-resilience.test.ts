@@ -69,8 +69,10 @@ describe('gateway: rate limits and bad input', () => {
       assert.match(e.error.message, message, text);
       assert.doesNotMatch(text, /at .*\.js:\d+/);
     }
+    // An unknown plan named in a body is a bad request that names it.
     const admin = await d.admin<{ error: { message: string } }>('POST', '/api/admin/workspaces', { name: 'x', plan: 'no_such_plan' });
-    assert.equal(admin.status, 404);
+    assert.equal(admin.status, 400);
+    assert.match(admin.body.error.message, /no_such_plan/);
     const unknownField = await d.admin<{ error: { message: string } }>('POST', '/api/admin/workspaces', { name: 'x', plan: 'paid_chat', colour: 'red' });
     assert.equal(unknownField.status, 400);
     assert.match(unknownField.body.error.message, /colour/);

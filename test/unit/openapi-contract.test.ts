@@ -28,3 +28,24 @@ test('openapi/engine.yaml loads and validates a request', async () => {
     server.close();
   }
 });
+
+test('openapi/hearth.yaml loads and validates a request', async () => {
+  const { loadHearthSpec } = await import('../../src/api/index.js');
+  const app = express();
+  app.use(express.json());
+  app.use(OpenApiValidator.middleware({ apiSpec: loadHearthSpec() as never, validateRequests: true, validateSecurity: false, ignoreUndocumented: true }));
+  app.post('/api/v1/chat', (_req, res) => void res.json({ ok: true }));
+  app.use(((err, _req, res, _next) => void res.status((err as { status?: number }).status ?? 500).json({ message: (err as Error).message })) as express.ErrorRequestHandler);
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1/chat`;
+    const post = (body: unknown) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    assert.equal((await post({ model: 'm', messages: [{ role: 'user', content: 'hi' }] })).status, 200);
+    const bad = await post({ model: 'm', messages: [{ role: 'user', content: 'hi' }], temperature: 5 });
+    assert.equal(bad.status, 400);
+    assert.match(((await bad.json()) as { message: string }).message, /temperature/);
+  } finally {
+    server.close();
+  }
+});

@@ -1,5 +1,5 @@
 import type { Plan } from '../../domain/catalog.js';
-import type { KeyRecord } from '../../domain/keys.js';
+import type { ApiKeyRecord } from '../../domain/keys.js';
 import type { Workspace } from '../../domain/workspaces.js';
 
 /** JSON views of domain records for the admin API and the CLI's --json output (snake_case). */
@@ -11,7 +11,7 @@ export const workspaceView = (w: Workspace) => ({
   created_at: w.createdAt.toISOString(),
 });
 
-export const keyView = (k: KeyRecord) => ({
+export const keyView = (k: ApiKeyRecord) => ({
   id: k.id,
   workspace_id: k.workspaceId,
   name: k.name,

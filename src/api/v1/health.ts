@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { hearthVersion } from '../../version.js';
 
 export interface HealthDeps {
-  backend: () => { kind: string; url: string; state: string };
+  backend: () => { kind: string; url: string; state: string; pid?: number; restarts: number };
   databaseOk: () => boolean;
   startedAt: number;
 }
@@ -16,7 +16,7 @@ export function createHealthRouter({ backend, databaseOk, startedAt }: HealthDep
     res.json({
       status: b.state === 'up' && database === 'ok' ? 'ok' : 'degraded',
       version: hearthVersion,
-      backend: { kind: b.kind, url: b.url, state: b.state },
+      backend: { kind: b.kind, url: b.url, state: b.state, pid: b.pid, restarts: b.restarts },
       database,
       uptime_s: Math.round((Date.now() - startedAt) / 100) / 10,
     });
