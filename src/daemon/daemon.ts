@@ -9,6 +9,7 @@ import { DEMO_MODEL_NAME } from '../backend/demo-model.js';
 import { createGatewayApp } from '../api/index.js';
 import { ChatService } from '../gateway/chat-service.js';
 import { domainCronJobs, startCronJobs } from '../domain/rollover.js';
+import { drainServer } from '../http-drain.js';
 import { loadSecrets } from './secrets.js';
 import { openStores, type Stores } from './stores.js';
 
@@ -112,11 +113,7 @@ export async function startDaemon(config: HearthConfig, log: Logger, announce: (
     backend,
     close() {
       closing ??= (async () => {
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
-        const deadline = setTimeout(() => server.closeAllConnections(), config.limits.shutdownDrain);
-        await closed;
-        clearTimeout(deadline);
+        await drainServer(server, config.limits.shutdownDrain);
         await cron.stop();
         await backend.stop();
         stores.close();

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import type { Logger } from '../log.js';
+import { drainServer } from '../http-drain.js';
 import { createEngineApp } from './app.js';
 import { ModelStore } from './store/model-store.js';
 import { ModelPool, type LlamaFactory, type PoolSettings } from './runtime/model-pool.js';
@@ -48,11 +49,7 @@ export async function startEngine(opts: EngineOptions): Promise<RunningEngine> {
     pool,
     close() {
       closing ??= (async () => {
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
-        const deadline = setTimeout(() => server.closeAllConnections(), opts.drainMs ?? 10_000);
-        await closed;
-        clearTimeout(deadline);
+        await drainServer(server, opts.drainMs ?? 10_000);
         await pool.close();
       })();
       return closing;

@@ -1,0 +1,19 @@
+import type { Server } from 'node:http';
+
+/**
+ * Stops a server gracefully: no new connections, requests in flight may finish until the
+ * deadline, then every connection is cut. Keep-alive connections that turn idle after their
+ * last response are closed as they do, or a client's pool would hold shutdown to the deadline.
+ */
+export async function drainServer(server: Server, deadlineMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const sweep = setInterval(() => server.closeIdleConnections(), 100);
+  const deadline = setTimeout(() => server.closeAllConnections(), deadlineMs);
+  try {
+    await closed;
+  } finally {
+    clearInterval(sweep);
+    clearTimeout(deadline);
+  }
+}

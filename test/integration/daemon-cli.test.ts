@@ -1,0 +1,118 @@
+// `hearth serve` and the admin CLI as an operator uses them: first start, config mistakes,
+// CLI commands beside a running daemon, and SIGTERM draining a stream in flight.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { hearthBin } from '../helpers/engine-process.js';
+import { startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
+
+const run = promisify(execFile);
+
+async function hearth(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [hearthBin, ...args], { env: { ...process.env, ...env }, timeout: 60_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+test('config mistakes stop serve with a message naming the key', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'hearth-cfg-'));
+  try {
+    const file = join(dir, 'config.yaml');
+    await writeFile(file, 'engine:\n  paralel: 2\nlimits:\n  max_body: lots\n');
+    const r = await hearth(['serve', '--config', file, '--data-dir', dir]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /engine\.paralel: unknown key/);
+    assert.match(r.stderr, /limits\.max_body/);
+    assert.doesNotMatch(r.stderr, /at .*\.js:\d+/);
+    const env = await hearth(['serve', '--data-dir', dir], { HEARTH_LISTN: '1.2.3.4:5' });
+    assert.equal(env.code, 2);
+    assert.match(env.stderr, /HEARTH_LISTN/);
+    const missing = await hearth(['serve', '--config', join(dir, 'nope.yaml')]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /nope\.yaml/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+describe('the admin CLI beside a running daemon', () => {
+  let d: DaemonProcess;
+  let dataDir: string;
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'hearth-cli-'));
+    d = await startDaemonProcess({ dataDir });
+  });
+  after(async () => {
+    await d?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  test('the first start printed the admin token once; a restart does not', async () => {
+    assert.ok(d.stdout.some((l) => l.includes(d.adminToken)), 'printed on first start');
+    await d.stop();
+    d = await startDaemonProcess({ dataDir });
+    assert.ok(!d.stdout.some((l) => l.includes(d.adminToken)), 'not printed again');
+  });
+
+  test('workspaces, keys, plans and usage from the CLI act on the running daemon', async () => {
+    const dd = ['--data-dir', dataDir];
+    const ws = await hearth(['workspaces', 'create', 'team', '--plan', 'paid_chat', ...dd, '--json']);
+    assert.equal(ws.code, 0, ws.stderr);
+    const created = await hearth(['keys', 'create', '--workspace', 'team', '--name', 'ci', ...dd, '--json']);
+    assert.equal(created.code, 0, created.stderr);
+    const { key, id } = JSON.parse(created.stdout) as { key: string; id: string };
+    const chat = () =>
+      fetch(`${d.url}/api/v1/chat`, { method: 'POST', headers: { 'x-api-key': key }, body: JSON.stringify({ model: 'hearth-demo', messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 }) });
+    assert.equal((await chat()).status, 200);
+    const plans = await hearth(['plans', 'set', 'paid_chat', '--rpm', '42', ...dd]);
+    assert.equal(plans.code, 0, plans.stderr);
+    assert.equal((await chat()).headers.get('x-ratelimit-limit'), '42', 'the daemon sees the new limit');
+    const usage = await hearth(['usage', '--workspace', 'team', ...dd, '--json']);
+    const [report] = JSON.parse(usage.stdout) as Array<{ credits: { used: number } }>;
+    assert.equal(report?.credits.used, 2);
+    const listed = await hearth(['keys', 'list', '--workspace', 'team', ...dd]);
+    assert.match(listed.stdout, new RegExp(id));
+    assert.doesNotMatch(listed.stdout, new RegExp(key.split('_')[2]!), 'the secret is never listed');
+    assert.equal((await hearth(['keys', 'revoke', id, ...dd])).code, 0);
+    assert.equal((await chat()).status, 401);
+    assert.equal((await hearth(['plans', 'set', 'paid_chat', '--rpm', '300', ...dd])).code, 0);
+    const bad = await hearth(['workspaces', 'create', 'x', '--plan', 'nope', ...dd]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /nope/);
+  });
+
+  test('SIGTERM lets a stream in flight finish, stops the engine and exits 0', async () => {
+    const { key } = await d.keyFor('paid_chat');
+    const health = (await (await fetch(`${d.url}/api/v1/health`)).json()) as { backend: { pid: number } };
+    const res = await fetch(`${d.url}/api/v1/chat/stream`, { method: 'POST', headers: { 'x-api-key': key }, body: JSON.stringify({ model: 'hearth-demo', messages: [{ role: 'user', content: 'go' }], max_tokens: 400 }) });
+    const reader = res.body!.getReader();
+    let text = new TextDecoder().decode((await reader.read()).value);
+    const code = d.stop('SIGTERM');
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    assert.match(text, /data: \[DONE\]/, 'the stream finished');
+    assert.equal(await code, 0);
+    assert.equal(alive(health.backend.pid), false, 'the engine was stopped');
+    d = await startDaemonProcess({ dataDir });
+  });
+});
