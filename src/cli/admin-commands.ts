@@ -17,6 +17,7 @@ const help: Record<string, string> = {
   keys: 'hearth keys create --workspace W [--name N] [--scopes a,b] [--expires ISO] | keys list [--workspace W] | keys revoke ID | keys rotate ID   [--data-dir D] [--json]',
   plans: 'hearth plans list | hearth plans set PLAN [--credits N|unlimited] [--rpm N]   [--data-dir D] [--json]',
   usage: 'hearth usage [--workspace W] [--period YYYY-MM] [--data-dir D] [--json]',
+  endpoints: 'hearth endpoints list | hearth endpoints set "POST /chat" --credits N   [--data-dir D] [--json]',
 };
 
 function table(rows: Array<Record<string, unknown>>): string {
@@ -125,6 +126,17 @@ export async function runAdminCommand(command: string, argv: string[]): Promise<
         const credits = values.credits === 'unlimited' ? null : int(values.credits, '--credits');
         const p = planView(s.catalog.setPlan(arg, { monthlyCredits: credits, rpm: int(values.rpm, '--rpm') }));
         print(values.json, p, () => `plan ${p.id}: ${p.monthly_credits ?? 'unlimited'} credits/month, ${p.rpm} requests/minute`);
+        return 0;
+      }
+      case 'endpoints list': {
+        const rows = s.catalog.endpoints();
+        print(values.json, rows, () => table(rows.map((e) => ({ endpoint: e.endpoint, scope: e.scope ?? '(any key)', credits: e.credits }))));
+        return 0;
+      }
+      case 'endpoints set': {
+        if (!arg) throw new CliError(help.endpoints!);
+        const e = s.catalog.setEndpointCost(arg, { credits: int(values.credits, '--credits') });
+        print(values.json, e, () => `${e.endpoint}: ${e.credits} credits (scope ${e.scope ?? 'any key'})`);
         return 0;
       }
       case 'usage': {

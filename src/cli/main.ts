@@ -19,6 +19,7 @@ const commands: Record<string, Command> = {
   keys: { summary: 'keys create --workspace W | keys list | keys revoke ID | keys rotate ID', run: admin('keys') },
   plans: { summary: 'plans list | plans set PLAN [--credits N] [--rpm N]', run: admin('plans') },
   usage: { summary: 'credits used and left per workspace this period', run: admin('usage') },
+  endpoints: { summary: 'endpoints list | endpoints set "POST /chat" --credits N (credit costs)', run: admin('endpoints') },
   engine: {
     summary: 'run the bundled inference engine (an Ollama-compatible server on llama.cpp)',
     run: async (argv) => (await import('./engine-command.js')).runEngineCommand(argv),

@@ -93,6 +93,16 @@ describe('the admin CLI beside a running daemon', () => {
     assert.equal((await hearth(['keys', 'revoke', id, ...dd])).code, 0);
     assert.equal((await chat()).status, 401);
     assert.equal((await hearth(['plans', 'set', 'paid_chat', '--rpm', '300', ...dd])).code, 0);
+    // Credit costs are the operator's too.
+    const { key: k2 } = await d.keyFor('paid_chat');
+    assert.equal((await hearth(['endpoints', 'set', 'POST /generate', '--credits', '7', ...dd])).code, 0);
+    const gen = await fetch(`${d.url}/api/v1/generate`, { method: 'POST', headers: { 'x-api-key': k2 }, body: JSON.stringify({ model: 'hearth-demo', prompt: 'x', max_tokens: 1 }) });
+    assert.equal(gen.status, 200);
+    const u2 = (await (await fetch(`${d.url}/api/v1/usage`, { headers: { 'x-api-key': k2 } })).json()) as { credits: { used: number } };
+    assert.equal(u2.credits.used, 7);
+    const listedCosts = await d.admin<{ endpoints: Array<{ endpoint: string; credits: number }> }>('GET', '/api/admin/endpoints');
+    assert.equal(listedCosts.body.endpoints.find((e) => e.endpoint === 'POST /generate')?.credits, 7);
+    assert.equal((await d.admin('PUT', '/api/admin/endpoints', { endpoint: 'POST /generate', credits: 1 })).status, 200);
     const bad = await hearth(['workspaces', 'create', 'x', '--plan', 'nope', ...dd]);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /nope/);

@@ -62,6 +62,12 @@ export function createAdminRouter(deps: AdminDeps): Router {
     res.json(planView(catalog.setPlan(req.params.plan, { monthlyCredits: b.monthly_credits, rpm: b.rpm })));
   });
 
+  router.get('/endpoints', (_req, res) => void res.json({ endpoints: catalog.endpoints() }));
+  router.put('/endpoints', (req, res) => {
+    const b = req.body as { endpoint: string; credits?: number; scope?: Scope | null };
+    res.json(catalog.setEndpointCost(b.endpoint, { credits: b.credits, scope: b.scope }));
+  });
+
   router.put('/models/:model', (req, res) => {
     const b = req.body as { name?: string; description?: string; is_active?: boolean; parameters?: Record<string, unknown> };
     metadata.set(req.params.model, { name: b.name, description: b.description, isActive: b.is_active, parameters: b.parameters });
