@@ -9,6 +9,7 @@ import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { Ollama } from 'ollama';
 import { HearthError, unavailable } from '../errors.js';
+import { waitForState } from '../supervisor/wait-for-state.js';
 import type { Logger } from '../log.js';
 import { packageRoot } from '../paths.js';
 import { describeExit, Supervisor, type ExitInfo, type SpawnFunction, type SupervisorState } from '../supervisor/supervisor.js';
@@ -329,21 +330,13 @@ export class BackendManager extends EventEmitter<BackendManagerEvents> {
 
   /** Resolves when the backend is up; rejects after timeoutMs or once it is stopped. */
   waitUntilUp(timeoutMs: number): Promise<void> {
-    if (this.currentState === 'up') return Promise.resolve();
-    if (this.currentState === 'stopped') return Promise.reject(unavailable(`the ${this.kind} backend is stopped`, 1, 'backend_unavailable'));
-    return new Promise((resolve, reject) => {
-      const done = (err?: Error) => {
-        clearTimeout(timer);
-        this.off('state', onState);
-        if (err) reject(err);
-        else resolve();
-      };
-      const onState = (state: BackendState) => {
-        if (state === 'up') done();
-        else if (state === 'stopped') done(unavailable(`the ${this.kind} backend is stopped`, 1, 'backend_unavailable'));
-      };
-      const timer = setTimeout(() => done(unavailable(`the ${this.kind} backend at ${this.url} is not up after ${timeoutMs} ms`, 1, 'backend_unavailable')), timeoutMs);
-      this.on('state', onState);
+    return waitForState<BackendState>(this, {
+      current: this.currentState,
+      target: 'up',
+      terminal: ['stopped'],
+      timeoutMs,
+      failure: (state) =>
+        unavailable(state ? `the ${this.kind} backend is stopped` : `the ${this.kind} backend at ${this.url} is not up after ${timeoutMs} ms`, 1, 'backend_unavailable'),
     });
   }
 

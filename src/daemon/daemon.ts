@@ -9,7 +9,7 @@ import { DEMO_MODEL_NAME } from '../backend/demo-model.js';
 import { createGatewayApp } from '../api/index.js';
 import { ChatService } from '../gateway/chat-service.js';
 import { domainCronJobs, startCronJobs } from '../domain/rollover.js';
-import { drainServer } from '../http-drain.js';
+import { drainServer } from '../http-lifecycle.js';
 import { loadSecrets } from './secrets.js';
 import { openStores, type Stores } from './stores.js';
 

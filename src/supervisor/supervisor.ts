@@ -18,6 +18,7 @@ import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:c
 import { EventEmitter } from 'node:events';
 import { createInterface } from 'node:readline';
 import { HearthError, unavailable } from '../errors.js';
+import { waitForState } from './wait-for-state.js';
 import type { Logger } from '../log.js';
 import { registerGroup, signalGroup, unregisterGroup } from './process-group.js';
 
@@ -257,23 +258,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   /** Resolves when the state is 'running'; rejects after timeoutMs or when the supervisor stops or gives up. */
   waitUntilRunning(timeoutMs: number): Promise<void> {
-    if (this.currentState === 'running') return Promise.resolve();
-    if (this.currentState === 'stopped' || this.currentState === 'failed') {
-      return Promise.reject(unavailable(`${this.name} is ${this.currentState}`, 1, 'not_running'));
-    }
-    return new Promise((resolve, reject) => {
-      const done = (err?: Error) => {
-        clearTimeout(timer);
-        this.off('state', onState);
-        if (err) reject(err);
-        else resolve();
-      };
-      const onState = (state: SupervisorState) => {
-        if (state === 'running') done();
-        else if (state === 'stopped' || state === 'failed') done(unavailable(`${this.name} is ${state}`, 1, 'not_running'));
-      };
-      const timer = setTimeout(() => done(unavailable(`${this.name} did not become healthy within ${timeoutMs} ms`, 1, 'not_running')), timeoutMs);
-      this.on('state', onState);
+    return waitForState<SupervisorState>(this, {
+      current: this.currentState,
+      target: 'running',
+      terminal: ['stopped', 'failed'],
+      timeoutMs,
+      failure: (state) => unavailable(state ? `${this.name} is ${state}` : `${this.name} did not become healthy within ${timeoutMs} ms`, 1, 'not_running'),
     });
   }
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Router, type Request, type Response } from 'express';
+import { Router } from 'express';
+import { clientGoneSignal } from '../../http-lifecycle.js';
 import type { Catalog } from '../../domain/catalog.js';
 import type { Ledger } from '../../domain/ledger.js';
 import type { ChatMessage, ChatService, Completion, Sampling } from '../../gateway/chat-service.js';
@@ -15,15 +16,6 @@ export interface ChatBody extends Sampling {
 export const usageOf = (c: Completion) => ({ prompt_tokens: c.promptTokens, completion_tokens: c.completionTokens, total_tokens: c.promptTokens + c.completionTokens });
 export const newId = (prefix: string) => `${prefix}-${randomBytes(12).toString('hex')}`;
 
-/** Aborts the backend request when the client goes away before the response is complete. */
-export function clientGone(req: Request, res: Response): AbortSignal {
-  const controller = new AbortController();
-  res.on('close', () => {
-    if (!res.writableFinished) controller.abort();
-  });
-  return controller.signal;
-}
-
 export interface ChatRouterDeps {
   chat: ChatService;
   catalog: Catalog;
@@ -37,7 +29,7 @@ export function createChatRouter({ chat, catalog, ledger, heartbeatMs }: ChatRou
 
   router.post('/chat', meter({ catalog, ledger, endpoint: 'POST /chat' }), async (req, res) => {
     const body = req.body as ChatBody;
-    const c = await chat.chat(body.model, body.messages, body, clientGone(req, res));
+    const c = await chat.chat(body.model, body.messages, body, clientGoneSignal(res));
     res.locals.meter?.settle();
     res.json({
       id: newId('chatcmpl'),
@@ -51,7 +43,7 @@ export function createChatRouter({ chat, catalog, ledger, heartbeatMs }: ChatRou
 
   router.post('/chat/stream', meter({ catalog, ledger, endpoint: 'POST /chat/stream' }), async (req, res) => {
     const body = req.body as ChatBody;
-    const events = await chat.openChatStream(body.model, body.messages, body, clientGone(req, res));
+    const events = await chat.openChatStream(body.model, body.messages, body, clientGoneSignal(res));
     const sse = new SseStream(res, heartbeatMs);
     try {
       for await (const event of events) {

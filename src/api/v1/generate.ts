@@ -3,7 +3,8 @@ import type { Catalog } from '../../domain/catalog.js';
 import type { Ledger } from '../../domain/ledger.js';
 import type { ChatService, Sampling } from '../../gateway/chat-service.js';
 import { meter } from '../../gateway/metering.js';
-import { clientGone, newId, usageOf } from './chat.js';
+import { newId, usageOf } from './chat.js';
+import { clientGoneSignal } from '../../http-lifecycle.js';
 
 interface GenerateBody extends Sampling {
   model: string;
@@ -16,7 +17,7 @@ export function createGenerateRouter({ chat, catalog, ledger }: { chat: ChatServ
   const router = Router();
   router.post('/generate', meter({ catalog, ledger, endpoint: 'POST /generate' }), async (req, res) => {
     const body = req.body as GenerateBody;
-    const c = await chat.generate(body.model, body.prompt, body.system, body, clientGone(req, res));
+    const c = await chat.generate(body.model, body.prompt, body.system, body, clientGoneSignal(res));
     res.locals.meter?.settle();
     res.json({
       id: newId('cmpl'),

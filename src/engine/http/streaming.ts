@@ -1,17 +1,4 @@
-import type { Request, Response } from 'express';
-
-/**
- * An AbortSignal that fires when the client goes away before the response is complete, so a
- * disconnected client stops its generation and frees its sequence.
- */
-export function clientGoneSignal(req: Request, res: Response): AbortSignal {
-  const controller = new AbortController();
-  res.on('close', () => {
-    if (!res.writableFinished) controller.abort(new Error('client disconnected'));
-  });
-  req.on('aborted', () => controller.abort(new Error('client disconnected')));
-  return controller.signal;
-}
+import type { Response } from 'express';
 
 /**
  * False once the client is gone. Writing to a destroyed response from inside node-llama-cpp's

@@ -1,5 +1,6 @@
 import { Router } from 'express';
-import { clientGoneSignal, NdjsonWriter } from '../http/streaming.js';
+import { NdjsonWriter } from '../http/streaming.js';
+import { clientGoneSignal } from '../../http-lifecycle.js';
 import type { GenerationResult, InferenceService, JsonFormat } from '../service/inference.js';
 import type { ChatMessage } from '../service/prompt.js';
 import type { OllamaOptions } from '../runtime/options.js';
@@ -51,7 +52,7 @@ export function createChatRouter({ inference }: { inference: InferenceService })
       options: body.options,
       format: body.format === '' ? undefined : body.format,
       keepAlive: body.keep_alive,
-      signal: clientGoneSignal(req, res),
+      signal: clientGoneSignal(res),
       onStart: stream ? () => out.start() : undefined,
       onText: stream
         ? (content) => out.write({ model: body.model, created_at: createdAt(), message: { role: 'assistant', content }, done: false })

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { invalidRequest } from '../../errors.js';
-import { clientGoneSignal, NdjsonWriter } from '../http/streaming.js';
+import { NdjsonWriter } from '../http/streaming.js';
+import { clientGoneSignal } from '../../http-lifecycle.js';
 import type { InferenceService, JsonFormat } from '../service/inference.js';
 import type { OllamaOptions } from '../runtime/options.js';
 import { finalStats } from './chat.js';
@@ -43,7 +44,7 @@ export function createGenerateRouter({ inference }: { inference: InferenceServic
       options: body.options,
       format: body.format === '' ? undefined : body.format,
       keepAlive: body.keep_alive,
-      signal: clientGoneSignal(req, res),
+      signal: clientGoneSignal(res),
       onStart: stream ? () => out.start() : undefined,
       onText: stream ? (response) => out.write({ model: body.model, created_at: createdAt(), response, done: false }) : undefined,
     });

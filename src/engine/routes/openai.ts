@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Router } from 'express';
-import { clientGoneSignal, SseWriter } from '../http/streaming.js';
+import { SseWriter } from '../http/streaming.js';
+import { clientGoneSignal } from '../../http-lifecycle.js';
 import type { GenerationResult, InferenceService, JsonFormat } from '../service/inference.js';
 import type { ChatMessage } from '../service/prompt.js';
 import type { ModelStore } from '../store/model-store.js';
@@ -92,7 +93,7 @@ export function createOpenAiRouter({ inference, store }: { inference: InferenceS
       input: { kind: 'chat', messages },
       options: toOptions(body),
       format: format(body),
-      signal: clientGoneSignal(req, res),
+      signal: clientGoneSignal(res),
       onStart: body.stream ? () => sse.start() : undefined,
       onText: body.stream
         ? (content) => {
@@ -123,7 +124,7 @@ export function createOpenAiRouter({ inference, store }: { inference: InferenceS
       input: { kind: 'prompt', prompt: body.prompt },
       suffix: body.suffix ?? undefined,
       options: toOptions(body),
-      signal: clientGoneSignal(req, res),
+      signal: clientGoneSignal(res),
       onStart: body.stream ? () => sse.start() : undefined,
       onText: body.stream ? (text) => sse.write(chunk(text, null)) : undefined,
     });

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 
 /**
  * Stops a server gracefully: no new connections, requests in flight may finish until the
@@ -16,4 +16,16 @@ export async function drainServer(server: Server, deadlineMs: number): Promise<v
     clearInterval(sweep);
     clearTimeout(deadline);
   }
+}
+
+/**
+ * An AbortSignal that fires when the client goes away before its response is complete, so its
+ * generation stops and frees what it held (a sequence, a slot, a backend request).
+ */
+export function clientGoneSignal(res: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) controller.abort(new Error('client disconnected'));
+  });
+  return controller.signal;
 }
