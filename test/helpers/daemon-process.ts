@@ -25,9 +25,10 @@ let counter = 0;
  * Runs `hearth serve` as a real process on a temp data dir: the bundled engine (CPU, one
  * thread, loopback port chosen by the daemon) with its demo model, SQLite in the data dir.
  */
-export async function startDaemonProcess(opts: { dataDir?: string; env?: Record<string, string>; args?: string[] } = {}): Promise<DaemonProcess> {
+export async function startDaemonProcess(opts: { dataDir?: string; env?: Record<string, string>; args?: string[]; nodeArgs?: string[]; bin?: string } = {}): Promise<DaemonProcess> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'hearth-daemon-')));
-  const child = spawn(process.execPath, [hearthBin, 'serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...(opts.args ?? [])], {
+  // nodeArgs: options for node itself (e.g. --cpu-prof, which NODE_OPTIONS does not accept).
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.bin ?? hearthBin, 'serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...(opts.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       ...process.env,
