@@ -4,6 +4,9 @@
 // the daemon's CPU time per request (the figure that carries over between machines), the latency
 // the gateway adds at concurrency 1 and req/s at concurrency 32 for both. See bench/README.md.
 
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startDaemonProcess, type DaemonProcess } from '../test/helpers/daemon-process.js';
 import { processCpuMs } from './lib/cpu.js';
@@ -36,6 +39,8 @@ interface Config {
 }
 
 const MODEL = 'hearth-demo';
+/** "bare Node proxy (http server + fetch) ~0.8 ms CPU per request" in the project's performance notes. */
+const NOTE_FETCH_PROXY_MS = 0.8;
 const MESSAGES = [{ role: 'user', content: 'Say hello.' }];
 // The two requests ask for the same work: one generated token of the same chat.
 const GATEWAY_BODY = JSON.stringify({ model: MODEL, messages: MESSAGES, max_tokens: 1 });
@@ -94,22 +99,35 @@ interface Pairs {
   direct: number[];
   /** Daemon CPU over all the rounds, ms. */
   daemonCpuMs: number;
+  /** CPU of each reference proxy over all the rounds, ms (each served only its own requests). */
+  refCpuMs: Record<RefName, number>;
 }
 
-/** Concurrency 1, one request per side per round; the order alternates (G D, D G, …). */
-async function runPairs(rounds: number, gateway: Side, direct: Side, daemonPid: number, signal: AbortSignal): Promise<Pairs> {
-  const out: Pairs = { gateway: [], direct: [], daemonCpuMs: 0 };
+type RefName = 'http' | 'fetch';
+interface Reference {
+  name: RefName;
+  pid: number;
+  send: Side;
+}
+
+/**
+ * Concurrency 1. Each round sends one request to the gateway, the backend directly and each
+ * reference proxy, in an order that rotates every round, so that none always runs first.
+ */
+async function runPairs(rounds: number, gateway: Side, direct: Side, refs: readonly Reference[], daemonPid: number, signal: AbortSignal): Promise<Pairs> {
+  const out: Pairs = { gateway: [], direct: [], daemonCpuMs: 0, refCpuMs: { http: 0, fetch: 0 } };
+  const steps: Array<() => Promise<void>> = [
+    async () => void out.gateway.push(await gateway(signal)),
+    async () => void out.direct.push(await direct(signal)),
+    ...refs.map((r) => async () => void (await r.send(signal))),
+  ];
   const cpuBefore = processCpuMs(daemonPid);
+  const refBefore = refs.map((r) => processCpuMs(r.pid));
   for (let i = 0; i < rounds; i++) {
-    if (i % 2 === 0) {
-      out.gateway.push(await gateway(signal));
-      out.direct.push(await direct(signal));
-    } else {
-      out.direct.push(await direct(signal));
-      out.gateway.push(await gateway(signal));
-    }
+    for (let k = 0; k < steps.length; k++) await (steps[(i + k) % steps.length] as () => Promise<void>)();
   }
   out.daemonCpuMs = processCpuMs(daemonPid) - cpuBefore;
+  refs.forEach((r, k) => (out.refCpuMs[r.name] = processCpuMs(r.pid) - (refBefore[k] as number)));
   return out;
 }
 
@@ -159,6 +177,14 @@ function report(c: Config, d: { daemonPid: number; enginePid: number; accessLine
   console.log(`  concurrency 1  ${ms2(cpu1)} ms   (${pairs.daemonCpuMs.toFixed(0)} ms over ${c.rounds} rounds)`);
   console.log(`  concurrency ${String(c.concurrency).padEnd(2)} ${ms2(cpuLoad)} ms   (daemon while only the direct side ran: ${idleCpu.toFixed(3)} ms per request)`);
   console.log('');
+  const refHttp = pairs.refCpuMs.http / c.rounds;
+  const refFetch = pairs.refCpuMs.fetch / c.rounds;
+  console.log('reference: a bare Node proxy in front of the same backend, same rounds (bench/lib/bare-proxy.ts)');
+  console.log(`  node:http + keep-alive agent ${ms2(refHttp)} ms   gateway / this  ${(cpu1 / refHttp).toFixed(2)}`);
+  console.log(`  Node fetch                   ${ms2(refFetch)} ms   gateway / this  ${(cpu1 / refFetch).toFixed(2)}`);
+  console.log(`  (the performance notes measured the fetch proxy at about ${NOTE_FETCH_PROXY_MS} ms on the reference machine: there the`);
+  console.log(`   ${c.targetMs} ms target is ${(c.targetMs / NOTE_FETCH_PROXY_MS).toFixed(2)} × that proxy; here that is ${((c.targetMs / NOTE_FETCH_PROXY_MS) * refFetch).toFixed(3)} ms)`);
+  console.log('');
   const q = (xs: number[], p: number) => quantile(xs, p);
   const diffs = pairs.gateway.map((g, i) => g - (pairs.direct[i] as number));
   console.log(`latency at concurrency 1, ms (${c.rounds} rounds, interleaved, after ${c.warmup} warm-up)`);
@@ -199,6 +225,7 @@ async function main(argv: string[]): Promise<number> {
 
   let daemon: DaemonProcess | undefined;
   const clients: JsonClient[] = [];
+  const proxies: ChildProcess[] = [];
   try {
     daemon = await startDaemonProcess({
       env: {
@@ -237,12 +264,19 @@ async function main(argv: string[]): Promise<number> {
       direct: side(mk(health.backend.url, c.concurrency), '/api/chat', DIRECT_BODY, directAnswered),
     };
 
+    const refs: Reference[] = [];
+    for (const name of ['http', 'fetch'] as const) {
+      const proxy = await startReferenceProxy(health.backend.url, name);
+      proxies.push(proxy.child);
+      refs.push({ name, pid: proxy.child.pid as number, send: side(mk(proxy.url, 1), '/api/v1/chat', GATEWAY_BODY, gatewayAnswered) });
+    }
+
     const measure = async () => {
       // Warm-up: JIT, connection pools, the model loaded; a short loaded run on each side too.
-      await runPairs(c.warmup, one.gateway, one.direct, daemonPid, run.signal);
+      await runPairs(c.warmup, one.gateway, one.direct, refs, daemonPid, run.signal);
       await runLoad(Math.min(c.loadRequests, 10 * c.concurrency), c.concurrency, many.gateway, daemonPid, run.signal);
       await runLoad(Math.min(c.loadRequests, 10 * c.concurrency), c.concurrency, many.direct, daemonPid, run.signal);
-      const pairs = await runPairs(c.rounds, one.gateway, one.direct, daemonPid, run.signal);
+      const pairs = await runPairs(c.rounds, one.gateway, one.direct, refs, daemonPid, run.signal);
       const loads = await runLoads(c, many.gateway, many.direct, daemonPid, run.signal);
       return { pairs, loads };
     };
@@ -261,8 +295,27 @@ async function main(argv: string[]): Promise<number> {
     process.off('SIGINT', onSigint);
     run.abort(new Error('finished'));
     for (const client of clients) client.close();
+    for (const proxy of proxies) proxy.kill('SIGTERM');
     await daemon?.stop();
   }
+}
+
+/** Starts bench/lib/bare-proxy.js against the backend; resolves once it listens. */
+async function startReferenceProxy(backendUrl: string, mode: RefName): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./lib/bare-proxy.js', import.meta.url)), backendUrl, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  process.once('exit', () => child.kill('SIGKILL'));
+  const port = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`reference proxy (${mode}) did not start in 10 s`)), 10_000);
+    child.once('exit', (code) => reject(new Error(`reference proxy (${mode}) exited with ${code}`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const m = /^PORT (\d+)$/.exec(line);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1] as string);
+      }
+    });
+  });
+  return { child, url: `http://127.0.0.1:${port}` };
 }
 
 main(process.argv.slice(2)).then(

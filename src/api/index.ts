@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import express, { type Express } from 'express';
+import express, { Router, type Express, type NextFunction, type Request, type Response } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import { parse } from 'yaml';
 import { openapiDir } from '../paths.js';
@@ -23,6 +23,8 @@ import { createChatRouter } from './v1/chat.js';
 import { createGenerateRouter } from './v1/generate.js';
 import { createUsageRouter } from './v1/usage.js';
 import { createAdminRouter } from './admin/index.js';
+import { requireAdmin } from './admin/admin-auth.js';
+import { cacheValidatorRouteMatchers } from './validator-route-cache.js';
 
 export interface GatewayDeps {
   log: Logger;
@@ -78,31 +80,38 @@ export function createGatewayApp(deps: GatewayDeps): Express {
     next();
   });
 
-  app.use(createDocsRouter());
-  app.get('/api/v1/openapi.json', (_req, res) => void res.json(spec));
-  app.use('/api/v1', createHealthRouter(deps.health));
-
-  app.use(express.json({ limit: deps.limits.maxBodyBytes, type: () => true }));
-  app.use((req, _res, next) => {
-    // Bodies are JSON whatever the Content-Type says (curl -d sends a form type).
-    if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) req.headers['content-type'] = 'application/json';
-    next();
+  // Bodies are JSON whatever the Content-Type says (curl -d sends a form type).
+  const jsonBody = [
+    express.json({ limit: deps.limits.maxBodyBytes, type: () => true }),
+    (req: Request, _res: Response, next: NextFunction) => {
+      if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) req.headers['content-type'] = 'application/json';
+      next();
+    },
+  ];
+  cacheValidatorRouteMatchers();
+  // One validator for both surfaces; it finds each request's operation from its full URL.
+  const contract = OpenApiValidator.middleware({
+    apiSpec: spec as never,
+    validateRequests: { allowUnknownQueryParameters: false },
+    validateResponses: deps.validateResponses,
+    validateSecurity: false,
+    ignoreUndocumented: true,
   });
-  app.use('/api/v1', authenticate({ keys, limiter }), authorize({ catalog, endpoints: () => endpoints }));
-  app.use(
-    OpenApiValidator.middleware({
-      apiSpec: spec as never,
-      validateRequests: { allowUnknownQueryParameters: false },
-      validateResponses: deps.validateResponses,
-      validateSecurity: false,
-      ignoreUndocumented: true,
-    }),
-  );
-  app.use('/api/v1', createModelsRouter({ chat, metadata }));
-  app.use('/api/v1', createChatRouter({ chat, catalog, ledger, heartbeatMs: deps.limits.heartbeatMs }));
-  app.use('/api/v1', createGenerateRouter({ chat, catalog, ledger }));
-  app.use('/api/v1', createUsageRouter({ ledger, catalog, workspaces }));
-  app.use('/api/admin', createAdminRouter({ adminToken: deps.adminToken, catalog, workspaces, keys, ledger, metadata }));
+
+  // /api/v1 first: the metered calls pass the fewest layers. Health and the contract need no
+  // key; every other route is authenticated and scope-checked before its body is validated.
+  const v1 = Router();
+  v1.use(createHealthRouter(deps.health));
+  v1.get('/openapi.json', (_req, res) => void res.json(spec));
+  v1.use(jsonBody, authenticate({ keys, limiter }), authorize({ catalog, endpoints: () => endpoints }), contract);
+  v1.use(createChatRouter({ chat, catalog, ledger, heartbeatMs: deps.limits.heartbeatMs }));
+  v1.use(createGenerateRouter({ chat, catalog, ledger }));
+  v1.use(createModelsRouter({ chat, metadata }));
+  v1.use(createUsageRouter({ ledger, catalog, workspaces }));
+  app.use('/api/v1', v1);
+
+  app.use('/api/admin', requireAdmin(deps.adminToken), jsonBody, contract, createAdminRouter({ catalog, workspaces, keys, ledger, metadata }));
+  app.use(createDocsRouter());
 
   app.use((req) => {
     throw notFound(`no route for ${req.method} ${req.path}`, 'route_not_found');

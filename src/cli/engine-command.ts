@@ -23,6 +23,7 @@ Options:
   --max-body-mb N      largest JSON body                                       (32)
   --max-blob-gb N      largest uploaded blob                                   (256)
   --drain-seconds N    on SIGTERM, how long requests in flight may finish      (5)
+  --log-level LEVEL    error | warn | info | debug                             (info)
   --watch-parent       stop when the process that started this one dies (used by hearth serve)
 `;
 
@@ -48,6 +49,7 @@ export async function runEngineCommand(argv: string[]): Promise<number> {
     'max-blob-gb': { type: 'string' },
     'drain-seconds': { type: 'string' },
     'watch-parent': { type: 'boolean' },
+    'log-level': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -64,7 +66,9 @@ export async function runEngineCommand(argv: string[]): Promise<number> {
   } catch (err) {
     throw new CliError(err instanceof Error ? err.message : String(err));
   }
-  const log = createLogger('engine');
+  const level = values['log-level'] ?? 'info';
+  if (!['error', 'warn', 'info', 'debug'].includes(level)) throw new CliError(`--log-level must be error, warn, info or debug (got "${level}")`);
+  const log = createLogger('engine', level);
   const engine = await startEngine({
     modelsDir: resolve(values.models),
     drainMs: positiveInt(values['drain-seconds'], '--drain-seconds', 5) * 1000,

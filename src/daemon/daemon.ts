@@ -59,6 +59,7 @@ export async function startDaemon(config: HearthConfig, log: Logger, announce: (
         threads: config.engine.threads,
         gpu: config.engine.gpu,
         keepAlive: Number.isFinite(config.engine.keepAlive) ? `${Math.round(config.engine.keepAlive / 1000)}s` : '-1',
+        logLevel: log.isDebugEnabled() ? 'info' : 'warn',
       },
       healthIntervalMs: config.backend.healthInterval,
       startTimeoutMs: config.backend.startTimeout,
@@ -115,6 +116,7 @@ export async function startDaemon(config: HearthConfig, log: Logger, announce: (
       closing ??= (async () => {
         await drainServer(server, config.limits.shutdownDrain);
         await cron.stop();
+        chat.close();
         await backend.stop();
         stores.close();
       })();

@@ -1,5 +1,6 @@
 import { Ollama, type ChatRequest, type ChatResponse, type GenerateRequest, type GenerateResponse, type ModelResponse } from 'ollama';
 import { HearthError, invalidRequest, notFound, unavailable } from '../errors.js';
+import { createBackendFetch, type BackendFetch } from './backend-fetch.js';
 
 /** What the gateway needs of the backend: where it is and whether it is answering. */
 export interface BackendPort {
@@ -76,21 +77,26 @@ export function backendError(err: unknown, model: string): HearthError {
 /**
  * The one implementation of chat and generation behind the gateway's surfaces, speaking to
  * any Ollama-compatible backend through the official client. Each call gets its own client so
- * that a client going away aborts exactly its own backend request.
+ * that a client going away aborts exactly its own backend request; all of them share one
+ * keep-alive connection pool (backend-fetch.ts).
  */
 export class ChatService {
   constructor(
     private readonly backend: BackendPort,
-    private readonly fetchImpl: typeof fetch = fetch,
+    private readonly transport: BackendFetch = createBackendFetch(),
   ) {}
+
+  /** Closes the pooled backend connections. */
+  close(): void {
+    this.transport.close();
+  }
 
   private client(signal?: AbortSignal): Ollama {
     this.assertUp();
-    const base = this.fetchImpl;
-    return new Ollama({
-      host: this.backend.url,
-      fetch: signal ? (input, init) => base(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal }) : base,
-    });
+    const transport = this.transport;
+    // The client needs only the members BackendResponse has (see backend-fetch.ts).
+    const clientFetch = (input: string | URL | Request, init?: RequestInit) => transport.fetch(input, init, signal);
+    return new Ollama({ host: this.backend.url, fetch: clientFetch as unknown as typeof fetch });
   }
 
   private assertUp(): void {

@@ -36,16 +36,16 @@ describe('chooseBackend', () => {
     assert.equal(launch.command?.command, process.execPath);
     assert.deepEqual(launch.command?.args, [
       hearthBin, 'engine', '--models', '/var/lib/hearth/models', '--listen', `127.0.0.1:${port}`,
-      '--parallel', '2', '--max-queue', '64', '--num-ctx', '2048', '--keep-alive', '5m', '--gpu', 'off', '--watch-parent',
+      '--parallel', '2', '--max-queue', '64', '--num-ctx', '2048', '--keep-alive', '5m', '--gpu', 'off', '--watch-parent', '--log-level', 'info',
     ], 'threads 0 leaves the thread count to the engine');
   });
 
   test('engine passes --threads when set, and a wildcard listen is reached through loopback', async () => {
     const c = await config({ mode: 'engine' });
-    c.engine = { ...c.engine, listen: '0.0.0.0:0', threads: 3 };
+    c.engine = { ...c.engine, listen: '0.0.0.0:0', threads: 3, logLevel: 'warn' };
     const launch = await chooseBackend({ config: c });
     assert.match(launch.url, /^http:\/\/127\.0\.0\.1:\d+$/);
-    assert.deepEqual(launch.command?.args.slice(-2), ['--threads', '3']);
+    assert.deepEqual(launch.command?.args.slice(-4), ['--log-level', 'warn', '--threads', '3'], 'the daemon below debug asks the engine for warnings only');
     assert.ok(launch.command?.args.includes(`0.0.0.0:${new URL(launch.url).port}`));
   });
 

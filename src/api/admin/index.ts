@@ -5,11 +5,9 @@ import type { Ledger } from '../../domain/ledger.js';
 import type { ModelMetadata } from '../../domain/model-metadata.js';
 import type { Workspaces } from '../../domain/workspaces.js';
 import { usageReport } from '../v1/usage.js';
-import { requireAdmin } from './admin-auth.js';
 import { keyView, planView, workspaceView } from './views.js';
 
 export interface AdminDeps {
-  adminToken: string;
   catalog: Catalog;
   workspaces: Workspaces;
   keys: Keys;
@@ -17,11 +15,10 @@ export interface AdminDeps {
   metadata: ModelMetadata;
 }
 
-/** The operator API under /api/admin: workspaces, keys, plans, usage and model metadata. */
+/** The operator API under /api/admin (mounted behind requireAdmin): workspaces, keys, plans, usage and model metadata. */
 export function createAdminRouter(deps: AdminDeps): Router {
   const { catalog, workspaces, keys, ledger, metadata } = deps;
   const router = Router();
-  router.use(requireAdmin(deps.adminToken));
 
   router.get('/workspaces', (_req, res) => void res.json({ workspaces: workspaces.list().map(workspaceView) }));
   router.post('/workspaces', (req, res) => {

@@ -1,0 +1,79 @@
+// A reference for bench/gateway: the least a Node proxy in front of the backend can do for
+// POST /api/v1/chat, with no auth, ledger, validation, logging or framework. It reads the JSON
+// body, sends the same chat to the backend's /api/chat and answers with a chat.completion. Its
+// CPU per request, measured in the same run as the gateway's, is the floor of this machine at
+// that moment, so the gateway's figure can be read against it.
+//
+//   node dist/bench/lib/bare-proxy.js BACKEND_URL http|fetch
+//
+// `http` uses node:http with a keep-alive agent (what the gateway's transport does); `fetch`
+// uses Node's fetch, the "bare Node proxy (http server + fetch)" of the performance notes.
+// Prints "PORT <n>" once listening on 127.0.0.1.
+
+import { Agent, createServer, request } from 'node:http';
+
+const [backend, mode] = process.argv.slice(2);
+if (!backend || (mode !== 'http' && mode !== 'fetch')) {
+  console.error('usage: bare-proxy.js BACKEND_URL http|fetch');
+  process.exit(2);
+}
+if (new URL(backend).hostname !== '127.0.0.1') {
+  console.error(`refusing a non-loopback backend: ${backend}`);
+  process.exit(2);
+}
+
+interface ChatReply {
+  message: { content: string };
+  done_reason?: string;
+  prompt_eval_count?: number;
+  eval_count?: number;
+}
+
+const agent = new Agent({ keepAlive: true });
+const chatUrl = `${backend}/api/chat`;
+
+function viaHttp(body: string): Promise<ChatReply> {
+  return new Promise((resolve, reject) => {
+    const req = request(chatUrl, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as ChatReply));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function viaFetch(body: string): Promise<ChatReply> {
+  const res = await fetch(chatUrl, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+  return (await res.json()) as ChatReply;
+}
+
+const server = createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const b = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { model: string; messages: unknown[]; max_tokens?: number };
+    const out = JSON.stringify({ model: b.model, messages: b.messages, stream: false, options: { num_predict: b.max_tokens } });
+    (mode === 'http' ? viaHttp(out) : viaFetch(out)).then(
+      (r) => {
+        const completion = JSON.stringify({
+          id: 'chatcmpl-bare',
+          object: 'chat.completion',
+          created: Math.floor(Date.now() / 1000),
+          model: b.model,
+          choices: [{ index: 0, message: { role: 'assistant', content: r.message.content }, finish_reason: r.done_reason === 'length' ? 'length' : 'stop' }],
+          usage: { prompt_tokens: r.prompt_eval_count ?? 0, completion_tokens: r.eval_count ?? 0, total_tokens: (r.prompt_eval_count ?? 0) + (r.eval_count ?? 0) },
+        });
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(completion) }).end(completion);
+      },
+      (err: unknown) => res.writeHead(502).end(String(err)),
+    );
+  });
+});
+server.listen(0, '127.0.0.1', () => {
+  const address = server.address();
+  console.log(`PORT ${typeof address === 'object' && address ? address.port : 0}`);
+});
+process.on('SIGTERM', () => process.exit(0));
