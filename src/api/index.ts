@@ -12,6 +12,8 @@ import type { Keys } from '../domain/keys.js';
 import type { Ledger } from '../domain/ledger.js';
 import type { ModelMetadata } from '../domain/model-metadata.js';
 import type { Workspaces } from '../domain/workspaces.js';
+import type { Datasets } from '../finetune/datasets.js';
+import type { FinetuneService } from '../finetune/service.js';
 import type { ChatService } from '../gateway/chat-service.js';
 import { authenticate, authorize, compileEndpoints } from '../gateway/auth.js';
 import { gatewayErrorHandler } from '../gateway/errors.js';
@@ -22,6 +24,8 @@ import { createModelsRouter } from './v1/models.js';
 import { createChatRouter } from './v1/chat.js';
 import { createGenerateRouter } from './v1/generate.js';
 import { createUsageRouter } from './v1/usage.js';
+import { createDatasetsRouter } from './v1/finetune-datasets.js';
+import { createJobsRouter } from './v1/finetune-jobs.js';
 import { createAdminRouter } from './admin/index.js';
 import { requireAdmin } from './admin/admin-auth.js';
 import { cacheValidatorRouteMatchers } from './validator-route-cache.js';
@@ -33,10 +37,12 @@ export interface GatewayDeps {
   keys: Keys;
   ledger: Ledger;
   metadata: ModelMetadata;
+  datasets: Datasets;
+  finetune: FinetuneService;
   chat: ChatService;
   health: HealthDeps;
   adminToken: string;
-  limits: { maxBodyBytes: number; heartbeatMs: number };
+  limits: { maxBodyBytes: number; heartbeatMs: number; maxDatasetBytes: number };
   /** Validate responses against the contract too (development and tests). */
   validateResponses: boolean;
   limiter?: RateLimiter;
@@ -81,13 +87,14 @@ export function createGatewayApp(deps: GatewayDeps): Express {
   });
 
   // Bodies are JSON whatever the Content-Type says (curl -d sends a form type).
-  const jsonBody = [
-    express.json({ limit: deps.limits.maxBodyBytes, type: () => true }),
-    (req: Request, _res: Response, next: NextFunction) => {
-      if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) req.headers['content-type'] = 'application/json';
-      next();
-    },
-  ];
+  const jsonContentType = (req: Request, _res: Response, next: NextFunction) => {
+    if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) req.headers['content-type'] = 'application/json';
+    next();
+  };
+  const jsonBody = [express.json({ limit: deps.limits.maxBodyBytes, type: () => true }), jsonContentType];
+  // A dataset may be far larger than a chat. JSON escaping can double text, so its body may be
+  // twice the dataset limit; past the dataset limit itself the 400 names the record.
+  const datasetBody = express.json({ limit: Math.max(deps.limits.maxBodyBytes, 2 * deps.limits.maxDatasetBytes + 65_536), type: () => true });
   cacheValidatorRouteMatchers();
   // One validator for both surfaces; it finds each request's operation from its full URL.
   const contract = OpenApiValidator.middleware({
@@ -103,11 +110,16 @@ export function createGatewayApp(deps: GatewayDeps): Express {
   const v1 = Router();
   v1.use(createHealthRouter(deps.health));
   v1.get('/openapi.json', (_req, res) => void res.json(spec));
-  v1.use(jsonBody, authenticate({ keys, limiter }), authorize({ catalog, endpoints: () => endpoints }), contract);
+  // The key is checked before any body is read: an anonymous client cannot make the daemon parse megabytes.
+  v1.use(authenticate({ keys, limiter }), authorize({ catalog, endpoints: () => endpoints }));
+  v1.post('/finetune/datasets', datasetBody);
+  v1.use(jsonBody, contract);
   v1.use(createChatRouter({ chat, catalog, ledger, heartbeatMs: deps.limits.heartbeatMs }));
   v1.use(createGenerateRouter({ chat, catalog, ledger }));
   v1.use(createModelsRouter({ chat, metadata }));
   v1.use(createUsageRouter({ ledger, catalog, workspaces }));
+  v1.use(createDatasetsRouter({ datasets: deps.datasets, catalog, ledger }));
+  v1.use(createJobsRouter({ finetune: deps.finetune, catalog, ledger }));
   app.use('/api/v1', v1);
 
   app.use('/api/admin', requireAdmin(deps.adminToken), jsonBody, contract, createAdminRouter({ catalog, workspaces, keys, ledger, metadata }));

@@ -1,9 +1,7 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { Readable, Transform } from 'node:stream';
 import { Ollama } from 'ollama';
+import { sha256OfFile, uploadBlob } from '../backend/blob-upload.js';
 import { parseCommandArgs } from './args.js';
 import { CliError } from './cli-error.js';
 import { ProgressBar } from './progress.js';
@@ -21,41 +19,22 @@ Options:
 
 async function sha256File(path: string, size: number): Promise<string> {
   const bar = new ProgressBar('hashing', size);
-  const hash = createHash('sha256');
-  let done = 0;
-  for await (const chunk of createReadStream(path)) {
-    hash.update(chunk as Buffer);
-    done += (chunk as Buffer).length;
-    bar.update(done);
-  }
+  const digest = await sha256OfFile(path, (done) => bar.update(done));
   bar.finish();
-  return `sha256:${hash.digest('hex')}`;
+  return digest;
 }
 
-async function uploadBlob(base: string, path: string, size: number, digest: string): Promise<void> {
-  const head = await fetch(`${base}/api/blobs/${digest}`, { method: 'HEAD' });
-  if (head.ok) {
-    process.stderr.write('blob already on the server, skipping upload\n');
-    return;
-  }
+async function upload(base: string, path: string, size: number, digest: string): Promise<void> {
   const bar = new ProgressBar('uploading', size);
-  let sent = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      sent += chunk.length;
-      bar.update(sent);
-      cb(null, chunk);
-    },
-  });
-  const body = Readable.toWeb(createReadStream(path).pipe(counter)) as ReadableStream<Uint8Array>;
-  const res = await fetch(`${base}/api/blobs/${digest}`, {
-    method: 'POST',
-    body,
-    headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) },
-    duplex: 'half',
-  } as RequestInit & { duplex: 'half' });
-  if (!res.ok) throw new CliError(`upload failed: ${res.status} ${await res.text()}`, 1);
-  bar.finish();
+  let sent: boolean;
+  try {
+    sent = await uploadBlob(base, path, size, digest, (n) => bar.update(n));
+  } catch (err) {
+    if ((err as { status?: unknown }).status !== undefined) throw new CliError((err as Error).message, 1);
+    throw err;
+  }
+  if (sent) bar.finish();
+  else process.stderr.write('blob already on the server, skipping upload\n');
 }
 
 async function importModel(argv: string[]): Promise<number> {
@@ -81,7 +60,7 @@ async function importModel(argv: string[]): Promise<number> {
 
   const digest = await sha256File(path, info.size);
   try {
-    await uploadBlob(url, path, info.size, digest);
+    await upload(url, path, info.size, digest);
   } catch (err) {
     if (err instanceof CliError) throw err;
     throw new CliError(`cannot reach ${url}: ${err instanceof Error ? err.message : String(err)}`, 1);

@@ -37,6 +37,7 @@ export interface HearthConfig {
   readonly backend: BackendConfig;
   readonly engine: EngineConfig;
   readonly limits: LimitsConfig;
+  readonly finetune: FinetuneConfig;
   readonly secrets: { readonly store: SecretStore };
   readonly dev: { readonly validateResponses: boolean };
 }
@@ -82,6 +83,19 @@ export interface LimitsConfig {
   readonly streamHeartbeat: number;
   /** Milliseconds. */
   readonly shutdownDrain: number;
+}
+
+export interface FinetuneConfig {
+  /** Bytes of one dataset's records (as stored JSON lines). */
+  readonly maxDatasetBytes: number;
+  readonly maxDatasetRecords: number;
+  readonly trainer: 'llamacpp' | 'peft';
+  /** Trainers running at once. */
+  readonly concurrency: number;
+  /** 0: as many as the cgroup allows. */
+  readonly threads: number;
+  /** Milliseconds after SIGTERM before a cancelled trainer is killed. */
+  readonly stopTimeout: number;
 }
 
 // ---- Key paths, derived from HearthConfig so the table below is checked against it. ----
@@ -174,6 +188,16 @@ export const configSchema = Object.freeze([
   field('limits.stream_heartbeat', duration({ min: 100 }), '5s', 'Interval of keep-alive comments on idle streams'),
   // Leaves room under systemd's default TimeoutStopSec (90s) to stop the backend too.
   field('limits.shutdown_drain', duration(), '30s', 'On SIGTERM, how long requests in flight may finish'),
+
+  // A LoRA run on a home GPU wants thousands of examples, not millions; 32 MB of text is ~8 M tokens.
+  field('finetune.max_dataset_bytes', size({ min: 1024, max: 1024 ** 3 }), '32mb', 'Largest fine-tuning dataset (its records as JSON lines)'),
+  field('finetune.max_dataset_records', integer({ min: 1, max: 10_000_000 }), 100_000, 'Most records in one fine-tuning dataset'),
+  field('finetune.trainer', oneOf(['llamacpp', 'peft'] as const), 'llamacpp', 'Trainer of jobs that name none: llamacpp (built in) or peft (Python)'),
+  // One device, one run: two trainers on one GPU or one CPU only slow each other down.
+  field('finetune.concurrency', integer({ min: 1, max: 64 }), 1, 'Training jobs run at once; the others wait in FIFO order'),
+  field('finetune.threads', integer({ min: 0, max: 1024 }), 0, 'CPU threads per training job; 0: as many as the cgroup allows'),
+  // Cancel must end a trainer within 10 s; a step of a CPU run can take a few seconds.
+  field('finetune.stop_timeout', duration({ min: 100 }), '5s', 'After SIGTERM, how long a cancelled trainer may take before SIGKILL'),
 
   field('secrets.store', oneOf(['file', 'keychain'] as const), 'file',
     'Where the server secret lives: file (in data_dir) or keychain (OS keychain via keytar)'),

@@ -11,6 +11,9 @@ import { ChatService } from '../gateway/chat-service.js';
 import { domainCronJobs, startCronJobs } from '../domain/rollover.js';
 import { drainServer } from '../http-lifecycle.js';
 import { loadSecrets } from './secrets.js';
+import { FinetuneService } from '../finetune/service.js';
+import { FinetuneRunner } from '../finetune/runner.js';
+import { systemClock } from '../domain/clock.js';
 import { openStores, type Stores } from './stores.js';
 
 export interface RunningDaemon {
@@ -79,14 +82,37 @@ export async function startDaemon(config: HearthConfig, log: Logger, announce: (
   }
 
   const chat = new ChatService(backend);
+  const finetune = new FinetuneService({
+    jobs: stores.jobs,
+    datasets: stores.datasets,
+    chat,
+    log,
+    metadata: stores.metadata,
+    engineModelsDir: () => (backend.info().kind === 'engine' ? join(config.dataDir, 'models') : undefined),
+    defaultTrainer: config.finetune.trainer,
+    llamacpp: { threads: config.finetune.threads, gpu: config.engine.gpu },
+  });
+  const runner = new FinetuneRunner({
+    jobs: stores.jobs,
+    log: log.child({ component: 'finetune' }),
+    clock: systemClock,
+    jobsDir: join(config.dataDir, 'finetune', 'jobs'),
+    concurrency: config.finetune.concurrency,
+    stopTimeoutMs: config.finetune.stopTimeout,
+    prepare: (job, dir) => finetune.prepare(job, dir),
+  });
+  finetune.runner = runner;
+  const interrupted = runner.recover();
+  if (interrupted > 0) log.warn('fine-tune jobs interrupted by the restart were marked failed', { jobs: interrupted });
   const startedAt = Date.now();
   const app = createGatewayApp({
     log,
     ...stores,
     chat,
+    finetune,
     adminToken: secrets.adminToken,
     health: { backend: () => backend.info(), databaseOk: () => databaseAnswers(stores), startedAt },
-    limits: { maxBodyBytes: config.limits.maxBody, heartbeatMs: config.limits.streamHeartbeat },
+    limits: { maxBodyBytes: config.limits.maxBody, heartbeatMs: config.limits.streamHeartbeat, maxDatasetBytes: config.finetune.maxDatasetBytes },
     validateResponses: config.dev.validateResponses,
   });
   const server = createServer(app);
@@ -101,9 +127,15 @@ export async function startDaemon(config: HearthConfig, log: Logger, announce: (
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   // Requests in flight for an hour are long gone; anything older still reserved was interrupted.
   const cron = startCronJobs(
-    domainCronJobs({ timeZone: config.timezone, log, housekeeping: () => void stores.ledger.releaseDangling({ olderThan: new Date(Date.now() - 3_600_000) }) }),
+    [
+      ...domainCronJobs({ timeZone: config.timezone, log, housekeeping: () => void stores.ledger.releaseDangling({ olderThan: new Date(Date.now() - 3_600_000) }) }),
+      // Jobs with a startAt become due on a minute boundary; the queue also moves on every start and exit.
+      { name: 'finetune-queue', schedule: '* * * * *', timeZone: config.timezone, run: () => runner.pump() },
+    ],
     { log },
   );
+  // Pending jobs of the previous run keep their place in the queue.
+  runner.pump();
   log.info('hearth ready', { url, backend: backend.info(), data_dir: config.dataDir });
 
   let closing: Promise<void> | undefined;
@@ -116,6 +148,7 @@ export async function startDaemon(config: HearthConfig, log: Logger, announce: (
       closing ??= (async () => {
         await drainServer(server, config.limits.shutdownDrain);
         await cron.stop();
+        await runner.close();
         chat.close();
         await backend.stop();
         stores.close();

@@ -8,6 +8,8 @@ import { Keys } from '../domain/keys.js';
 import { Ledger } from '../domain/ledger.js';
 import { ModelMetadata } from '../domain/model-metadata.js';
 import { Workspaces } from '../domain/workspaces.js';
+import { Datasets } from '../finetune/datasets.js';
+import { Jobs } from '../finetune/jobs.js';
 
 /** The database and the domain objects on it: what the daemon and the admin CLI share. */
 export interface Stores {
@@ -17,6 +19,8 @@ export interface Stores {
   keys: Keys;
   ledger: Ledger;
   metadata: ModelMetadata;
+  datasets: Datasets;
+  jobs: Jobs;
   close(): void;
 }
 
@@ -27,6 +31,14 @@ export function openStores(config: HearthConfig, serverSecret: Buffer, clock: Cl
   const keys = new Keys(db, serverSecret, clock);
   const ledger = new Ledger(db, { clock, timeZone: config.timezone });
   const metadata = new ModelMetadata(db, () => clock.now());
+  const jobs = new Jobs(db, clock);
+  const datasets = new Datasets(
+    db,
+    join(config.dataDir, 'datasets'),
+    clock,
+    { maxBytes: config.finetune.maxDatasetBytes, maxRecords: config.finetune.maxDatasetRecords },
+    (id) => jobs.usesDataset(id),
+  );
   return {
     db,
     catalog,
@@ -34,6 +46,8 @@ export function openStores(config: HearthConfig, serverSecret: Buffer, clock: Cl
     keys,
     ledger,
     metadata,
+    datasets,
+    jobs,
     close() {
       keys.close();
       db.close();

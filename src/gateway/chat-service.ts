@@ -1,6 +1,9 @@
-import { Ollama, type ChatRequest, type ChatResponse, type GenerateRequest, type GenerateResponse, type ModelResponse } from 'ollama';
+import { Ollama, type ChatRequest, type ChatResponse, type GenerateRequest, type GenerateResponse, type CreateRequest, type ModelResponse, type ShowResponse } from 'ollama';
 import { HearthError, invalidRequest, notFound, unavailable } from '../errors.js';
 import { createBackendFetch, type BackendFetch } from './backend-fetch.js';
+
+/** Ollama's /api/create body; the client's typings lack `files` (a GGUF given by digest). */
+export type CreateModelRequest = CreateRequest & { files?: Record<string, string> };
 
 /** What the gateway needs of the backend: where it is and whether it is answering. */
 export interface BackendPort {
@@ -157,5 +160,48 @@ export class ChatService {
     } catch (err) {
       throw backendError(err, '');
     }
+  }
+
+  /** The backend's description of a model (/api/show): its Modelfile names the weights. */
+  async show(model: string): Promise<ShowResponse> {
+    try {
+      return await this.client().show({ model });
+    } catch (err) {
+      throw backendError(err, model);
+    }
+  }
+
+  /** Unloads every model the backend holds (keep_alive 0), so a trainer gets the memory. */
+  async unloadAll(): Promise<string[]> {
+    try {
+      const client = this.client();
+      const loaded = (await client.ps()).models.map((m) => m.name);
+      for (const model of loaded) await client.generate({ model, prompt: '', keep_alive: 0, stream: false });
+      return loaded;
+    } catch (err) {
+      throw backendError(err, '');
+    }
+  }
+
+  /** Creates (or replaces) a model from blobs already on the backend (/api/create). */
+  async createModel(request: CreateModelRequest): Promise<void> {
+    try {
+      await this.client().create({ ...request, stream: false } as CreateRequest & { stream: false });
+    } catch (err) {
+      throw backendError(err, request.model);
+    }
+  }
+
+  async deleteModel(model: string): Promise<void> {
+    try {
+      await this.client().delete({ model });
+    } catch (err) {
+      throw backendError(err, model);
+    }
+  }
+
+  /** The backend's base URL (for blob uploads, which the client does not do). */
+  get backendUrl(): string {
+    return this.backend.url;
   }
 }

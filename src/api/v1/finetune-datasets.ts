@@ -1,0 +1,38 @@
+import { Router } from 'express';
+import type { Catalog } from '../../domain/catalog.js';
+import type { Ledger } from '../../domain/ledger.js';
+import type { Dataset, Datasets } from '../../finetune/datasets.js';
+import { meter } from '../../gateway/metering.js';
+
+/** A dataset as the API shows it (camelCase, like the rest of the fine-tune surface in the seed's flow). */
+export function datasetView(d: Dataset) {
+  return {
+    id: d.id,
+    object: 'finetune.dataset',
+    title: d.title,
+    format: d.format,
+    recordCount: d.recordCount,
+    tokenEstimate: d.tokenEstimate,
+    bytes: d.bytes,
+    createdAt: d.createdAt.toISOString(),
+  };
+}
+
+/** GET/POST /api/v1/finetune/datasets and DELETE /api/v1/finetune/datasets/:id, scoped to the key's workspace. */
+export function createDatasetsRouter({ datasets, catalog, ledger }: { datasets: Datasets; catalog: Catalog; ledger: Ledger }): Router {
+  const router = Router();
+  router.get('/finetune/datasets', (_req, res) => {
+    res.json({ datasets: datasets.list(res.locals.principal!.workspaceId).map(datasetView) });
+  });
+  router.post('/finetune/datasets', meter({ catalog, ledger, endpoint: 'POST /finetune/datasets' }), (req, res) => {
+    const body = req.body as { title: string; records?: unknown; jsonl?: unknown };
+    const d = datasets.create(res.locals.principal!.workspaceId, body);
+    res.locals.meter?.settle();
+    res.status(201).json(datasetView(d));
+  });
+  router.delete('/finetune/datasets/:id', (req, res) => {
+    datasets.delete(res.locals.principal!.workspaceId, req.params.id as string);
+    res.status(204).end();
+  });
+  return router;
+}

@@ -1,0 +1,250 @@
+import { randomBytes } from 'node:crypto';
+import type { Database } from 'better-sqlite3';
+import { conflict, invalidRequest, notFound } from '../errors.js';
+import type { Clock } from '../domain/clock.js';
+
+// Fine-tune jobs as rows: what was asked, where the job is in its life, and what the trainer
+// reported. The runner (runner.ts) moves jobs along; this module only keeps the rules of which
+// move is allowed from which state, so an API call and the runner can never disagree.
+
+export const JOB_STATES = ['created', 'pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+export const FINAL_STATES: readonly JobState[] = ['succeeded', 'failed', 'cancelled'];
+export const TRAINERS = ['llamacpp', 'peft'] as const;
+export type TrainerName = (typeof TRAINERS)[number];
+
+export interface Hyperparameters {
+  epochs: number;
+  learningRate: number;
+  /** Tokens per training window. */
+  contextSize: number;
+  /** What registration makes of the result: a LoRA adapter on the base, or a full model. */
+  output: 'lora' | 'full';
+  seed: number;
+}
+
+export interface Progress {
+  step: number;
+  totalSteps: number;
+  epoch: number;
+  loss: number | null;
+  evalLoss: number | null;
+  tokensPerS: number | null;
+  etaS: number | null;
+}
+
+export interface LossPoint {
+  step: number;
+  epoch: number;
+  loss: number;
+  evalLoss: number | null;
+}
+
+export interface Job {
+  id: string;
+  workspaceId: string;
+  datasetId: string;
+  baseModel: string;
+  trainer: TrainerName;
+  hyperparameters: Hyperparameters;
+  state: JobState;
+  startAt: Date | null;
+  createdAt: Date;
+  queuedAt: Date | null;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  progress: Progress | null;
+  lossHistory: LossPoint[];
+  error: string | null;
+  output: Record<string, unknown> | null;
+  registeredModel: string | null;
+}
+
+interface Row {
+  id: string;
+  workspace_id: string;
+  dataset_id: string;
+  base_model: string;
+  trainer: TrainerName;
+  hyperparameters: string;
+  state: JobState;
+  start_at: string | null;
+  created_at: string;
+  queued_at: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+  progress: string | null;
+  loss_history: string;
+  error: string | null;
+  output: string | null;
+  registered_model: string | null;
+}
+
+export const JOB_ID_PATTERN = /^ftjob_[0-9a-f]{16}$/;
+const date = (s: string | null) => (s === null ? null : new Date(s));
+
+function fromRow(r: Row): Job {
+  return {
+    id: r.id,
+    workspaceId: r.workspace_id,
+    datasetId: r.dataset_id,
+    baseModel: r.base_model,
+    trainer: r.trainer,
+    hyperparameters: JSON.parse(r.hyperparameters) as Hyperparameters,
+    state: r.state,
+    startAt: date(r.start_at),
+    createdAt: new Date(r.created_at),
+    queuedAt: date(r.queued_at),
+    startedAt: date(r.started_at),
+    finishedAt: date(r.finished_at),
+    progress: r.progress === null ? null : (JSON.parse(r.progress) as Progress),
+    lossHistory: JSON.parse(r.loss_history) as LossPoint[],
+    error: r.error,
+    output: r.output === null ? null : (JSON.parse(r.output) as Record<string, unknown>),
+    registeredModel: r.registered_model,
+  };
+}
+
+export interface NewJob {
+  datasetId: string;
+  baseModel: string;
+  trainer: TrainerName;
+  hyperparameters: Hyperparameters;
+  startAt: Date | null;
+}
+
+/** The most loss points kept per job; beyond it every other point is dropped (the curve keeps its shape). */
+const MAX_LOSS_POINTS = 2000;
+
+export class Jobs {
+  private readonly stmts;
+
+  constructor(
+    private readonly db: Database,
+    private readonly clock: Clock,
+  ) {
+    this.stmts = {
+      insert: db.prepare(
+        `INSERT INTO finetune_jobs (id, workspace_id, dataset_id, base_model, trainer, hyperparameters, state, start_at, created_at)
+         VALUES (@id, @workspaceId, @datasetId, @baseModel, @trainer, @hyperparameters, 'created', @startAt, @createdAt)`,
+      ),
+      get: db.prepare<[string], Row>('SELECT * FROM finetune_jobs WHERE id = ?'),
+      list: db.prepare<[string], Row>('SELECT * FROM finetune_jobs WHERE workspace_id = ? ORDER BY created_at, rowid'),
+      byState: db.prepare<[string], Row>('SELECT * FROM finetune_jobs WHERE state = ? ORDER BY queued_at, rowid'),
+      usesDataset: db.prepare<[string], number>('SELECT count(*) FROM finetune_jobs WHERE dataset_id = ?').pluck(),
+      setState: db.prepare('UPDATE finetune_jobs SET state = @to WHERE id = @id AND state = @from'),
+      queue: db.prepare("UPDATE finetune_jobs SET state = 'pending', queued_at = ? WHERE id = ? AND state = 'created'"),
+      run: db.prepare("UPDATE finetune_jobs SET state = 'running', started_at = ?, progress = NULL, loss_history = '[]', error = NULL WHERE id = ? AND state = 'pending'"),
+      progress: db.prepare("UPDATE finetune_jobs SET progress = ?, loss_history = ? WHERE id = ? AND state = 'running'"),
+      finish: db.prepare(
+        `UPDATE finetune_jobs SET state = @state, finished_at = @at, error = @error, output = @output
+          WHERE id = @id AND state IN ('created', 'pending', 'running')`,
+      ),
+      register: db.prepare("UPDATE finetune_jobs SET registered_model = ? WHERE id = ? AND state = 'succeeded'"),
+      delete: db.prepare('DELETE FROM finetune_jobs WHERE id = ?'),
+    };
+  }
+
+  create(workspaceId: string, input: NewJob): Job {
+    const id = `ftjob_${randomBytes(8).toString('hex')}`;
+    this.stmts.insert.run({
+      id,
+      workspaceId,
+      datasetId: input.datasetId,
+      baseModel: input.baseModel,
+      trainer: input.trainer,
+      hyperparameters: JSON.stringify(input.hyperparameters),
+      startAt: input.startAt?.toISOString() ?? null,
+      createdAt: this.clock.now().toISOString(),
+    });
+    return this.byId(id);
+  }
+
+  /** A job of the workspace (404 for another workspace's job: it does not exist for this one). */
+  get(workspaceId: string, id: string): Job {
+    const row = JOB_ID_PATTERN.test(id) ? this.stmts.get.get(id) : undefined;
+    if (row === undefined || row.workspace_id !== workspaceId) throw notFound(`no fine-tune job '${id}' in this workspace`, 'job_not_found');
+    return fromRow(row);
+  }
+
+  byId(id: string): Job {
+    const row = this.stmts.get.get(id);
+    if (row === undefined) throw notFound(`no fine-tune job '${id}'`, 'job_not_found');
+    return fromRow(row);
+  }
+
+  list(workspaceId: string): Job[] {
+    return this.stmts.list.all(workspaceId).map(fromRow);
+  }
+
+  inState(state: JobState): Job[] {
+    return this.stmts.byState.all(state).map(fromRow);
+  }
+
+  usesDataset(datasetId: string): boolean {
+    return this.stmts.usesDataset.get(datasetId)! > 0;
+  }
+
+  /** created → pending; 409 from any other state. */
+  queue(workspaceId: string, id: string): Job {
+    const job = this.get(workspaceId, id);
+    if (this.stmts.queue.run(this.clock.now().toISOString(), id).changes !== 1) {
+      throw conflict(`job '${id}' is ${job.state}: only a created job can be started (create a new job to train again)`, 'job_not_startable');
+    }
+    return this.byId(id);
+  }
+
+  /** pending → running (the runner took it); false if it was cancelled meanwhile. */
+  markRunning(id: string): boolean {
+    return this.stmts.run.run(this.clock.now().toISOString(), id).changes === 1;
+  }
+
+  /** Records a progress report; its loss joins the history. */
+  recordProgress(id: string, p: Progress): void {
+    const job = this.byId(id);
+    let history = job.lossHistory;
+    if (p.loss !== null && Number.isFinite(p.loss)) {
+      history = [...history, { step: p.step, epoch: p.epoch, loss: p.loss, evalLoss: p.evalLoss }];
+      if (history.length > MAX_LOSS_POINTS) history = history.filter((_, i) => i % 2 === 1 || i === history.length - 1);
+    }
+    this.stmts.progress.run(JSON.stringify(p), JSON.stringify(history), id);
+  }
+
+  /** Ends a job that has not ended yet; returns false if it already had. */
+  finish(id: string, state: 'succeeded' | 'failed' | 'cancelled', details: { error?: string; output?: Record<string, unknown> } = {}): boolean {
+    return (
+      this.stmts.finish.run({ id, state, at: this.clock.now().toISOString(), error: details.error ?? null, output: details.output === undefined ? null : JSON.stringify(details.output) })
+        .changes === 1
+    );
+  }
+
+  setRegistered(id: string, model: string): void {
+    this.stmts.register.run(model, id);
+  }
+
+  /** Deletes a job that is not queued or running (409 then: cancel it first). */
+  delete(workspaceId: string, id: string): Job {
+    const job = this.get(workspaceId, id);
+    if (job.state === 'pending' || job.state === 'running') throw conflict(`job '${id}' is ${job.state}: cancel it before deleting it`, 'job_active');
+    this.stmts.delete.run(id);
+    return job;
+  }
+}
+
+/** Checks a job request's hyperparameters, filling defaults; errors name the field. */
+export function hyperparametersOf(body: { epochs?: number; learningRate?: number; contextSize?: number; output?: string; seed?: number }): Hyperparameters {
+  const h = {
+    epochs: body.epochs ?? 3,
+    // Low on purpose: llama.cpp's optimizer diverged at 3e-4 on small models (see the notes in the README).
+    learningRate: body.learningRate ?? 1e-4,
+    contextSize: body.contextSize ?? 256,
+    output: (body.output ?? 'lora') as 'lora' | 'full',
+    seed: body.seed ?? 42,
+  };
+  if (!Number.isInteger(h.epochs) || h.epochs < 1 || h.epochs > 1000) throw invalidRequest('epochs must be a whole number from 1 to 1000', 'invalid_epochs');
+  if (!(h.learningRate > 0 && h.learningRate <= 0.1)) throw invalidRequest('learningRate must be above 0 and at most 0.1', 'invalid_learning_rate');
+  if (!Number.isInteger(h.contextSize) || h.contextSize < 256 || h.contextSize % 256 !== 0 || h.contextSize > 32768) {
+    throw invalidRequest('contextSize must be a multiple of 256 from 256 to 32768 (llama.cpp trains in windows of 256 tokens)', 'invalid_context_size');
+  }
+  return h;
+}

@@ -1,0 +1,85 @@
+import { stat } from 'node:fs/promises';
+import { isAbsolute, join, relative } from 'node:path';
+import { sha256OfFile, uploadBlob } from '../backend/blob-upload.js';
+import { checkModelName, formatModelName, parseModelName } from '../engine/store/model-name.js';
+import { conflict, HearthError, invalidRequest } from '../errors.js';
+import type { ChatService } from '../gateway/chat-service.js';
+import type { TrainingRecord } from './dataset-records.js';
+import type { Job } from './jobs.js';
+
+// Registration makes a succeeded job's result a model of the backend, the way `ollama create`
+// would: its artifacts are uploaded as blobs, /api/create names them (an adapter on the base,
+// or a full model), and a short greedy generation must answer and stop before the call returns.
+// The seed's client chats with the model on the very next line, so the model must be servable
+// by then.
+
+/** Tokens the smoke test may take to stop. */
+const SMOKE_MAX_TOKENS = 64;
+
+export interface RegisterRequest {
+  modelName?: unknown;
+  overwrite?: unknown;
+}
+
+export function checkedModelName(raw: unknown): string {
+  if (typeof raw !== 'string' || raw.trim() === '') throw invalidRequest('modelName is required', 'invalid_model_name');
+  try {
+    return formatModelName(checkModelName(parseModelName(raw)));
+  } catch (err) {
+    throw invalidRequest(`modelName '${raw}': ${err instanceof Error ? err.message : String(err)}`, 'invalid_model_name');
+  }
+}
+
+/** The artifact file of a job, inside its folder (the trainer wrote it; never trust a path blindly). */
+async function artifact(jobDir: string, path: unknown, what: string): Promise<{ path: string; bytes: number }> {
+  if (typeof path !== 'string') throw new HearthError('internal', `the job's output has no ${what}`, { code: 'job_output_missing' });
+  const full = isAbsolute(path) ? path : join(jobDir, path);
+  const rel = relative(jobDir, full);
+  if (rel.startsWith('..') || isAbsolute(rel)) throw new HearthError('internal', `the job's ${what} is outside its folder`, { code: 'job_output_missing' });
+  const info = await stat(full).catch(() => undefined);
+  if (!info?.isFile()) throw conflict(`the job's ${what} is gone (${rel}); train again`, 'job_output_missing');
+  return { path: full, bytes: info.size };
+}
+
+export interface RegistrationResult {
+  modelName: string;
+  smoke: { reply: string; finishReason: string };
+}
+
+/**
+ * Registers the job's output as `modelName`; 409 unless the job succeeded, or if the name is
+ * taken and `overwrite` is not true. A model that fails the smoke test is removed again.
+ */
+export async function registerJobOutput(chat: ChatService, job: Job, jobDir: string, body: RegisterRequest, smokeRecord: TrainingRecord | undefined): Promise<RegistrationResult> {
+  if (job.state !== 'succeeded') throw conflict(`job '${job.id}' is ${job.state}: only a succeeded job can be registered`, 'job_not_succeeded');
+  const modelName = checkedModelName(body.modelName);
+  if (body.overwrite !== undefined && typeof body.overwrite !== 'boolean') throw invalidRequest('overwrite must be true or false', 'invalid_overwrite');
+  const models = await chat.models();
+  const normalized = (n: string) => (n.includes(':') ? n : `${n}:latest`);
+  if (models.some((m) => normalized(m.name) === normalized(modelName)) && body.overwrite !== true) {
+    throw conflict(`a model named '${modelName}' already exists; send "overwrite": true to replace it`, 'model_exists');
+  }
+
+  const artifacts = (job.output?.artifacts ?? {}) as { adapter?: unknown; model?: unknown };
+  const isAdapter = artifacts.adapter !== undefined;
+  const file = await artifact(jobDir, isAdapter ? artifacts.adapter : artifacts.model, isAdapter ? 'adapter' : 'model file');
+  const digest = await sha256OfFile(file.path);
+  try {
+    await uploadBlob(chat.backendUrl, file.path, file.bytes, digest);
+  } catch (err) {
+    throw new HearthError('unavailable', `cannot upload the job's ${isAdapter ? 'adapter' : 'model'} to the backend: ${err instanceof Error ? err.message : String(err)}`, { code: 'backend_unavailable', retryAfterS: 5, cause: err });
+  }
+  await chat.createModel(isAdapter ? { model: modelName, from: job.baseModel, adapters: { 'adapter.gguf': digest } } : { model: modelName, files: { 'model.gguf': digest } });
+
+  // Greedy, on a prompt it was trained on: it must say something and then stop.
+  const prompt = smokeRecord?.messages.filter((m) => m.role !== 'assistant') ?? [{ role: 'user' as const, content: 'Hello' }];
+  const c = await chat.chat(modelName, prompt, { temperature: 0, max_tokens: SMOKE_MAX_TOKENS, seed: 0 });
+  if (c.text.trim() === '' || c.finishReason !== 'stop') {
+    await chat.deleteModel(modelName).catch(() => undefined);
+    throw conflict(
+      `the registered model failed its smoke test (a greedy answer of at most ${SMOKE_MAX_TOKENS} tokens must be non-empty and stop; got ${c.finishReason === 'stop' ? 'an empty answer' : `no stop after ${c.completionTokens} tokens`}: ${JSON.stringify(c.text.slice(0, 200))}); the model was removed`,
+      'smoke_test_failed',
+    );
+  }
+  return { modelName, smoke: { reply: c.text, finishReason: c.finishReason } };
+}

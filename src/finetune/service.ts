@@ -1,0 +1,146 @@
+import { readFileSync, rmSync } from 'node:fs';
+import si from 'systeminformation';
+import { conflict, HearthError, invalidRequest, unavailable } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { ChatService } from '../gateway/chat-service.js';
+import type { Datasets } from './datasets.js';
+import { hyperparametersOf, TRAINERS, FINAL_STATES, type Job, type Jobs, type TrainerName } from './jobs.js';
+import { locateBaseModel } from './base-model.js';
+import type { FinetuneRunner, TrainerLaunch } from './runner.js';
+import { registerJobOutput, type RegisterRequest } from './register.js';
+import type { ModelMetadata } from '../domain/model-metadata.js';
+import { llamaCppMemoryNeed, prepareLlamaCpp, type LlamaCppSettings } from './trainers/llamacpp.js';
+
+// The fine-tune API's rules in one place: what a job may be created from, when it may start,
+// be cancelled or deleted, and what a trainer needs before it runs.
+
+export interface JobRequest {
+  datasetId?: unknown;
+  baseModel?: unknown;
+  trainer?: TrainerName;
+  epochs?: number;
+  learningRate?: number;
+  contextSize?: number;
+  output?: 'lora' | 'full';
+  seed?: number;
+  startAt?: string;
+}
+
+export interface FinetuneServiceOptions {
+  jobs: Jobs;
+  datasets: Datasets;
+  chat: ChatService;
+  log: Logger;
+  metadata: ModelMetadata;
+  /** The bundled engine's model store, when the backend is the engine. */
+  engineModelsDir: () => string | undefined;
+  defaultTrainer: TrainerName;
+  llamacpp: LlamaCppSettings;
+  /** Free memory in bytes (systeminformation by default; tests can pass their own). */
+  availableMemory?: () => Promise<number>;
+}
+
+export class FinetuneService {
+  runner: FinetuneRunner | undefined;
+
+  constructor(private readonly o: FinetuneServiceOptions) {}
+
+  get jobs(): Jobs {
+    return this.o.jobs;
+  }
+
+  /** Deletes a job that is not queued or running, with its folder (spec, log, artifacts). */
+  deleteJob(workspaceId: string, id: string): void {
+    const job = this.o.jobs.delete(workspaceId, id);
+    if (this.runner) rmSync(this.runner.jobDir(job.id), { recursive: true, force: true });
+  }
+
+  async createJob(workspaceId: string, body: JobRequest): Promise<Job> {
+    if (typeof body.datasetId !== 'string' || body.datasetId === '') throw invalidRequest('datasetId is required', 'invalid_dataset_id');
+    if (typeof body.baseModel !== 'string' || body.baseModel === '') throw invalidRequest('baseModel is required', 'invalid_base_model');
+    try {
+      this.o.datasets.get(workspaceId, body.datasetId);
+    } catch (err) {
+      if (err instanceof HearthError && err.kind === 'not_found') throw invalidRequest(`datasetId '${body.datasetId}': no such dataset in this workspace`, 'unknown_dataset');
+      throw err;
+    }
+    const trainer = body.trainer ?? this.o.defaultTrainer;
+    if (!TRAINERS.includes(trainer)) throw invalidRequest(`trainer must be one of ${TRAINERS.join(', ')}`, 'invalid_trainer');
+    if (trainer === 'peft') throw invalidRequest('trainer "peft" is not available on this server (no Python trainer is configured)', 'trainer_unavailable');
+    const hyperparameters = hyperparametersOf(body);
+    let startAt: Date | null = null;
+    if (body.startAt !== undefined) {
+      startAt = new Date(body.startAt);
+      if (Number.isNaN(startAt.getTime())) throw invalidRequest('startAt must be an ISO 8601 date-time', 'invalid_start_at');
+    }
+    await this.requireBaseModel(body.baseModel);
+    return this.o.jobs.create(workspaceId, { datasetId: body.datasetId, baseModel: body.baseModel, trainer, hyperparameters, startAt });
+  }
+
+  /** 400 naming the base model unless the backend has it (and its weights are on this machine). */
+  private async requireBaseModel(model: string): Promise<void> {
+    const models = await this.o.chat.models();
+    const known = models.some((m) => m.name === model || m.name === `${model}:latest` || m.model === model);
+    if (!known) throw invalidRequest(`baseModel '${model}': the backend has no such model (see GET /api/v1/models)`, 'unknown_base_model');
+    const base = await locateBaseModel(this.o.chat, model, this.o.engineModelsDir());
+    if (base.adapters > 0) throw invalidRequest(`baseModel '${model}' is itself a base plus an adapter; fine-tune its base instead`, 'base_model_has_adapter');
+  }
+
+  start(workspaceId: string, id: string): Job {
+    const job = this.o.jobs.queue(workspaceId, id);
+    this.runner?.pump();
+    return this.o.jobs.byId(job.id);
+  }
+
+  async cancel(workspaceId: string, id: string): Promise<Job> {
+    const job = this.o.jobs.get(workspaceId, id);
+    if (FINAL_STATES.includes(job.state)) throw conflict(`job '${id}' already ${job.state}`, 'job_finished');
+    if (this.runner) await this.runner.cancel(job);
+    else this.o.jobs.finish(job.id, 'cancelled');
+    return this.o.jobs.byId(job.id);
+  }
+
+  /** Makes a succeeded job's output a servable model; answers once it has passed its smoke test. */
+  async register(workspaceId: string, id: string, body: RegisterRequest): Promise<Job> {
+    const job = this.o.jobs.get(workspaceId, id);
+    const smoke = job.state === 'succeeded' ? this.o.datasets.records(workspaceId, job.datasetId)[0] : undefined;
+    const r = await registerJobOutput(this.o.chat, job, this.runner!.jobDir(job.id), body, smoke);
+    this.o.jobs.setRegistered(job.id, r.modelName);
+    this.o.metadata.set(r.modelName, { description: `Fine-tuned from ${job.baseModel} by job ${job.id} (${job.trainer}, ${job.hyperparameters.epochs} epochs)` });
+    this.runner?.appendLog(job.id, `registered as ${r.modelName}; smoke test answered ${JSON.stringify(r.smoke.reply.slice(0, 80))}`);
+    this.o.log.info('fine-tuned model registered', { job: job.id, model: r.modelName });
+    return this.o.jobs.byId(job.id);
+  }
+
+  /** Log lines after `after` (a line count): clients poll with the returned cursor to tail. */
+  log(workspaceId: string, id: string, after: number, limit: number): { lines: string[]; next: number } {
+    const job = this.o.jobs.get(workspaceId, id);
+    let all: string[] = [];
+    try {
+      all = readFileSync(this.runner!.logFile(job.id), 'utf8').split('\n');
+      all.pop();
+    } catch {
+      // No log yet: the job never started.
+    }
+    const lines = all.slice(after, after + limit);
+    return { lines, next: after + lines.length };
+  }
+
+  /** The runner's prepare step: everything a trainer needs, checked before it starts. */
+  async prepare(job: Job, dir: string): Promise<TrainerLaunch> {
+    const base = await locateBaseModel(this.o.chat, job.baseModel, this.o.engineModelsDir());
+    const records = this.o.datasets.records(job.workspaceId, job.datasetId);
+    const unloaded = await this.o.chat.unloadAll().catch((err: unknown) => {
+      throw unavailable(`cannot unload the backend's models before training: ${err instanceof Error ? err.message : String(err)}`, 5, 'backend_unavailable');
+    });
+    if (unloaded.length > 0) this.o.log.info('unloaded models for training', { job: job.id, models: unloaded });
+    const need = llamaCppMemoryNeed(base);
+    const free = await (this.o.availableMemory ?? (async () => (await si.mem()).available))();
+    if (free < need) {
+      throw new HearthError('unavailable', `not enough free memory to train: about ${Math.ceil(need / 2 ** 20)} MiB needed, ${Math.floor(free / 2 ** 20)} MiB available`, { code: 'insufficient_memory' });
+    }
+    const { launch, wrapper } = await prepareLlamaCpp(job, dir, base, records, this.o.llamacpp);
+    this.runner?.appendLog(job.id, `dataset: ${records.length} records rendered with the ${wrapper} chat template; base weights ${base.path}`);
+    return launch;
+  }
+}

@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
+import { after, before, describe, it } from 'node:test';
+import { createBackendFetch } from '../../src/gateway/backend-fetch.js';
+import { cacheValidatorRouteMatchers } from '../../src/api/validator-route-cache.js';
+
+// The gateway's transport, against a plain local HTTP server (a transport test: no model API).
+describe('backend fetch', () => {
+  let server: Server;
+  let base: string;
+  const ports: number[] = [];
+  const transport = createBackendFetch();
+  before(async () => {
+    server = createServer((req, res) => {
+      ports.push(req.socket.remotePort as number);
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        if (req.url === '/json') {
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ echo: JSON.parse(body), method: req.method, ua: req.headers['user-agent'] }));
+        } else if (req.url === '/stream') {
+          res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+          let n = 0;
+          const tick = setInterval(() => {
+            res.write(JSON.stringify({ n }) + '\n');
+            if (++n === 3) {
+              clearInterval(tick);
+              res.end();
+            }
+          }, 5);
+        } else if (req.url === '/slow') {
+          res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+          res.write('{"n":0}\n');
+          req.socket.on('close', () => undefined);
+        } else {
+          res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"nope"}');
+        }
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => {
+    transport.close();
+    server.closeAllConnections();
+    server.close();
+  });
+
+  it('posts JSON and reads it back on one kept-alive connection', async () => {
+    for (let i = 0; i < 2; i++) {
+      const r = await transport.fetch(`${base}/json`, { method: 'POST', body: JSON.stringify({ i }), headers: { 'User-Agent': 'test' } });
+      assert.equal(r.ok, true);
+      assert.equal(r.status, 200);
+      assert.equal(r.headers.get('Content-Type'), 'application/json');
+      assert.deepEqual(await r.json(), { echo: { i }, method: 'POST', ua: 'test' });
+      assert.throws(() => r.body, /already been read/);
+    }
+    assert.equal(ports.at(-1), ports.at(-2), 'the second request reused the socket');
+  });
+
+  it('reports a non-2xx status with its body', async () => {
+    const r = await transport.fetch(`${base}/missing`, { method: 'POST', body: '{}' });
+    assert.equal(r.ok, false);
+    assert.equal(r.status, 404);
+    assert.equal(await r.text(), '{"error":"nope"}');
+  });
+
+  it('gives the same body stream on every access, as fetch does', async () => {
+    const r = await transport.fetch(`${base}/stream`, { method: 'POST', body: '{}' });
+    assert.equal(r.body, r.body);
+    const reader = r.body.getReader();
+    let text = '';
+    for (let c = await reader.read(); !c.done; c = await reader.read()) text += Buffer.from(c.value).toString();
+    assert.deepEqual(text.trim().split('\n').map((l) => JSON.parse(l).n), [0, 1, 2]);
+  });
+
+  it('either signal aborts: before the answer it rejects, after it the body errors', async () => {
+    const early = new AbortController();
+    early.abort();
+    await assert.rejects(transport.fetch(`${base}/json`, { method: 'POST', body: '{}' }, early.signal), { name: 'AbortError' });
+
+    const own = new AbortController();
+    const also = new AbortController();
+    const r = await transport.fetch(`${base}/slow`, { method: 'POST', body: '{}', signal: own.signal }, also.signal);
+    const reader = r.body.getReader();
+    assert.equal(Buffer.from((await reader.read()).value as Uint8Array).toString(), '{"n":0}\n');
+    also.abort(new Error('client disconnected'));
+    await assert.rejects(reader.read(), /client disconnected/);
+  });
+
+  it('rejects when nothing listens', async () => {
+    const dead = createServer();
+    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
+    const port = (dead.address() as AddressInfo).port;
+    await new Promise((r) => dead.close(r));
+    await assert.rejects(transport.fetch(`http://127.0.0.1:${port}/json`, { method: 'POST', body: '{}' }), { code: 'ECONNREFUSED' });
+  });
+});
+
+describe('validator route matcher cache', () => {
+  it('compiles each route template once for the validator', () => {
+    const size = cacheValidatorRouteMatchers();
+    assert.equal(cacheValidatorRouteMatchers(), size, 'installed once');
+    const fromValidator = createRequire(createRequire(import.meta.url).resolve('express-openapi-validator'));
+    const { pathToRegexp } = fromValidator('path-to-regexp') as { pathToRegexp: (p: string, o?: object) => { regexp: RegExp; keys: Array<{ name: string }> } };
+    const before = size();
+    const a = pathToRegexp('/api/v1/finetune/jobs/:id', { sensitive: false, strict: false });
+    const b = pathToRegexp('/api/v1/finetune/jobs/:id', { sensitive: false, strict: false });
+    assert.equal(a, b);
+    assert.equal(size(), before + 1);
+    assert.deepEqual(a.keys.map((k) => k.name), ['id']);
+    assert.deepEqual(a.regexp.exec('/api/v1/finetune/jobs/abc')?.slice(1), ['abc']);
+    assert.notEqual(pathToRegexp('/api/v1/finetune/jobs/:id', { sensitive: true, strict: false }), a, 'other options, other entry');
+  });
+});
