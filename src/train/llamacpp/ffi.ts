@@ -108,6 +108,7 @@ export const LlamaBatch = koffi.struct('llama_batch', {
 });
 
 export const LlamaOptParamFilter = koffi.proto('bool llama_opt_param_filter(void *tensor, void *userdata)');
+export const GgmlLogCallback = koffi.proto('void ggml_log_callback(int level, const char *text, void *user_data)');
 export const GgmlOptGetOptimizerParams = koffi.proto('ggml_opt_optimizer_params ggml_opt_get_optimizer_params(void *userdata)');
 
 export interface OptimizerParams {
@@ -132,6 +133,7 @@ export type ContextParams = Record<string, unknown> & {
 export interface LlamaTrainingApi {
   ggml_backend_load_all_from_path(dir: string): void;
   llama_backend_init(): void;
+  llama_log_set(callback: Ptr | null, userData: null): void;
   llama_model_default_params(): ModelParams;
   llama_context_default_params(): ContextParams;
   llama_model_load_from_file(path: string, params: ModelParams): Ptr | null;
@@ -142,6 +144,7 @@ export interface LlamaTrainingApi {
   llama_n_ctx(ctx: Ptr): number;
   llama_model_get_vocab(model: Ptr): Ptr;
   llama_vocab_bos(vocab: Ptr): number;
+  llama_vocab_eos(vocab: Ptr): number;
   llama_vocab_n_tokens(vocab: Ptr): number;
   llama_tokenize(vocab: Ptr, text: Buffer, textLen: number, tokens: Int32Array, nMax: number, addSpecial: boolean, parseSpecial: boolean): number;
   llama_batch_get_one(tokens: Int32Array, n: number): Record<string, unknown>;
@@ -167,6 +170,7 @@ export interface LlamaTrainingApi {
 
 const LLAMA_SIGNATURES = [
   'void llama_backend_init()',
+  'void llama_log_set(void *log_callback, void *user_data)',
   'llama_model_params llama_model_default_params()',
   'llama_context_params llama_context_default_params()',
   'void *llama_model_load_from_file(const char *path, llama_model_params params)',
@@ -177,6 +181,7 @@ const LLAMA_SIGNATURES = [
   'uint32_t llama_n_ctx(void *ctx)',
   'void *llama_model_get_vocab(void *model)',
   'int32_t llama_vocab_bos(void *vocab)',
+  'int32_t llama_vocab_eos(void *vocab)',
   'int32_t llama_vocab_n_tokens(void *vocab)',
   'int32_t llama_tokenize(void *vocab, const uint8_t *text, int32_t text_len, _Out_ int32_t *tokens, int32_t n_tokens_max, bool add_special, bool parse_special)',
   'llama_batch llama_batch_get_one(int32_t *tokens, int32_t n_tokens)',
@@ -241,4 +246,24 @@ export function loadLlamaTrainingApi(bins: LlamaBins): LlamaTrainingApi {
   typed.ggml_backend_load_all_from_path(bins.dir);
   typed.llama_backend_init();
   return typed;
+}
+
+// enum ggml_log_level: CONT continues the previous message at its level.
+const GGML_LOG_LEVEL_WARN = 3;
+const GGML_LOG_LEVEL_CONT = 5;
+
+/**
+ * Routes llama.cpp's log to `write`, keeping warnings and errors only: at its default level it
+ * prints every tensor and graph buffer, hundreds of lines per run. The callback stays registered
+ * for the life of the process, as llama.cpp may log at any time. It is called on the thread
+ * that logs; llama.cpp logs from the calling (main) thread, which is what koffi needs for a
+ * synchronous JS callback.
+ */
+export function filterLlamaLog(api: LlamaTrainingApi, write: (text: string) => void): void {
+  let lastLevel = GGML_LOG_LEVEL_WARN;
+  const cb = koffi.register((level: number, text: string | null) => {
+    if (level !== GGML_LOG_LEVEL_CONT) lastLevel = level;
+    if (lastLevel >= GGML_LOG_LEVEL_WARN && text !== null) write(text);
+  }, koffi.pointer(GgmlLogCallback));
+  api.llama_log_set(cb, null);
 }

@@ -147,9 +147,10 @@ export async function runTrainLoop(api: LlamaTrainingApi, o: TrainLoopOptions): 
     const n = api.llama_n_ctx(ctx);
 
     const vocab = api.llama_model_get_vocab(model);
-    const train = buildWindows(o.samples.map((s) => tokenize(api, vocab, s)), n);
+    const eos = api.llama_vocab_eos(vocab);
+    const train = buildWindows(o.samples.map((s) => tokenize(api, vocab, s)), n, eos);
     const evalWindows: TokenWindows | undefined =
-      o.evalSamples.length > 0 ? buildWindows(o.evalSamples.map((s) => tokenize(api, vocab, s)), n) : undefined;
+      o.evalSamples.length > 0 ? buildWindows(o.evalSamples.map((s) => tokenize(api, vocab, s)), n, eos) : undefined;
     o.log(`training ${train.count} window(s) of ${n} tokens × ${o.epochs} epoch(s), ${o.threads} thread(s)`);
 
     // The training path never sets the CPU backend's thread count; one decode does, and without

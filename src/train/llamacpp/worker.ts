@@ -12,7 +12,7 @@ import { HearthError } from '../../errors.js';
 import { openGguf } from '../../gguf/reader.js';
 import { writeFullModel, writeLoraAdapter } from './artifacts.js';
 import { resolveLlamaBins } from './bins.js';
-import { loadLlamaTrainingApi } from './ffi.js';
+import { filterLlamaLog, loadLlamaTrainingApi } from './ffi.js';
 import { EXIT_TERMINATED, type WorkerEvent } from './protocol.js';
 import { parseTrainSpec, type TrainSpec } from './spec.js';
 import { runTrainLoop } from './trainer.js';
@@ -70,6 +70,7 @@ async function main(): Promise<number> {
     const bins = await resolveLlamaBins(spec.gpu);
     log(`llama.cpp binaries: ${bins.dir} (${bins.flavor})`);
     const api = loadLlamaTrainingApi(bins);
+    filterLlamaLog(api, (text) => process.stderr.write(text));
 
     const trainedPath = join(spec.outputDir, 'trained.tmp.gguf');
     scratch.push(trainedPath);
