@@ -9,7 +9,9 @@ export interface ProgressEvent {
   loss: number;
   /** Loss on evalSamples, on the last step of each epoch when there are any; else null. */
   evalLoss: number | null;
+  /** Window tokens (EOS padding included: it is computed like any token) per second of training steps. */
   tokensPerS: number;
+  /** Remaining steps × mean step time so far. */
   etaS: number;
 }
 

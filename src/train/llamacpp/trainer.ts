@@ -24,19 +24,11 @@ import {
 import type { ProgressEvent } from './protocol.js';
 import { buildWindows, type TokenWindows } from './windows.js';
 
-export interface TrainLoopOptions {
-  /** An all-F32 GGUF (see upcast.ts). */
-  modelPath: string;
+export interface TrainLoopOptions extends SessionOptions {
   samples: readonly string[];
   evalSamples: readonly string[];
   epochs: number;
-  learningRate: number;
-  contextSize: number;
-  threads: number;
-  gpu: boolean;
   seed: number;
-  /** Only 2-D weights (what a LoRA adapter can express) or every tensor llama.cpp trains. */
-  trainable: 'matrices' | 'all';
   /** Where to save the trained weights (metadata not yet restored); skipped when stopped. */
   savePath: string;
   onProgress(e: ProgressEvent): void;
@@ -98,31 +90,56 @@ function tokenize(api: LlamaTrainingApi, vocab: Ptr, text: string): Int32Array {
   return tokens;
 }
 
-/** A one-window dataset whose token and label tensors are rewritten before each step. */
-interface StepDataset {
+/** A dataset whose token and label tensors are views of llama.cpp's memory, written in place. */
+export interface StepDataset {
   handle: Ptr;
   data: Int32Array;
   labels: Int32Array;
 }
 
-function createDataset(api: LlamaTrainingApi, n: number, ndata: number): StepDataset {
+export function createDataset(api: LlamaTrainingApi, n: number, ndata: number): StepDataset {
   const handle = api.ggml_opt_dataset_init(GGML_TYPE_I32, GGML_TYPE_I32, n, n, ndata, 1);
   if (handle === null) throw new HearthError('internal', 'ggml_opt_dataset_init failed');
   const view = (tensor: Ptr): Int32Array => new Int32Array(koffi.view(api.ggml_get_data(tensor), n * ndata * 4));
   return { handle, data: view(api.ggml_opt_dataset_data(handle)), labels: view(api.ggml_opt_dataset_labels(handle)) };
 }
 
-function meanLoss(api: LlamaTrainingApi, result: Ptr): number {
+export function meanLoss(api: LlamaTrainingApi, result: Ptr): number {
   const loss = new Float64Array(1);
   const unc = new Float64Array(1);
   api.ggml_opt_result_loss(result, loss, unc);
   return loss[0] as number;
 }
 
-export async function runTrainLoop(api: LlamaTrainingApi, o: TrainLoopOptions): Promise<TrainLoopResult> {
+export interface SessionOptions {
+  /** An all-F32 GGUF (see upcast.ts). */
+  modelPath: string;
+  learningRate: number;
+  contextSize: number;
+  threads: number;
+  gpu: boolean;
+  /** Only 2-D weights (what a LoRA adapter can express) or every tensor llama.cpp trains. */
+  trainable: 'matrices' | 'all';
+}
+
+/** A model and context ready for llama_opt_epoch; dispose() frees them in reverse order. */
+export interface TrainingSession {
+  model: Ptr;
+  ctx: Ptr;
+  vocab: Ptr;
+  /** Tokens per window: the context size as llama.cpp rounded it. */
+  n: number;
+  tokenize(text: string): Int32Array;
+  /** Registers something to free with the session, before its context and model. */
+  onDispose(fn: () => void): void;
+  dispose(): void;
+}
+
+/** Loads the model and sets up training the way both the worker and the benchmark need it. */
+export function openTrainingSession(api: LlamaTrainingApi, o: SessionOptions): TrainingSession {
   const disposers: (() => void)[] = [];
   const dispose = (): void => {
-    for (const d of disposers.reverse()) d();
+    for (const d of disposers.splice(0).reverse()) d();
   };
   try {
     const mp = api.llama_model_default_params();
@@ -144,14 +161,7 @@ export async function runTrainLoop(api: LlamaTrainingApi, o: TrainLoopOptions): 
     const ctx = api.llama_init_from_model(model, cp);
     if (ctx === null) throw new HearthError('internal', 'llama.cpp could not create a context', { code: 'context_failed' });
     disposers.push(() => api.llama_free(ctx));
-    const n = api.llama_n_ctx(ctx);
-
     const vocab = api.llama_model_get_vocab(model);
-    const eos = api.llama_vocab_eos(vocab);
-    const train = buildWindows(o.samples.map((s) => tokenize(api, vocab, s)), n, eos);
-    const evalWindows: TokenWindows | undefined =
-      o.evalSamples.length > 0 ? buildWindows(o.evalSamples.map((s) => tokenize(api, vocab, s)), n, eos) : undefined;
-    o.log(`training ${train.count} window(s) of ${n} tokens × ${o.epochs} epoch(s), ${o.threads} thread(s)`);
 
     // The training path never sets the CPU backend's thread count; one decode does, and without
     // it training ran 25–400× slower.
@@ -169,7 +179,8 @@ export async function runTrainLoop(api: LlamaTrainingApi, o: TrainLoopOptions): 
       (tensor: Ptr) => o.trainable === 'all' || api.ggml_n_dims(tensor) >= 2,
       koffi.pointer(LlamaOptParamFilter),
     );
-    disposers.push(() => {
+    // Disposers run last-in first-out; at the front, these run after the context is freed.
+    disposers.unshift(() => {
       koffi.unregister(getOptPars);
       koffi.unregister(filter);
     });
@@ -181,15 +192,39 @@ export async function runTrainLoop(api: LlamaTrainingApi, o: TrainLoopOptions): 
       get_opt_pars_ud: null,
       optimizer_type: GGML_OPT_OPTIMIZER_TYPE_ADAMW,
     });
+    return {
+      model,
+      ctx,
+      vocab,
+      n: api.llama_n_ctx(ctx),
+      tokenize: (text) => tokenize(api, vocab, text),
+      onDispose: (fn) => disposers.push(fn),
+      dispose,
+    };
+  } catch (err) {
+    dispose();
+    throw err;
+  }
+}
+
+export async function runTrainLoop(api: LlamaTrainingApi, o: TrainLoopOptions): Promise<TrainLoopResult> {
+  const session = openTrainingSession(api, o);
+  try {
+    const { ctx, model, n } = session;
+    const eos = api.llama_vocab_eos(session.vocab);
+    const train = buildWindows(o.samples.map(session.tokenize), n, eos);
+    const evalWindows: TokenWindows | undefined =
+      o.evalSamples.length > 0 ? buildWindows(o.evalSamples.map(session.tokenize), n, eos) : undefined;
+    o.log(`training ${train.count} window(s) of ${n} tokens × ${o.epochs} epoch(s), ${o.threads} thread(s)`);
 
     const step = createDataset(api, n, 1);
-    disposers.push(() => api.ggml_opt_dataset_free(step.handle));
+    session.onDispose(() => api.ggml_opt_dataset_free(step.handle));
     const result = api.ggml_opt_result_init();
-    disposers.push(() => api.ggml_opt_result_free(result));
+    session.onDispose(() => api.ggml_opt_result_free(result));
     let evalSet: StepDataset | undefined;
     if (evalWindows !== undefined) {
       const ds = createDataset(api, n, evalWindows.count);
-      disposers.push(() => api.ggml_opt_dataset_free(ds.handle));
+      session.onDispose(() => api.ggml_opt_dataset_free(ds.handle));
       ds.data.set(evalWindows.data);
       ds.labels.set(evalWindows.labels);
       evalSet = ds;
@@ -242,6 +277,6 @@ export async function runTrainLoop(api: LlamaTrainingApi, o: TrainLoopOptions): 
     if (!stopped) api.llama_model_save_to_file(model, o.savePath);
     return { steps: losses.length, losses, stopped, trainSeconds, trainTokens: losses.length * n };
   } finally {
-    dispose();
+    session.dispose();
   }
 }

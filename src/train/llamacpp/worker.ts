@@ -90,7 +90,8 @@ async function main(): Promise<number> {
       log,
       shouldStop: () => stopRequested,
     });
-    if (result.stopped) {
+    // SIGTERM during the final save also leaves no artifacts.
+    if (result.stopped || stopRequested) {
       log(`stopped after ${result.steps} step(s); no artifacts written`);
       return EXIT_TERMINATED;
     }
