@@ -18,7 +18,8 @@ import {
 } from 'node-llama-cpp';
 
 import { openGguf, metadataValue } from '../../src/gguf/reader.js';
-import { TEST_CHAT_TEMPLATE } from '../../src/testmodel/test-model.js';
+import { writeGguf, type GgufMetadataEntry } from '../../src/gguf/writer.js';
+import { generateTestModel, TEST_CHAT_TEMPLATE } from '../../src/testmodel/test-model.js';
 import type { ProgressEvent } from '../../src/train/llamacpp/protocol.js';
 import { startTrainWorker } from '../../src/train/llamacpp/run-worker.js';
 import type { TrainSpec } from '../../src/train/llamacpp/spec.js';
@@ -169,6 +170,21 @@ describe('llamacpp trainer worker', () => {
     } finally {
       await trained.dispose();
     }
+  });
+
+  it('trains an F16 base through an F32 copy that it removes afterwards', async () => {
+    const f16Path = join(dir, 'base-f16.gguf');
+    const contents = generateTestModel();
+    await writeGguf(f16Path, {
+      metadata: contents.metadata.map((m): GgufMetadataEntry => (m.key === 'general.file_type' ? { key: m.key, type: 'uint32', value: 1 } : m)),
+      tensors: contents.tensors.map((t) => (t.dims.length === 2 && t.type === 'F32' ? { ...t, type: 'F16' } : t)),
+    });
+    const outcome = await (await startTrainWorker(spec('f16', { baseModelPath: f16Path, epochs: 1 }))).finished;
+    assert.equal(outcome.code, 0, outcome.stderr);
+    assert.match(outcome.stderr, /upcasting/);
+    assert.deepEqual(await readdir(join(dir, 'f16')), ['adapter.gguf']);
+    const context = await model.createContext({ contextSize: 256, threads: 1, lora: { adapters: [{ filePath: join(dir, 'f16', 'adapter.gguf') }] } });
+    await context.dispose();
   });
 
   it('stops on SIGTERM after the current step without writing artifacts', async () => {

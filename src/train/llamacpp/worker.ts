@@ -84,6 +84,8 @@ async function main(): Promise<number> {
       threads: spec.threads,
       gpu: bins.flavor !== 'cpu',
       seed: spec.seed,
+      // An adapter holds matrices only; a trained norm gain would be lost from it, so for LoRA
+      // output the norms stay as they are and the adapter reproduces the trained model exactly.
       trainable: spec.output === 'lora' ? 'matrices' : 'all',
       savePath: trainedPath,
       onProgress: emit,
