@@ -220,9 +220,14 @@ function bind(lib: LibraryHandle, signatures: readonly string[], into: Record<st
 /**
  * Loads the libraries and binds the functions. The ggml backends (CPU variants, CUDA, …) are
  * plugins that llama.cpp finds only after ggml_backend_load_all_from_path(bins dir); without it,
- * model loading fails with "no backends are loaded", so this does it once, here.
+ * model loading fails with "no backends are loaded", so this does it, once per process and
+ * binaries folder (loading the plugins twice would register every backend twice).
  */
+const loaded = new Map<string, LlamaTrainingApi>();
+
 export function loadLlamaTrainingApi(bins: LlamaBins): LlamaTrainingApi {
+  const known = loaded.get(bins.dir);
+  if (known !== undefined) return known;
   // Runtime libraries of another package (CUDA's, in …-cuda-ext) are not on the plugins' RUNPATH;
   // once loaded, the dynamic linker finds them by soname. A library that fails to load here
   // makes its backend plugin fail to load, which llama.cpp reports, so failures are not fatal.
@@ -245,6 +250,7 @@ export function loadLlamaTrainingApi(bins: LlamaBins): LlamaTrainingApi {
   const typed = api as unknown as LlamaTrainingApi;
   typed.ggml_backend_load_all_from_path(bins.dir);
   typed.llama_backend_init();
+  loaded.set(bins.dir, typed);
   return typed;
 }
 
@@ -255,9 +261,9 @@ const GGML_LOG_LEVEL_CONT = 5;
 /**
  * Routes llama.cpp's log to `write`, keeping warnings and errors only: at its default level it
  * prints every tensor and graph buffer, hundreds of lines per run. The callback stays registered
- * for the life of the process, as llama.cpp may log at any time. It is called on the thread
- * that logs; llama.cpp logs from the calling (main) thread, which is what koffi needs for a
- * synchronous JS callback.
+ * for the life of the process, as llama.cpp may log at any time. koffi runs a callback made on
+ * another thread only when the main thread's event loop is free, which it is not during a native
+ * call; llama.cpp logs from the calling thread, so that does not arise here.
  */
 export function filterLlamaLog(api: LlamaTrainingApi, write: (text: string) => void): void {
   let lastLevel = GGML_LOG_LEVEL_WARN;
