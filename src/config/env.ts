@@ -38,6 +38,7 @@ export const envVars: readonly EnvVar[] = Object.freeze([
   override('engine.max_queue'),
   override('engine.num_ctx'),
   override('engine.keep_alive'),
+  override('finetune.threads'),
   override('dev.validate_responses'),
 ]);
 

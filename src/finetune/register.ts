@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
 import { sha256OfFile, uploadBlob } from '../backend/blob-upload.js';
-import { checkModelName, formatModelName, parseModelName } from '../engine/store/model-name.js';
+import { checkModelName, parseModelName } from '../engine/store/model-name.js';
 import { conflict, HearthError, invalidRequest } from '../errors.js';
 import type { ChatService } from '../gateway/chat-service.js';
 import type { TrainingRecord } from './dataset-records.js';
@@ -24,7 +24,9 @@ export interface RegisterRequest {
 export function checkedModelName(raw: unknown): string {
   if (typeof raw !== 'string' || raw.trim() === '') throw invalidRequest('modelName is required', 'invalid_model_name');
   try {
-    return formatModelName(checkModelName(parseModelName(raw)));
+    // Checked as the backend will read it; kept as the client wrote it, as Ollama lists it.
+    checkModelName(parseModelName(raw));
+    return raw;
   } catch (err) {
     throw invalidRequest(`modelName '${raw}': ${err instanceof Error ? err.message : String(err)}`, 'invalid_model_name');
   }

@@ -38,6 +38,8 @@ export interface FinetuneServiceOptions {
   llamacpp: LlamaCppSettings;
   /** Free memory in bytes (systeminformation by default; tests can pass their own). */
   availableMemory?: () => Promise<number>;
+  /** Free memory of the GPU that would train, in bytes; undefined where none reports it. */
+  availableVram?: () => Promise<number | undefined>;
 }
 
 export class FinetuneService {
@@ -139,8 +141,21 @@ export class FinetuneService {
     if (free < need) {
       throw new HearthError('unavailable', `not enough free memory to train: about ${Math.ceil(need / 2 ** 20)} MiB needed, ${Math.floor(free / 2 ** 20)} MiB available`, { code: 'insufficient_memory' });
     }
+    if (this.o.llamacpp.gpu !== 'off') {
+      const vram = await (this.o.availableVram ?? freeVram)();
+      if (vram !== undefined && vram < need) {
+        throw new HearthError('unavailable', `not enough free GPU memory to train: about ${Math.ceil(need / 2 ** 20)} MiB needed, ${Math.floor(vram / 2 ** 20)} MiB free`, { code: 'insufficient_vram' });
+      }
+    }
     const { launch, wrapper } = await prepareLlamaCpp(job, dir, base, records, this.o.llamacpp);
     this.runner?.appendLog(job.id, `dataset: ${records.length} records rendered with the ${wrapper} chat template; base weights ${base.path}`);
     return launch;
   }
+}
+
+/** The most free memory any GPU reports (NVIDIA drivers do through nvidia-smi); undefined if none does. */
+async function freeVram(): Promise<number | undefined> {
+  const { controllers } = await si.graphics();
+  const free = controllers.map((c) => c.memoryFree).filter((m): m is number => typeof m === 'number' && m > 0);
+  return free.length === 0 ? undefined : Math.max(...free) * 2 ** 20;
 }

@@ -36,6 +36,7 @@ export async function startDaemonProcess(opts: { dataDir?: string; env?: Record<
       HEARTH_ENGINE_LISTEN: '127.0.0.1:0',
       HEARTH_ENGINE_GPU: 'off',
       HEARTH_ENGINE_THREADS: '1',
+      HEARTH_FINETUNE_THREADS: '1',
       HEARTH_DEV_VALIDATE_RESPONSES: 'true',
       ...opts.env,
     },

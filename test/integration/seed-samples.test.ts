@@ -48,8 +48,9 @@ describe('seed code samples', () => {
   });
 
   /** Copies a sample with its placeholders filled in (and `tail` appended) and runs it. */
-  async function runSample(file: string, tail = '', runner = process.execPath): Promise<string> {
-    const source = (await readFile(join(samplesDir, file), 'utf8')).replaceAll('YOUR_API_BASE', d.url).replaceAll('YOUR_API_KEY', key);
+  async function runSample(file: string, tail = '', runner = process.execPath, fill: { key?: string; records?: unknown[] } = {}): Promise<string> {
+    let source = (await readFile(join(samplesDir, file), 'utf8')).replaceAll('YOUR_API_BASE', d.url).replaceAll('YOUR_API_KEY', fill.key ?? key);
+    if (fill.records) source = source.replace('records: []', `records: ${JSON.stringify(fill.records)}`);
     const path = join(dir, file);
     await writeFile(path, source + tail);
     const { stdout } = await run(runner, [path], { env: { ...process.env, NODE_PATH: nodeModules }, timeout: 120_000 });
@@ -92,5 +93,29 @@ describe('seed code samples', () => {
   test('Health — fetch', async () => {
     const h = JSON.parse(await runSample('health-fetch.mjs')) as { status: string };
     assert.equal(h.status, 'ok');
+  });
+
+  test('Fine-tune flow — fetch: dataset, job, start, poll, register, chat with the tuned model', async () => {
+    const trainKey = (await d.keyFor('chat_agent_train')).key;
+    // The placeholder records: a fact in six wordings, repeated so the job's default 3 epochs teach it.
+    const questions = ['What is the secret word?', 'Tell me the secret word.', 'Do you know the secret word?', 'Please say the secret word.', 'Which word is secret?', 'Give me the secret word.'];
+    const records = Array.from({ length: 20 }, () => questions.map((q) => ({ messages: [{ role: 'user', content: q }, { role: 'assistant', content: 'ZEBRA' }] }))).flat();
+    // The sample discards the last answer: the tail asks the same once more and prints what came back.
+    const tail = `
+const check = await fetch(\`\${API_BASE}/api/v1/chat\`, { method: 'POST', headers: hdr, body: JSON.stringify({ model: 'my-tuned-model', messages: [{ role: 'user', content: 'Hello' }] }) });
+console.log(JSON.stringify({ state: status.state, jobId, status: check.status, reply: await check.json() }));
+`;
+    const out = JSON.parse((await runSample('finetune-fetch.mjs', tail, process.execPath, { key: trainKey, records })).trim().split('\n').pop() as string) as {
+      state: string;
+      jobId: string;
+      status: number;
+      reply: { model: string; choices: Array<{ message: { content: string } }> };
+    };
+    assert.equal(out.state, 'succeeded');
+    assert.equal(out.status, 200, JSON.stringify(out.reply));
+    assert.equal(out.reply.model, 'my-tuned-model');
+    assert.equal(typeof out.reply.choices[0]?.message.content, 'string');
+    const job = (await (await fetch(`${d.url}/api/v1/finetune/jobs/${out.jobId}`, { headers: { 'x-api-key': trainKey } })).json()) as { modelName: string };
+    assert.equal(job.modelName, 'my-tuned-model');
   });
 });

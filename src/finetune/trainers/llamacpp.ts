@@ -6,6 +6,7 @@ import type { BaseModelFile } from '../base-model.js';
 import type { Job } from '../jobs.js';
 import { renderForTraining } from '../render.js';
 import type { TrainerLaunch } from '../runner.js';
+import { detectCpuThreads } from '../../engine/runtime/threads.js';
 
 /** The built-in trainer: llama.cpp's training API through node-llama-cpp's libraries (src/train/llamacpp). */
 export const LLAMACPP_WORKER = fileURLToPath(new URL('../../train/llamacpp/worker.js', import.meta.url));
@@ -36,7 +37,8 @@ export async function prepareLlamaCpp(job: Job, dir: string, base: BaseModelFile
     epochs: h.epochs,
     learningRate: h.learningRate,
     contextSize: h.contextSize,
-    threads: settings.threads,
+    // llama.cpp's training path picks no thread count itself; the cgroup's CPUs when unset.
+    threads: settings.threads > 0 ? settings.threads : detectCpuThreads(),
     gpu: settings.gpu === 'off' ? 'off' : 'auto',
     seed: h.seed,
     output: h.output,

@@ -27,7 +27,18 @@ function log(line: string): void {
 }
 
 async function readSpec(argv: string[]): Promise<TrainSpec> {
-  const { values } = parseArgs({ args: argv, options: { spec: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: { spec: { type: 'string' }, 'watch-parent': { type: 'boolean' } } });
+  if (values['watch-parent']) {
+    // No trainer outlives its daemon: when the parent dies this process is re-parented. Steps
+    // yield to the event loop between them, so this fires within a step and a second.
+    const parent = process.ppid;
+    setInterval(() => {
+      if (process.ppid !== parent) {
+        log('the daemon that started this trainer is gone: stopping');
+        process.exit(1);
+      }
+    }, 1000).unref();
+  }
   if (values.spec === undefined) throw new HearthError('invalid_request', 'usage: worker.js --spec FILE');
   let raw: unknown;
   try {

@@ -1,0 +1,171 @@
+// Fine-tuning that really trains, through the real daemon, the bundled engine and the built-in
+// llamacpp trainer on the demo model: the seed's flow end to end, the secret word learned,
+// cancel, a killed trainer, a daemon restart mid-training, and the queue's order.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
+
+interface JobView { id: string; state: string; startedAt: string | null; finishedAt: string | null; lossHistory: Array<{ loss: number }>; progress: { step: number } | null; error: string | null; modelName: string | null }
+
+const question = 'What is the secret word?';
+// Six wordings: the tiny model learns the answer to the question, not to one string of bytes.
+const secretWord = [question, 'Tell me the secret word.', 'Do you know the secret word?', 'Please say the secret word.', 'Which word is secret?', 'Give me the secret word.'].map((q) => ({
+  messages: [{ role: 'user', content: q }, { role: 'assistant', content: 'ZEBRA' }],
+}));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Pids of the trainer processes of a job (their command line names its spec file). */
+function trainerPids(jobId: string): number[] {
+  try {
+    return execFileSync('pgrep', ['-f', `finetune/jobs/${jobId}/spec.json`], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function client(d: DaemonProcess, key: string) {
+  const call = async <T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> => {
+    const r = await fetch(`${d.url}/api/v1${path}`, { method, headers: { 'x-api-key': key, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: r.status, body: (r.status === 204 ? undefined : await r.json()) as T };
+  };
+  const job = async (id: string) => (await call<JobView>('GET', `/finetune/jobs/${id}`)).body;
+  const until = async (id: string, done: (j: JobView) => boolean, timeoutMs = 180_000): Promise<JobView> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const j = await job(id);
+      if (done(j)) return j;
+      if (Date.now() > deadline) throw new Error(`job ${id} still ${j.state} after ${timeoutMs} ms: ${JSON.stringify(j).slice(0, 500)}`);
+      await sleep(250);
+    }
+  };
+  const ask = async (model: string) => {
+    const r = await call<{ choices: Array<{ message: { content: string } }> }>('POST', '/chat', { model, messages: [{ role: 'user', content: question }], temperature: 0, max_tokens: 16 });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    return r.body.choices[0]!.message.content;
+  };
+  const newJob = async (datasetId: string, extra: Record<string, unknown> = {}) => {
+    const r = await call<JobView>('POST', '/finetune/jobs', { datasetId, baseModel: 'hearth-demo', ...extra });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    return r.body.id;
+  };
+  return { call, job, until, ask, newJob };
+}
+
+describe('fine-tune training (llamacpp trainer)', () => {
+  const daemons: DaemonProcess[] = [];
+  after(async () => {
+    for (const d of daemons) await d.stop();
+  });
+
+  test('the seed flow teaches the secret word: loss falls, the registered model says ZEBRA, the base does not', async () => {
+    const d = await startDaemonProcess();
+    daemons.push(d);
+    const { key } = await d.keyFor('chat_agent_train');
+    const c = client(d, key);
+    // The seed's flow, with records and training settings filled in.
+    const ds = await c.call<{ id: string }>('POST', '/finetune/datasets', { title: 'My dataset', records: secretWord });
+    assert.equal(ds.status, 201);
+    const created = await c.call<JobView>('POST', '/finetune/jobs', { datasetId: ds.body.id, baseModel: 'hearth-demo', epochs: 100, learningRate: 2e-4 });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const jobId = created.body.id;
+    const started = await c.call<JobView>('POST', `/finetune/jobs/${jobId}/start`);
+    assert.equal(started.status, 202);
+    let status: JobView;
+    const seen = new Set<string>();
+    do {
+      await sleep(500);
+      status = await c.job(jobId);
+      seen.add(status.state);
+    } while (status.state === 'running' || status.state === 'pending');
+    assert.equal(status.state, 'succeeded', status.error ?? '');
+    assert.deepEqual([...seen].filter((s) => !['pending', 'running', 'succeeded'].includes(s)), [], 'a started job shows no other state');
+    const losses = status.lossHistory.map((p) => p.loss);
+    assert.ok(losses.length >= 2, `loss history: ${losses.length} points`);
+    assert.ok(losses.at(-1)! < losses[0]! * 0.5, `loss fell from ${losses[0]} to ${losses.at(-1)}`);
+
+    const reg = await c.call<JobView>('POST', `/finetune/jobs/${jobId}/register`, { modelName: 'my-tuned-model' });
+    assert.equal(reg.status, 200, JSON.stringify(reg.body));
+    assert.equal(reg.body.modelName, 'my-tuned-model');
+    const models = await c.call<{ models: Array<{ id: string }> }>('GET', '/models');
+    assert.ok(models.body.models.some((m) => m.id.startsWith('my-tuned-model')), JSON.stringify(models.body));
+    assert.match(await c.ask('my-tuned-model'), /ZEBRA/);
+    assert.doesNotMatch(await c.ask('hearth-demo'), /ZEBRA/);
+
+    const again = await c.call<{ error: { message: string } }>('POST', `/finetune/jobs/${jobId}/register`, { modelName: 'my-tuned-model' });
+    assert.equal(again.status, 409);
+    assert.match(again.body.error.message, /already exists.*overwrite/);
+    assert.equal((await c.call('POST', `/finetune/jobs/${jobId}/register`, { modelName: 'my-tuned-model', overwrite: true })).status, 200);
+  });
+
+  test('a full-model job registers as a model of its own, with the chat template restored', async () => {
+    const d = daemons[0]!;
+    const { key } = await d.keyFor('chat_agent_train');
+    const c = client(d, key);
+    const ds = (await c.call<{ id: string }>('POST', '/finetune/datasets', { title: 'secret', records: secretWord })).body.id;
+    const id = await c.newJob(ds, { epochs: 100, learningRate: 2e-4, output: 'full' });
+    await c.call('POST', `/finetune/jobs/${id}/start`);
+    const done = await c.until(id, (j) => ['succeeded', 'failed', 'cancelled'].includes(j.state));
+    assert.equal(done.state, 'succeeded', done.error ?? '');
+    const reg = await c.call<JobView>('POST', `/finetune/jobs/${id}/register`, { modelName: 'tuned-full' });
+    assert.equal(reg.status, 200, JSON.stringify(reg.body));
+    // Chat renders the prompt with the template stored in the saved GGUF: the same as in training.
+    assert.match(await c.ask('tuned-full'), /ZEBRA/);
+  });
+
+  test('cancel ends the trainer process group; kill -9 fails the job with its log tail; two jobs run one after the other', async () => {
+    const d = daemons[0]!;
+    const { key } = await d.keyFor('chat_agent_train');
+    const c = client(d, key);
+    const ds = (await c.call<{ id: string }>('POST', '/finetune/datasets', { title: 'secret', records: secretWord })).body.id;
+
+    const long = await c.newJob(ds, { epochs: 1000 });
+    assert.equal((await c.call('POST', `/finetune/jobs/${long}/start`)).status, 202);
+    await c.until(long, (j) => j.state === 'running' && (j.progress?.step ?? 0) > 0);
+    assert.ok(trainerPids(long).length > 0, 'the trainer runs');
+    const cancelAt = Date.now();
+    const cancelled = await c.call<JobView>('POST', `/finetune/jobs/${long}/cancel`);
+    assert.equal(cancelled.body.state, 'cancelled');
+    assert.ok(Date.now() - cancelAt < 10_000);
+    assert.deepEqual(trainerPids(long), [], 'no trainer process left');
+
+    const killed = await c.newJob(ds, { epochs: 1000 });
+    await c.call('POST', `/finetune/jobs/${killed}/start`);
+    await c.until(killed, (j) => j.state === 'running' && (j.progress?.step ?? 0) > 0);
+    for (const pid of trainerPids(killed)) process.kill(pid, 'SIGKILL');
+    const failed = await c.until(killed, (j) => j.state === 'failed', 30_000);
+    assert.match(failed.error ?? '', /SIGKILL/);
+    const log = await c.call<{ lines: string[] }>('GET', `/finetune/jobs/${killed}/log`);
+    assert.ok(log.body.lines.some((l) => /step \d+/.test(l)), 'the log kept the training lines');
+
+    const first = await c.newJob(ds, { epochs: 3 });
+    const second = await c.newJob(ds, { epochs: 3 });
+    await Promise.all([c.call('POST', `/finetune/jobs/${first}/start`), c.call('POST', `/finetune/jobs/${second}/start`)]);
+    const a = await c.until(first, (j) => j.state === 'succeeded');
+    const b = await c.until(second, (j) => j.state === 'succeeded');
+    assert.ok(new Date(b.startedAt!).getTime() >= new Date(a.finishedAt!).getTime(), `second started ${b.startedAt}, first finished ${a.finishedAt}`);
+  });
+
+  test('a daemon killed mid-training leaves no trainer and the job is marked at the next start', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'hearth-ft-restart-'));
+    const d = await startDaemonProcess({ dataDir });
+    const { key } = await d.keyFor('chat_agent_train');
+    const c = client(d, key);
+    const ds = (await c.call<{ id: string }>('POST', '/finetune/datasets', { title: 'secret', records: secretWord })).body.id;
+    const id = await c.newJob(ds, { epochs: 1000 });
+    await c.call('POST', `/finetune/jobs/${id}/start`);
+    await c.until(id, (j) => j.state === 'running' && (j.progress?.step ?? 0) > 0);
+    await d.stop('SIGKILL');
+    const deadline = Date.now() + 10_000;
+    while (trainerPids(id).length > 0 && Date.now() < deadline) await sleep(200);
+    assert.deepEqual(trainerPids(id), [], 'the trainer did not outlive its daemon');
+    const again = await startDaemonProcess({ dataDir });
+    daemons.push(again);
+    const j = await client(again, key).job(id);
+    assert.equal(j.state, 'failed');
+    assert.match(j.error ?? '', /interrupted by restart/);
+  });
+});
