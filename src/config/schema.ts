@@ -89,7 +89,8 @@ export interface FinetuneConfig {
   /** Bytes of one dataset's records (as stored JSON lines). */
   readonly maxDatasetBytes: number;
   readonly maxDatasetRecords: number;
-  readonly trainer: 'llamacpp' | 'peft';
+  /** The only trainer built so far; the API already names `peft` and refuses it with a clear 400. */
+  readonly trainer: 'llamacpp';
   /** Trainers running at once. */
   readonly concurrency: number;
   /** 0: as many as the cgroup allows. */
@@ -192,7 +193,7 @@ export const configSchema = Object.freeze([
   // A LoRA run on a home GPU wants thousands of examples, not millions; 32 MB of text is ~8 M tokens.
   field('finetune.max_dataset_bytes', size({ min: 1024, max: 1024 ** 3 }), '32mb', 'Largest fine-tuning dataset (its records as JSON lines)'),
   field('finetune.max_dataset_records', integer({ min: 1, max: 10_000_000 }), 100_000, 'Most records in one fine-tuning dataset'),
-  field('finetune.trainer', oneOf(['llamacpp', 'peft'] as const), 'llamacpp', 'Trainer of jobs that name none: llamacpp (built in) or peft (Python)'),
+  field('finetune.trainer', oneOf(['llamacpp'] as const), 'llamacpp', 'Trainer of jobs that name none: llamacpp (built in; the Python peft trainer is not built yet)'),
   // One device, one run: two trainers on one GPU or one CPU only slow each other down.
   field('finetune.concurrency', integer({ min: 1, max: 64 }), 1, 'Training jobs run at once; the others wait in FIFO order'),
   field('finetune.threads', integer({ min: 0, max: 1024 }), 0, 'CPU threads per training job; 0: as many as the cgroup allows'),
