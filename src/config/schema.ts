@@ -93,6 +93,8 @@ export interface FinetuneConfig {
   readonly trainer: 'llamacpp';
   /** Trainers running at once. */
   readonly concurrency: number;
+  /** Jobs waiting to train, all workspaces together. */
+  readonly maxQueued: number;
   /** 0: as many as the cgroup allows. */
   readonly threads: number;
   /** Milliseconds after SIGTERM before a cancelled trainer is killed. */
@@ -196,6 +198,8 @@ export const configSchema = Object.freeze([
   field('finetune.trainer', oneOf(['llamacpp'] as const), 'llamacpp', 'Trainer of jobs that name none: llamacpp (built in; the Python peft trainer is not built yet)'),
   // One device, one run: two trainers on one GPU or one CPU only slow each other down.
   field('finetune.concurrency', integer({ min: 1, max: 64 }), 1, 'Training jobs run at once; the others wait in FIFO order'),
+  // A queue deeper than this would take days on one device; better refuse than promise.
+  field('finetune.max_queued', integer({ min: 1, max: 100_000 }), 32, 'Jobs that may wait to train; more starts get 503 queue_full'),
   field('finetune.threads', integer({ min: 0, max: 1024 }), 0, 'CPU threads per training job; 0: as many as the cgroup allows'),
   // Cancel must end a trainer within 10 s; a step of a CPU run can take a few seconds.
   field('finetune.stop_timeout', duration({ min: 100 }), '5s', 'After SIGTERM, how long a cancelled trainer may take before SIGKILL'),

@@ -90,6 +90,7 @@ export async function startDaemon(config: HearthConfig, log: Logger, announce: (
     metadata: stores.metadata,
     engineModelsDir: () => (backend.info().kind === 'engine' ? join(config.dataDir, 'models') : undefined),
     defaultTrainer: config.finetune.trainer,
+    maxQueued: config.finetune.maxQueued,
     llamacpp: { threads: config.finetune.threads, gpu: config.engine.gpu },
   });
   const runner = new FinetuneRunner({

@@ -131,6 +131,7 @@ export class Jobs {
       get: db.prepare<[string], Row>('SELECT * FROM finetune_jobs WHERE id = ?'),
       list: db.prepare<[string], Row>('SELECT * FROM finetune_jobs WHERE workspace_id = ? ORDER BY created_at, rowid'),
       byState: db.prepare<[string], Row>('SELECT * FROM finetune_jobs WHERE state = ? ORDER BY queued_at, rowid'),
+      countInState: db.prepare<[string], number>('SELECT count(*) FROM finetune_jobs WHERE state = ?').pluck(),
       usesDataset: db.prepare<[string], number>('SELECT count(*) FROM finetune_jobs WHERE dataset_id = ?').pluck(),
       setState: db.prepare('UPDATE finetune_jobs SET state = @to WHERE id = @id AND state = @from'),
       queue: db.prepare("UPDATE finetune_jobs SET state = 'pending', queued_at = ? WHERE id = ? AND state = 'created'"),
@@ -179,6 +180,10 @@ export class Jobs {
 
   inState(state: JobState): Job[] {
     return this.stmts.byState.all(state).map(fromRow);
+  }
+
+  count(state: JobState): number {
+    return this.stmts.countInState.get(state)!;
   }
 
   usesDataset(datasetId: string): boolean {

@@ -35,6 +35,8 @@ export interface FinetuneServiceOptions {
   /** The bundled engine's model store, when the backend is the engine. */
   engineModelsDir: () => string | undefined;
   defaultTrainer: TrainerName;
+  /** Pending jobs allowed at once (all workspaces). */
+  maxQueued: number;
   llamacpp: LlamaCppSettings;
   /** Free memory in bytes (systeminformation by default; tests can pass their own). */
   availableMemory?: () => Promise<number>;
@@ -89,6 +91,10 @@ export class FinetuneService {
   }
 
   start(workspaceId: string, id: string): Job {
+    const pending = this.o.jobs.count('pending');
+    if (pending >= this.o.maxQueued && this.o.jobs.get(workspaceId, id).state === 'created') {
+      throw unavailable(`the training queue is full (${pending} jobs waiting; finetune.max_queued); start this job later`, 60, 'queue_full');
+    }
     const job = this.o.jobs.queue(workspaceId, id);
     this.runner?.pump();
     return this.o.jobs.byId(job.id);

@@ -2,6 +2,9 @@
 // credits and workspace isolation. Training itself: finetune-training.test.ts.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
 
 interface JobView { id: string; state: string; datasetId: string; baseModel: string; trainer: string; hyperparameters: Record<string, unknown>; startAt: string | null; lossHistory: unknown[]; error: string | null; modelName: string | null }
@@ -21,7 +24,9 @@ describe('fine-tune jobs', () => {
   const used = async () => (await call<{ credits: { used: number } }>('GET', '/usage')).body.credits.used;
 
   before(async () => {
-    d = await startDaemonProcess();
+    const dataDir = await mkdtemp(join(tmpdir(), 'hearth-jobs-'));
+    await writeFile(join(dataDir, 'config.yaml'), 'finetune:\n  max_queued: 1\n');
+    d = await startDaemonProcess({ dataDir, args: ['--config', join(dataDir, 'config.yaml')] });
     key = (await d.keyFor('chat_agent_train')).key;
     const ds = await call<{ id: string }>('POST', '/finetune/datasets', { title: 'secret', records });
     assert.equal(ds.status, 201);
@@ -63,6 +68,16 @@ describe('fine-tune jobs', () => {
     assert.equal(await used(), before + 3 + 25);
     assert.equal((await call<ErrorBody>('POST', `/finetune/jobs/${id}/start`)).status, 409);
     assert.equal((await call<JobView>('GET', `/finetune/jobs/${id}`)).body.state, 'pending');
+
+    // finetune.max_queued is 1 here: a second start waits for room, and is not charged.
+    const second = await call<JobView>('POST', '/finetune/jobs', { datasetId, baseModel: 'hearth-demo', startAt: later() });
+    const usedBeforeFull = await used();
+    const full = await call<ErrorBody>('POST', `/finetune/jobs/${second.body.id}/start`);
+    assert.equal(full.status, 503);
+    assert.equal(full.body.error.code, 'queue_full');
+    assert.equal(await used(), usedBeforeFull);
+    assert.equal((await call<JobView>('GET', `/finetune/jobs/${second.body.id}`)).body.state, 'created');
+    assert.equal((await call('DELETE', `/finetune/jobs/${second.body.id}`)).status, 204);
 
     const delPending = await call<ErrorBody>('DELETE', `/finetune/jobs/${id}`);
     assert.equal(delPending.status, 409);
