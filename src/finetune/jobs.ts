@@ -204,14 +204,11 @@ export class Jobs {
     return this.stmts.run.run(this.clock.now().toISOString(), id).changes === 1;
   }
 
-  /** Records a progress report; its loss joins the history. */
-  recordProgress(id: string, p: Progress): void {
+  /** Records the latest progress report and appends the loss points reported since the last call. */
+  recordProgress(id: string, p: Progress, points: readonly LossPoint[]): void {
     const job = this.byId(id);
-    let history = job.lossHistory;
-    if (p.loss !== null && Number.isFinite(p.loss)) {
-      history = [...history, { step: p.step, epoch: p.epoch, loss: p.loss, evalLoss: p.evalLoss }];
-      if (history.length > MAX_LOSS_POINTS) history = history.filter((_, i) => i % 2 === 1 || i === history.length - 1);
-    }
+    let history = [...job.lossHistory, ...points];
+    while (history.length > MAX_LOSS_POINTS) history = history.filter((_, i) => i % 2 === 1 || i === history.length - 1);
     this.stmts.progress.run(JSON.stringify(p), JSON.stringify(history), id);
   }
 

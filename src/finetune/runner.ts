@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import type { Clock } from '../domain/clock.js';
 import { describeError } from '../log.js';
 import { Supervisor, type ExitInfo, type SpawnFunction } from '../supervisor/supervisor.js';
-import type { Job, Jobs, Progress } from './jobs.js';
+import type { Job, Jobs, LossPoint, Progress } from './jobs.js';
 
 // The training queue: FIFO over pending jobs, at most `concurrency` trainers at once (one per
 // device by default). Each trainer is a child process in its own process group, run by the same
@@ -41,6 +41,10 @@ export interface RunnerOptions {
 
 interface Active {
   supervisor: Supervisor;
+  /** Progress not yet written: the latest report and the loss points since the last write. */
+  progress: Progress | undefined;
+  points: LossPoint[];
+  flushTimer: NodeJS.Timeout | undefined;
   cancelled: boolean;
   stopping: string | undefined;
   artifacts: Record<string, unknown> | undefined;
@@ -49,6 +53,8 @@ interface Active {
 
 /** Lines of stderr kept to explain a crash. */
 const STDERR_TAIL_BYTES = 4096;
+/** Progress is written at most this often: a small model reports hundreds of steps a second. */
+const PROGRESS_WRITE_MS = 500;
 
 export class FinetuneRunner {
   private readonly active = new Map<string, Active>();
@@ -181,7 +187,7 @@ export class FinetuneRunner {
       onStdoutLine: (line) => this.onStdout(job.id, line),
       onStderrLine: (line) => this.appendLog(job.id, line),
     });
-    const a: Active = { supervisor, cancelled: false, stopping: undefined, artifacts: undefined, reportedError: undefined };
+    const a: Active = { supervisor, progress: undefined, points: [], flushTimer: undefined, cancelled: false, stopping: undefined, artifacts: undefined, reportedError: undefined };
     this.active.set(job.id, a);
     supervisor.once('exit', (exit) => this.onExit(job.id, a, exit));
     try {
@@ -212,7 +218,11 @@ export class FinetuneRunner {
         tokensPerS: num(msg.tokensPerS),
         etaS: num(msg.etaS),
       };
-      this.o.jobs.recordProgress(id, p);
+      if (a) {
+        a.progress = p;
+        if (p.loss !== null) a.points.push({ step: p.step, epoch: p.epoch, loss: p.loss, evalLoss: p.evalLoss });
+        a.flushTimer ??= setTimeout(() => this.flushProgress(id, a), PROGRESS_WRITE_MS);
+      }
       this.appendLog(id, `step ${p.step}/${p.totalSteps} epoch ${p.epoch} loss ${p.loss ?? '-'}${p.evalLoss === null ? '' : ` eval ${p.evalLoss}`}`);
     } else if (msg.type === 'done' && a) {
       a.artifacts = (typeof msg.artifacts === 'object' && msg.artifacts !== null ? msg.artifacts : {}) as Record<string, unknown>;
@@ -225,7 +235,17 @@ export class FinetuneRunner {
     }
   }
 
+  private flushProgress(id: string, a: Active): void {
+    clearTimeout(a.flushTimer);
+    a.flushTimer = undefined;
+    if (a.progress === undefined) return;
+    this.o.jobs.recordProgress(id, a.progress, a.points);
+    a.progress = undefined;
+    a.points = [];
+  }
+
   private onExit(id: string, a: Active, exit: ExitInfo): void {
+    this.flushProgress(id, a);
     this.active.delete(id);
     const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
     if (a.cancelled) {
