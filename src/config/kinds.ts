@@ -209,10 +209,11 @@ export function timeZone(): Kind<string> {
 }
 
 /** A filesystem path, returned absolute: relative ones are resolved against the context's folder. */
-export function path(): Kind<string> {
+export function path(options: { allowEmpty?: boolean } = {}): Kind<string> {
   return {
-    hint: 'path',
+    hint: options.allowEmpty ? 'path or ""' : 'path',
     parse(raw, ctx) {
+      if (options.allowEmpty && raw === '') return ok('');
       if (typeof raw !== 'string' || raw === '') return bad('must be a path');
       // systemd runs no shell, so "~" would become a folder literally named "~".
       if (raw.startsWith('~')) return bad('must be a path without ~ (write the full path)');

@@ -89,8 +89,11 @@ export interface FinetuneConfig {
   /** Bytes of one dataset's records (as stored JSON lines). */
   readonly maxDatasetBytes: number;
   readonly maxDatasetRecords: number;
-  /** The only trainer built so far; the API already names `peft` and refuses it with a clear 400. */
-  readonly trainer: 'llamacpp';
+  readonly trainer: 'llamacpp' | 'peft';
+  /** Interpreter with torch, transformers and peft (the peft trainer). */
+  readonly python: string;
+  /** Hugging Face weights per base model name, for the peft trainer; "" when none. */
+  readonly hfModelsDir: string;
   /** Trainers running at once. */
   readonly concurrency: number;
   /** Jobs waiting to train, all workspaces together. */
@@ -195,7 +198,10 @@ export const configSchema = Object.freeze([
   // A LoRA run on a home GPU wants thousands of examples, not millions; 32 MB of text is ~8 M tokens.
   field('finetune.max_dataset_bytes', size({ min: 1024, max: 1024 ** 3 }), '32mb', 'Largest fine-tuning dataset (its records as JSON lines)'),
   field('finetune.max_dataset_records', integer({ min: 1, max: 10_000_000 }), 100_000, 'Most records in one fine-tuning dataset'),
-  field('finetune.trainer', oneOf(['llamacpp'] as const), 'llamacpp', 'Trainer of jobs that name none: llamacpp (built in; the Python peft trainer is not built yet)'),
+  field('finetune.trainer', oneOf(['llamacpp', 'peft'] as const), 'llamacpp', 'Trainer of jobs that name none: llamacpp (built in, GGUF) or peft (Python, Hugging Face weights)'),
+  field('finetune.python', command(), 'python3', 'Python with torch, transformers and peft (and Unsloth if wanted), for the peft trainer'),
+  // One folder per base model name: <dir>/llama3.2/config.json… ("/" and ":" in names become "_").
+  field('finetune.hf_models_dir', path({ allowEmpty: true }), '', 'Folder of Hugging Face weights per base model name for the peft trainer; "" for none'),
   // One device, one run: two trainers on one GPU or one CPU only slow each other down.
   field('finetune.concurrency', integer({ min: 1, max: 64 }), 1, 'Training jobs run at once; the others wait in FIFO order'),
   // A queue deeper than this would take days on one device; better refuse than promise.

@@ -62,16 +62,28 @@ export async function registerJobOutput(chat: ChatService, job: Job, jobDir: str
     throw conflict(`a model named '${modelName}' already exists; send "overwrite": true to replace it`, 'model_exists');
   }
 
-  const artifacts = (job.output?.artifacts ?? {}) as { adapter?: unknown; model?: unknown };
-  const isAdapter = artifacts.adapter !== undefined;
-  const file = await artifact(jobDir, isAdapter ? artifacts.adapter : artifacts.model, isAdapter ? 'adapter' : 'model file');
-  const digest = await sha256OfFile(file.path);
-  try {
-    await uploadBlob(chat.backendUrl, file.path, file.bytes, digest);
-  } catch (err) {
-    throw new HearthError('unavailable', `cannot upload the job's ${isAdapter ? 'adapter' : 'model'} to the backend: ${err instanceof Error ? err.message : String(err)}`, { code: 'backend_unavailable', retryAfterS: 5, cause: err });
+  const artifacts = (job.output?.artifacts ?? {}) as { adapter?: unknown; model?: unknown; adapterFiles?: Record<string, unknown> };
+  // A GGUF adapter or model (llamacpp), or a safetensors adapter and its config (peft), which
+  // Ollama converts on create.
+  const named: Array<[string, unknown, string]> =
+    artifacts.adapterFiles !== undefined
+      ? Object.entries(artifacts.adapterFiles).map(([name, path]) => [name, path, `adapter file ${name}`])
+      : artifacts.adapter !== undefined
+        ? [['adapter.gguf', artifacts.adapter, 'adapter']]
+        : [['model.gguf', artifacts.model, 'model file']];
+  const digests: Record<string, string> = {};
+  for (const [name, path, what] of named) {
+    const file = await artifact(jobDir, path, what);
+    const digest = await sha256OfFile(file.path);
+    try {
+      await uploadBlob(chat.backendUrl, file.path, file.bytes, digest);
+    } catch (err) {
+      throw new HearthError('unavailable', `cannot upload the job's ${what} to the backend: ${err instanceof Error ? err.message : String(err)}`, { code: 'backend_unavailable', retryAfterS: 5, cause: err });
+    }
+    digests[name] = digest;
   }
-  await chat.createModel(isAdapter ? { model: modelName, from: job.baseModel, adapters: { 'adapter.gguf': digest } } : { model: modelName, files: { 'model.gguf': digest } });
+  const isModel = artifacts.adapterFiles === undefined && artifacts.adapter === undefined;
+  await chat.createModel(isModel ? { model: modelName, files: digests } : { model: modelName, from: job.baseModel, adapters: digests });
 
   // Greedy, on a prompt it was trained on: it must say something and then stop.
   const prompt = smokeRecord?.messages.filter((m) => m.role !== 'assistant') ?? [{ role: 'user' as const, content: 'Hello' }];

@@ -1,4 +1,5 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import si from 'systeminformation';
 import { conflict, HearthError, invalidRequest, unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -10,6 +11,7 @@ import type { FinetuneRunner, TrainerLaunch } from './runner.js';
 import { registerJobOutput, type RegisterRequest } from './register.js';
 import type { ModelMetadata } from '../domain/model-metadata.js';
 import { llamaCppMemoryNeed, prepareLlamaCpp, type LlamaCppSettings } from './trainers/llamacpp.js';
+import { hfWeightsDir, preparePeft, type PeftSettings } from './trainers/peft.js';
 
 // The fine-tune API's rules in one place: what a job may be created from, when it may start,
 // be cancelled or deleted, and what a trainer needs before it runs.
@@ -38,6 +40,9 @@ export interface FinetuneServiceOptions {
   /** Pending jobs allowed at once (all workspaces). */
   maxQueued: number;
   llamacpp: LlamaCppSettings;
+  peft: PeftSettings;
+  /** The backend's kind ('engine', 'ollama', 'external'): the bundled engine takes GGUF adapters only. */
+  backendKind: () => string;
   /** Free memory in bytes (systeminformation by default; tests can pass their own). */
   availableMemory?: () => Promise<number>;
   /** Free memory of the GPU that would train, in bytes; undefined where none reports it. */
@@ -70,7 +75,11 @@ export class FinetuneService {
     }
     const trainer = body.trainer ?? this.o.defaultTrainer;
     if (!TRAINERS.includes(trainer)) throw invalidRequest(`trainer must be one of ${TRAINERS.join(', ')}`, 'invalid_trainer');
-    if (trainer === 'peft') throw invalidRequest('trainer "peft" is not available on this server (no Python trainer is configured)', 'trainer_unavailable');
+    if (trainer === 'peft') {
+      hfWeightsDir(this.o.peft, body.baseModel);
+      // Ollama converts a safetensors LoRA into its own form; the bundled engine loads GGUF adapters only.
+      if (this.o.backendKind() === 'engine') throw invalidRequest('trainer "peft" needs Ollama as the backend: the bundled engine serves GGUF adapters only (use trainer "llamacpp")', 'trainer_unavailable');
+    }
     const hyperparameters = hyperparametersOf(body);
     let startAt: Date | null = null;
     if (body.startAt !== undefined) {
@@ -142,18 +151,18 @@ export class FinetuneService {
       throw unavailable(`cannot unload the backend's models before training: ${err instanceof Error ? err.message : String(err)}`, 5, 'backend_unavailable');
     });
     if (unloaded.length > 0) this.o.log.info('unloaded models for training', { job: job.id, models: unloaded });
-    const need = llamaCppMemoryNeed(base);
+    const need = job.trainer === 'peft' ? peftMemoryNeed(hfWeightsDir(this.o.peft, job.baseModel)) : llamaCppMemoryNeed(base);
     const free = await (this.o.availableMemory ?? (async () => (await si.mem()).available))();
     if (free < need) {
       throw new HearthError('unavailable', `not enough free memory to train: about ${Math.ceil(need / 2 ** 20)} MiB needed, ${Math.floor(free / 2 ** 20)} MiB available`, { code: 'insufficient_memory' });
     }
-    if (this.o.llamacpp.gpu !== 'off') {
+    if ((job.trainer === 'peft' ? this.o.peft.gpu : this.o.llamacpp.gpu) !== 'off') {
       const vram = await (this.o.availableVram ?? freeVram)();
       if (vram !== undefined && vram < need) {
         throw new HearthError('unavailable', `not enough free GPU memory to train: about ${Math.ceil(need / 2 ** 20)} MiB needed, ${Math.floor(vram / 2 ** 20)} MiB free`, { code: 'insufficient_vram' });
       }
     }
-    const { launch, wrapper } = await prepareLlamaCpp(job, dir, base, records, this.o.llamacpp);
+    const { launch, wrapper } = job.trainer === 'peft' ? await preparePeft(job, dir, base, records, this.o.peft) : await prepareLlamaCpp(job, dir, base, records, this.o.llamacpp);
     this.runner?.appendLog(job.id, `dataset: ${records.length} records rendered with the ${wrapper} chat template; base weights ${base.path}`);
     return launch;
   }
@@ -164,4 +173,16 @@ async function freeVram(): Promise<number | undefined> {
   const { controllers } = await si.graphics();
   const free = controllers.map((c) => c.memoryFree).filter((m): m is number => typeof m === 'number' && m > 0);
   return free.length === 0 ? undefined : Math.max(...free) * 2 ** 20;
+}
+
+/**
+ * Memory a peft LoRA run needs: the Hugging Face weights once, in float32 on a CPU (twice their
+ * usual bf16 size; on a GPU this over-asks, on the safe side), plus activations and the adapter's
+ * optimizer state, here a flat 1 GiB.
+ */
+function peftMemoryNeed(hfDir: string): number {
+  const weights = readdirSync(hfDir)
+    .filter((f) => f.endsWith('.safetensors') || f.endsWith('.bin'))
+    .reduce((sum, f) => sum + statSync(join(hfDir, f)).size, 0);
+  return weights * 2 + 2 ** 30;
 }

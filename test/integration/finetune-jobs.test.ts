@@ -45,6 +45,10 @@ describe('fine-tune jobs', () => {
     const badLr = await call<ErrorBody>('POST', '/finetune/jobs', { datasetId, baseModel: 'hearth-demo', learningRate: 5 });
     assert.equal(badLr.status, 400);
     assert.match(badLr.body.error.message, /learningRate/);
+    const peft = await call<ErrorBody>('POST', '/finetune/jobs', { datasetId, baseModel: 'hearth-demo', trainer: 'peft' });
+    assert.equal(peft.status, 400);
+    assert.equal(peft.body.error.code, 'trainer_unavailable');
+    assert.match(peft.body.error.message, /finetune\.hf_models_dir/);
     const badCtx = await call<ErrorBody>('POST', '/finetune/jobs', { datasetId, baseModel: 'hearth-demo', contextSize: 300 });
     assert.equal(badCtx.status, 400);
     assert.match(badCtx.body.error.message, /contextSize/);

@@ -77,7 +77,7 @@ const defaults: HearthConfig = {
     demoModel: true,
   },
   limits: { maxBody: 1024 * 1024, maxMessages: 256, maxTokens: 16384, streamHeartbeat: 5000, shutdownDrain: 30_000 },
-  finetune: { maxDatasetBytes: 32 * 1024 * 1024, maxDatasetRecords: 100_000, trainer: 'llamacpp', concurrency: 1, maxQueued: 32, threads: 0, stopTimeout: 5000 },
+  finetune: { maxDatasetBytes: 32 * 1024 * 1024, maxDatasetRecords: 100_000, trainer: 'llamacpp', python: 'python3', hfModelsDir: '', concurrency: 1, maxQueued: 32, threads: 0, stopTimeout: 5000 },
   secrets: { store: 'file' },
   dev: { validateResponses: false },
 };
@@ -332,6 +332,8 @@ describe('config invalid values name their key', () => {
     'finetune.max_dataset_bytes': '512b',
     'finetune.max_dataset_records': 0,
     'finetune.trainer': 'axolotl',
+    'finetune.python': '',
+    'finetune.hf_models_dir': '~/models',
     'finetune.concurrency': 0,
     'finetune.max_queued': 'many',
     'finetune.threads': -2,

@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Hearth's peft trainer: LoRA on Hugging Face weights with torch + transformers + peft.
+
+Run by the daemon as `<finetune.python> peft_train.py --spec FILE [--watch-parent]`, it speaks
+the same protocol as the built-in llamacpp worker: one JSON object per line on stdout
+
+    {"type": "progress", "step", "totalSteps", "epoch", "loss", "evalLoss", "tokensPerS", "etaS"}
+    {"type": "done", "artifacts": {"adapterDir": ..., "adapterFiles": {...}}}
+    {"type": "error", "message": ...}        (then exit code 1)
+
+and human lines on stderr. SIGTERM stops it after the current step with exit code 143 and no
+artifacts. Spec (JSON): hfModelDir, outputDir, samples (texts already rendered with the model's
+chat template), evalSamples, epochs, learningRate, contextSize, seed, gpu ("off" | "auto"),
+loraRank, loraAlpha. Unsloth is used when it is importable and a CUDA device is in use.
+"""
+
+import argparse
+import json
+import math
+import os
+import signal
+import sys
+import time
+
+
+def emit(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def log(line):
+    sys.stderr.write(f"[peft] {line}\n")
+    sys.stderr.flush()
+
+
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+def load_model(spec, device, dtype):
+    """The base with LoRA layers on every attention and MLP projection it has."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if device == "cuda":
+        try:
+            from unsloth import FastLanguageModel  # optional: faster LoRA on NVIDIA GPUs
+
+            model, tokenizer = FastLanguageModel.from_pretrained(spec["hfModelDir"], max_seq_length=spec["contextSize"], dtype=dtype, load_in_4bit=False)
+            model = FastLanguageModel.get_peft_model(model, r=spec["loraRank"], lora_alpha=spec["loraAlpha"], lora_dropout=0, target_modules=list(LORA_TARGETS), random_state=spec["seed"])
+            log("using Unsloth")
+            return model, tokenizer
+        except ImportError:
+            pass
+    from peft import LoraConfig, get_peft_model
+
+    tokenizer = AutoTokenizer.from_pretrained(spec["hfModelDir"])
+    model = AutoModelForCausalLM.from_pretrained(spec["hfModelDir"], torch_dtype=dtype).to(device)
+    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    targets = [t for t in LORA_TARGETS if t in names]
+    if not targets:
+        raise ValueError(f"the model has none of the projections LoRA targets here ({', '.join(LORA_TARGETS)})")
+    config = LoraConfig(r=spec["loraRank"], lora_alpha=spec["loraAlpha"], lora_dropout=0.0, target_modules=targets, task_type="CAUSAL_LM")
+    return get_peft_model(model, config), tokenizer
+
+
+def encode(tokenizer, texts, context_size):
+    """Token ids per text, BOS first when the tokenizer has one, cut to the context size."""
+    out = []
+    for text in texts:
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        if tokenizer.bos_token_id is not None and (not ids or ids[0] != tokenizer.bos_token_id):
+            ids = [tokenizer.bos_token_id] + ids
+        if len(ids) >= 2:
+            out.append(ids[:context_size])
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--spec", required=True)
+    parser.add_argument("--watch-parent", action="store_true")
+    args = parser.parse_args()
+    with open(args.spec, encoding="utf-8") as f:
+        spec = json.load(f)
+    spec.setdefault("evalSamples", [])
+    spec.setdefault("loraRank", 16)
+    spec.setdefault("loraAlpha", 32)
+    spec.setdefault("contextSize", 256)
+    spec.setdefault("seed", 42)
+
+    stop = {"requested": False}
+
+    def on_term(_signum, _frame):
+        stop["requested"] = True
+        log("SIGTERM: stopping after the current step")
+
+    signal.signal(signal.SIGTERM, on_term)
+    parent = os.getppid()
+
+    try:
+        import torch
+    except ImportError as err:
+        emit({"type": "error", "message": f"the peft trainer needs torch, transformers and peft in {sys.executable}: {err}"})
+        return 1
+
+    torch.manual_seed(spec["seed"])
+    device = "cuda" if spec.get("gpu") != "off" and torch.cuda.is_available() else "cpu"
+    dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if device == "cuda" else torch.float32
+    log(f"device {device}, dtype {dtype}")
+    try:
+        model, tokenizer = load_model(spec, device, dtype)
+    except Exception as err:  # noqa: BLE001 - any load failure is the job's error
+        emit({"type": "error", "message": f"cannot load {spec['hfModelDir']}: {err}"})
+        return 1
+
+    train = encode(tokenizer, spec["samples"], spec["contextSize"])
+    evals = encode(tokenizer, spec["evalSamples"], spec["contextSize"])
+    if not train:
+        emit({"type": "error", "message": "no training sample has two tokens or more"})
+        return 1
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=spec["learningRate"])
+    total = len(train) * spec["epochs"]
+    generator = torch.Generator().manual_seed(spec["seed"])
+    step = 0
+    tokens = 0
+    started = time.time()
+
+    def eval_loss():
+        if not evals:
+            return None
+        model.eval()
+        with torch.no_grad():
+            losses = [model(input_ids=torch.tensor([ids], device=device), labels=torch.tensor([ids], device=device)).loss.item() for ids in evals]
+        model.train()
+        return sum(losses) / len(losses)
+
+    model.train()
+    for epoch in range(1, spec["epochs"] + 1):
+        for i in torch.randperm(len(train), generator=generator).tolist():
+            if stop["requested"]:
+                log(f"stopped after {step} step(s); no artifacts written")
+                return 143
+            if args.watch_parent and os.getppid() != parent:
+                log("the daemon that started this trainer is gone: stopping")
+                return 1
+            ids = torch.tensor([train[i]], device=device)
+            loss = model(input_ids=ids, labels=ids).loss
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            tokens += ids.shape[1]
+            elapsed = time.time() - started
+            rate = tokens / elapsed if elapsed > 0 else None
+            value = loss.item()
+            emit({
+                "type": "progress",
+                "step": step,
+                "totalSteps": total,
+                "epoch": epoch,
+                "loss": value if math.isfinite(value) else None,
+                "evalLoss": None,
+                "tokensPerS": rate,
+                "etaS": (elapsed / step) * (total - step) if step else None,
+            })
+        if evals:
+            emit({"type": "progress", "step": step, "totalSteps": total, "epoch": epoch, "loss": None, "evalLoss": eval_loss(), "tokensPerS": None, "etaS": None})
+
+    if stop["requested"]:
+        return 143
+    adapter_dir = os.path.join(spec["outputDir"], "adapter")
+    model.save_pretrained(adapter_dir)
+    files = {name: os.path.join(adapter_dir, name) for name in ("adapter_model.safetensors", "adapter_config.json")}
+    missing = [name for name, path in files.items() if not os.path.isfile(path)]
+    if missing:
+        emit({"type": "error", "message": f"peft did not write {', '.join(missing)}"})
+        return 1
+    emit({"type": "done", "artifacts": {"adapterDir": adapter_dir, "adapterFiles": files}, "steps": step})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
