@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { startEngineProcess, uploadBlob, type EngineProcess } from '../test/helpers/engine-process.js';
 import { testModelPath } from '../test/helpers/test-model.js';
 import { BlobStore } from '../src/engine/store/blob-store.js';
+import { boundedRun } from './lib/bounded-run.js';
 import { ownCpuMs, processCpuMs, withCpu } from './lib/cpu.js';
 import { EngineClient, type EngineTiming, type GenerateParams } from './lib/engine-client.js';
 import { InProcessModel } from './lib/in-process.js';
@@ -227,10 +228,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   // Everything below is bounded by this one signal: the run's timeout, or Ctrl-C.
-  const run = new AbortController();
-  const timer = setTimeout(() => run.abort(new Error(`benchmark exceeded --timeout ${c.timeoutS} s`)), c.timeoutS * 1000);
-  const onSigint = () => run.abort(new Error('interrupted'));
-  process.once('SIGINT', onSigint);
+  const run = boundedRun(c.timeoutS);
 
   let inProcess: InProcessModel | undefined;
   let started: StartedEngine | undefined;
@@ -257,8 +255,7 @@ async function main(argv: string[]): Promise<number> {
     reportDiagnostics(rounds);
     return c.check && !pass ? 1 : 0;
   } finally {
-    clearTimeout(timer);
-    process.off('SIGINT', onSigint);
+    run.end();
     started?.client.close();
     await started?.engine.stop();
     await inProcess?.dispose();

@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startDaemonProcess, type DaemonProcess } from '../test/helpers/daemon-process.js';
+import { boundedRun } from './lib/bounded-run.js';
 import { processCpuMs } from './lib/cpu.js';
 import { JsonClient } from './lib/json-client.js';
 import { quantile } from './lib/stats.js';
@@ -215,13 +216,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage);
     return 0;
   }
-  const run = new AbortController();
-  const timer = setTimeout(() => run.abort(new Error(`benchmark exceeded --timeout ${c.timeoutS} s`)), c.timeoutS * 1000);
-  const onSigint = () => run.abort(new Error('interrupted'));
-  process.once('SIGINT', onSigint);
   // A hung daemon start is bounded by the helper (120 s); everything after by the run's signal.
-  const aborted = new Promise<never>((_, reject) => run.signal.addEventListener('abort', () => reject(run.signal.reason), { once: true }));
-  aborted.catch(() => {});
+  const run = boundedRun(c.timeoutS);
 
   let daemon: DaemonProcess | undefined;
   const clients: JsonClient[] = [];
@@ -280,7 +276,7 @@ async function main(argv: string[]): Promise<number> {
       const loads = await runLoads(c, many.gateway, many.direct, daemonPid, run.signal);
       return { pairs, loads };
     };
-    const { pairs, loads } = await Promise.race([measure(), aborted]);
+    const { pairs, loads } = await Promise.race([measure(), run.aborted]);
 
     // The access lines of the last requests may still be in the pipe.
     const gatewayRequests = c.warmup + c.rounds + Math.min(c.loadRequests, 10 * c.concurrency) + c.loadRuns * c.loadRequests;
@@ -291,9 +287,7 @@ async function main(argv: string[]): Promise<number> {
     const pass = report(c, { daemonPid, enginePid: health.backend.pid, accessLines: accessLines(), gatewayRequests }, pairs, loads);
     return c.check && !pass ? 1 : 0;
   } finally {
-    clearTimeout(timer);
-    process.off('SIGINT', onSigint);
-    run.abort(new Error('finished'));
+    run.end();
     for (const client of clients) client.close();
     for (const proxy of proxies) proxy.kill('SIGTERM');
     await daemon?.stop();

@@ -22,16 +22,27 @@ function specialTokenIds(info: GgufFileInfo): { bos?: number; eos?: number; eot?
   return { bos: id('bos_token_id'), eos: id('eos_token_id'), eot: id('eot_token_id') };
 }
 
-function asText(text: LlamaText, info: GgufFileInfo): string {
+interface SpecialTexts {
+  bos: string;
+  eos: string;
+  eot: string;
+}
+
+/** The text of BOS, EOS and EOT in this vocabulary (EOT falls back to EOS). */
+function specialTexts(info: GgufFileInfo): SpecialTexts {
   const ids = specialTokenIds(info);
+  return { bos: tokenText(info, ids.bos), eos: tokenText(info, ids.eos), eot: tokenText(info, ids.eot ?? ids.eos) };
+}
+
+function asText(text: LlamaText, special: SpecialTexts): string {
   return text.values
     .map((v) => {
       if (typeof v === 'string') return v;
       if (v instanceof SpecialTokensText) return v.value;
       if (v instanceof SpecialToken) {
-        if (v.value === 'BOS') return tokenText(info, ids.bos);
-        if (v.value === 'EOS') return tokenText(info, ids.eos);
-        if (v.value === 'EOT') return tokenText(info, ids.eot ?? ids.eos);
+        if (v.value === 'BOS') return special.bos;
+        if (v.value === 'EOS') return special.eos;
+        if (v.value === 'EOT') return special.eot;
         return '';
       }
       return '';
@@ -55,16 +66,17 @@ export interface RenderedSamples {
 /** Renders records with the chat template of the GGUF at `modelPath`. */
 export async function renderForTraining(modelPath: string, records: readonly TrainingRecord[]): Promise<RenderedSamples> {
   const info = await readGgufFileInfo(modelPath, { readTensorInfo: false });
-  const bos = tokenText(info, specialTokenIds(info).bos);
+  const special = specialTexts(info);
+  const bos = special.bos;
   const wrapper = resolveChatWrapper({ fileInfo: info, filename: basename(modelPath), bosString: bos || null, warningLogs: false });
   if (wrapper === null) throw new HearthError('invalid_request', `no chat template could be resolved for the base model (${basename(modelPath)})`, { code: 'no_chat_template' });
   const samples = records.map((record) => {
     const state = wrapper.generateContextState({ chatHistory: historyOf(record) });
-    let text = asText(state.contextText, info);
+    let text = asText(state.contextText, special);
     if (bos && text.startsWith(bos)) text = text.slice(bos.length);
     // The last answer is left open, as for generation; close it the way the model should.
     const end = state.stopGenerationTriggers[0];
-    return text + (end ? asText(LlamaText(end), info) : tokenText(info, specialTokenIds(info).eos));
+    return text + (end ? asText(LlamaText(end), special) : special.eos);
   });
   return { samples, wrapper: wrapper.wrapperName };
 }

@@ -92,10 +92,14 @@ export class FinetuneService {
 
   /** 400 naming the base model unless the backend has it (and its weights are on this machine). */
   private async requireBaseModel(model: string): Promise<void> {
-    const models = await this.o.chat.models();
-    const known = models.some((m) => m.name === model || m.name === `${model}:latest` || m.model === model);
-    if (!known) throw invalidRequest(`baseModel '${model}': the backend has no such model (see GET /api/v1/models)`, 'unknown_base_model');
-    const base = await locateBaseModel(this.o.chat, model, this.o.engineModelsDir());
+    let base;
+    try {
+      base = await locateBaseModel(this.o.chat, model, this.o.engineModelsDir());
+    } catch (err) {
+      // /api/show answers 404 for a model the backend does not have.
+      if (err instanceof HearthError && err.kind === 'not_found') throw invalidRequest(`baseModel '${model}': the backend has no such model (see GET /api/v1/models)`, 'unknown_base_model');
+      throw err;
+    }
     if (base.adapters > 0) throw invalidRequest(`baseModel '${model}' is itself a base plus an adapter; fine-tune its base instead`, 'base_model_has_adapter');
   }
 

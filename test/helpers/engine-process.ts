@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { sha256OfFile, uploadBlob as uploadFileBlob } from '../../src/backend/blob-upload.js';
 
 export const hearthBin = fileURLToPath(new URL('../../../bin/hearth.js', import.meta.url));
 
@@ -79,8 +80,8 @@ export async function uploadBlob(url: string, bytes: Buffer): Promise<string> {
 
 /** Uploads a GGUF file and registers it under `name` with /api/create (not streamed). */
 export async function createModelFromFile(url: string, name: string, path: string): Promise<string> {
-  const { readFile } = await import('node:fs/promises');
-  const digest = await uploadBlob(url, await readFile(path));
+  const digest = await sha256OfFile(path);
+  await uploadFileBlob(url, path, (await stat(path)).size, digest);
   const res = await fetch(`${url}/api/create`, { method: 'POST', body: JSON.stringify({ model: name, files: { 'model.gguf': digest }, stream: false }) });
   if (res.status !== 200) throw new Error(`create ${name} failed: ${res.status} ${await res.text()}`);
   return digest;

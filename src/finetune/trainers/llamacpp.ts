@@ -1,15 +1,14 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { TrainingRecord } from '../dataset-records.js';
 import type { BaseModelFile } from '../base-model.js';
 import type { Job } from '../jobs.js';
 import { renderForTraining } from '../render.js';
 import type { TrainerLaunch } from '../runner.js';
 import { detectCpuThreads } from '../../engine/runtime/threads.js';
+// The built-in trainer: llama.cpp's training API through node-llama-cpp's libraries.
+import { WORKER_PATH } from '../../train/llamacpp/run-worker.js';
 
-/** The built-in trainer: llama.cpp's training API through node-llama-cpp's libraries (src/train/llamacpp). */
-export const LLAMACPP_WORKER = fileURLToPath(new URL('../../train/llamacpp/worker.js', import.meta.url));
 
 export interface LlamaCppSettings {
   /** CPU threads for training; 0 = the worker decides. */
@@ -45,5 +44,5 @@ export async function prepareLlamaCpp(job: Job, dir: string, base: BaseModelFile
   };
   const specPath = join(dir, 'spec.json');
   writeFileSync(specPath, JSON.stringify(spec), { mode: 0o600 });
-  return { launch: { command: process.execPath, args: [LLAMACPP_WORKER, '--spec', specPath, '--watch-parent'] }, wrapper };
+  return { launch: { command: process.execPath, args: [WORKER_PATH, '--spec', specPath, '--watch-parent'] }, wrapper };
 }
