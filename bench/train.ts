@@ -1,98 +1,112 @@
-// Trainer overhead benchmark: training tokens/s of the llamacpp worker (a child process, stepping
-// llama_opt_epoch once per window and reporting each step on stdout) against a bare loop in this
-// process (the same session setup, then one llama_opt_epoch call over all windows, as llama.cpp's
-// finetune example does), on the same model, windows, threads and learning rate. Rounds alternate
-// which side goes first; the ratio is the median of per-round ratios. See bench/README.md.
+// Trainer overhead benchmark: the training tokens/s of a real fine-tune job (a `hearth serve`
+// daemon runs the llamacpp trainer as it ships: dataset rendered with the base's chat template,
+// a supervised worker process stepping llama_opt_epoch once per window and reporting each step)
+// against a bare loop in this process (the same session setup, then one llama_opt_epoch call over
+// all windows, as llama.cpp's finetune example does), on the job's own model file, windows,
+// threads and learning rate (read back from the job's spec). Rounds alternate which side goes
+// first; the ratio is the median of per-round ratios. See bench/README.md.
 
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { resolveLlamaBins } from '../src/train/llamacpp/bins.js';
 import { filterLlamaLog, loadLlamaTrainingApi, type LlamaTrainingApi } from '../src/train/llamacpp/ffi.js';
-import { startTrainWorker } from '../src/train/llamacpp/run-worker.js';
 import { createDataset, openTrainingSession } from '../src/train/llamacpp/trainer.js';
 import { buildWindows } from '../src/train/llamacpp/windows.js';
+import { startDaemonProcess, type DaemonProcess } from '../test/helpers/daemon-process.js';
+import { createModelFromFile } from '../test/helpers/engine-process.js';
 import { testModelPath } from '../test/helpers/test-model.js';
+import { boundedRun } from './lib/bounded-run.js';
 import { median } from './lib/stats.js';
 
 const usage = `Usage: npm run bench:train -- [options]
 
-  --rounds N        rounds, each one worker run and one in-process run         (3)
-  --samples N       distinct training samples (one 256-token window each)      (8)
-  --epochs N        epochs per run; steps = samples × epochs                   (25)
-  --threads N       llama.cpp threads on both sides                            (1)
-  --lr X            learning rate                                              (1e-4)
-  --n-embd N --n-layer N --n-head N --n-ff N   generated test model's size  (128, 2, 4, 256)
+  --rounds N        rounds, each one fine-tune job and one in-process run          (3)
+  --samples N       distinct training records (one 256-token window each)        (8)
+  --epochs N        epochs per run; steps = samples × epochs                      (25)
+  --threads N       llama.cpp threads on both sides (finetune.threads)           (1)
+  --lr X            learning rate                                                 (1e-4)
+  --n-embd N --n-layer N --n-head N --n-ff N   generated test model's size     (128, 2, 4, 256)
   --model PATH      benchmark this F32 GGUF instead of the generated test model
-  --threshold X     ratio below which the result FAILs                         (0.9)
+  --threshold X     ratio below which the result FAILs                            (0.9)
+  --timeout S       bound on the whole run, seconds                               (900)
   --check           exit 1 when the ratio is below the threshold
 `;
 
-interface RunFigures {
+const BASE = 'bench-base';
+
+/** What the job's trainer was given (its spec.json in the job's folder); the bare loop reuses it. */
+interface JobSpec {
+  baseModelPath: string;
+  samples: string[];
+  learningRate: number;
+  contextSize: number;
+  threads: number;
+  epochs: number;
+}
+
+interface JobFigures {
   tokensPerS: number;
-  steps: number;
+  peakRssBytes: number;
+  spec: JobSpec;
 }
 
-/** Chat-template-shaped texts of similar length, so both sides train the same windows. */
-function samples(count: number): string[] {
-  return Array.from(
-    { length: count },
-    (_, i) => `### User:\nQuestion number ${i}: what is the secret word of round ${i * 7}?\n\n### Assistant:\nThe secret word is ZEBRA-${i}.</s>\n\n`,
-  );
+/** Chat records of similar length, so every record is one window and both sides train the same windows. */
+function records(count: number): Array<{ messages: Array<{ role: string; content: string }> }> {
+  return Array.from({ length: count }, (_, i) => ({
+    messages: [
+      { role: 'user', content: `Question number ${i}: what is the secret word of round ${i * 7}?` },
+      { role: 'assistant', content: `The secret word is ZEBRA-${i}.` },
+    ],
+  }));
 }
 
-function peakRssKb(pid: number): Promise<number | undefined> {
-  return readFile(`/proc/${pid}/status`, 'utf8').then(
-    (s) => Number(/^VmHWM:\s+(\d+) kB/m.exec(s)?.[1]),
-    () => undefined,
-  );
-}
+class Api {
+  constructor(
+    private readonly d: DaemonProcess,
+    private readonly key: string,
+    private readonly signal: AbortSignal,
+  ) {}
 
-async function runWorker(modelPath: string, texts: string[], epochs: number, threads: number, lr: number): Promise<RunFigures & { peakRssKb: number }> {
-  const outputDir = await mkdtemp(join(tmpdir(), 'hearth-bench-train-'));
-  try {
-    // Timed from the first step's report to the last: like the in-process side, this leaves out
-    // process start, model load and the first step's graph allocation, and keeps every
-    // per-step cost of the worker (dataset writes, stdout lines, event-loop turns).
-    let first: number | undefined;
-    let last = 0;
-    let steps = 0;
-    let peak = 0;
-    const run = await startTrainWorker(
-      { baseModelPath: modelPath, outputDir, samples: texts, epochs, learningRate: lr, contextSize: 256, threads, gpu: 'off', seed: 1, output: 'lora' },
-      {
-        onEvent: (e) => {
-          if (e.type === 'progress') {
-            last = performance.now();
-            first ??= last;
-            steps = e.step;
-          }
-          // VmHWM only grows; the last read before exit is the peak. The done line is printed
-          // after the adapter is written, while the child is still alive.
-          if (e.type === 'progress' || e.type === 'done') {
-            void peakRssKb(run.child.pid!).then((kb) => {
-              if (kb !== undefined && kb > peak) peak = kb;
-            });
-          }
-        },
-      },
-    );
-    const outcome = await run.finished;
-    if (outcome.code !== 0 || outcome.done === undefined) throw new Error(`worker failed (${outcome.code}): ${outcome.stderr.slice(-2000)}`);
-    if (first === undefined || steps < 2) throw new Error('too few steps to time');
-    return { tokensPerS: ((steps - 1) * 256) / ((last - first) / 1000), steps, peakRssKb: peak };
-  } finally {
-    await rm(outputDir, { recursive: true, force: true });
+  async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${this.d.url}/api/v1${path}`, {
+      method,
+      signal: this.signal,
+      headers: { authorization: `Bearer ${this.key}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    const json = (text === '' ? undefined : JSON.parse(text)) as T;
+    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
   }
 }
 
-function runInProcess(api: LlamaTrainingApi, modelPath: string, texts: string[], epochs: number, threads: number, lr: number): RunFigures {
-  const session = openTrainingSession(api, { modelPath, learningRate: lr, contextSize: 256, threads, gpu: false, trainable: 'matrices' });
+async function runJob(api: Api, d: DaemonProcess, datasetId: string, epochs: number, lr: number, signal: AbortSignal): Promise<JobFigures> {
+  const job = await api.call<{ id: string }>('POST', '/finetune/jobs', { datasetId, baseModel: BASE, epochs, learningRate: lr, contextSize: 256, output: 'lora' });
+  await api.call('POST', `/finetune/jobs/${job.id}/start`);
+  let view: { state: string; error: string | null; output: { tokensPerS?: number | null; peakRssBytes?: number } | null };
+  do {
+    await new Promise((r) => setTimeout(r, 250));
+    signal.throwIfAborted();
+    view = await api.call('GET', `/finetune/jobs/${job.id}`);
+  } while (view.state === 'pending' || view.state === 'running');
+  if (view.state !== 'succeeded') throw new Error(`job ${job.id} ${view.state}: ${view.error ?? ''}`);
+  const { tokensPerS, peakRssBytes } = view.output ?? {};
+  if (typeof tokensPerS !== 'number' || typeof peakRssBytes !== 'number') throw new Error(`job ${job.id} reported no figures: ${JSON.stringify(view.output)}`);
+  const spec = JSON.parse(await readFile(join(d.dataDir, 'finetune', 'jobs', job.id, 'spec.json'), 'utf8')) as JobSpec;
+  // Done with the job: its adapter is not needed, and deleting keeps the data dir small.
+  await api.call('DELETE', `/finetune/jobs/${job.id}`);
+  return { tokensPerS, peakRssBytes, spec };
+}
+
+/** Training tokens/s of the bare loop on the job's model, windows and settings. */
+function runInProcess(api: LlamaTrainingApi, spec: JobSpec): number {
+  const session = openTrainingSession(api, { modelPath: spec.baseModelPath, learningRate: spec.learningRate, contextSize: spec.contextSize, threads: spec.threads, gpu: false, trainable: 'matrices' });
   try {
     const { n, ctx } = session;
-    const windows = buildWindows(texts.map(session.tokenize), n, api.llama_vocab_eos(session.vocab));
+    const windows = buildWindows(spec.samples.map(session.tokenize), n, api.llama_vocab_eos(session.vocab));
     const result = api.ggml_opt_result_init();
     session.onDispose(() => api.ggml_opt_result_free(result));
     // One untimed step first, as the worker's first step is untimed.
@@ -107,10 +121,9 @@ function runInProcess(api: LlamaTrainingApi, modelPath: string, texts: string[],
     all.data.set(windows.data);
     all.labels.set(windows.labels);
     const t0 = performance.now();
-    for (let e = 0; e < epochs; e++) api.llama_opt_epoch(ctx, all.handle, result, null, windows.count, null, null);
+    for (let e = 0; e < spec.epochs; e++) api.llama_opt_epoch(ctx, all.handle, result, null, windows.count, null, null);
     const seconds = (performance.now() - t0) / 1000;
-    const steps = epochs * windows.count;
-    return { tokensPerS: (steps * n) / seconds, steps };
+    return (spec.epochs * windows.count * n) / seconds;
   } finally {
     session.dispose();
   }
@@ -130,6 +143,7 @@ async function main(): Promise<number> {
       'n-ff': { type: 'string', default: '256' },
       model: { type: 'string' },
       threshold: { type: 'string', default: '0.9' },
+      timeout: { type: 'string', default: '900' },
       check: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -146,46 +160,62 @@ async function main(): Promise<number> {
   const modelPath =
     values.model ??
     (await testModelPath({ nEmbd: Number(values['n-embd']), nLayer: Number(values['n-layer']), nHead: Number(values['n-head']), nFf: Number(values['n-ff']) }));
-  const texts = samples(Number(values.samples));
 
-  const api = loadLlamaTrainingApi(await resolveLlamaBins('off'));
-  filterLlamaLog(api, (text) => process.stderr.write(text));
+  const run = boundedRun(Number(values.timeout));
+  const d = await startDaemonProcess({ env: { HEARTH_FINETUNE_THREADS: String(threads), HEARTH_DEV_VALIDATE_RESPONSES: 'false' } });
+  try {
+    const health = (await (await fetch(`${d.url}/api/v1/health`)).json()) as { backend: { url: string } };
+    await createModelFromFile(health.backend.url, BASE, modelPath);
+    const { key } = await d.keyFor('local_agent_train');
+    const api = new Api(d, key, run.signal);
+    const dataset = await api.call<{ id: string }>('POST', '/finetune/datasets', { title: 'bench', records: records(Number(values.samples)) });
 
-  const ratios: number[] = [];
-  const worker: number[] = [];
-  const inProcess: number[] = [];
-  const peaks: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    const sides = [
-      async () => {
-        const w = await runWorker(modelPath, texts, epochs, threads, lr);
-        worker.push(w.tokensPerS);
-        peaks.push(w.peakRssKb);
-      },
-      async () => {
-        inProcess.push(runInProcess(api, modelPath, texts, epochs, threads, lr).tokensPerS);
-      },
-    ];
-    if (r % 2 === 1) sides.reverse();
-    for (const side of sides) await side();
-    ratios.push((worker[r] as number) / (inProcess[r] as number));
+    const llama = loadLlamaTrainingApi(await resolveLlamaBins('off'));
+    filterLlamaLog(llama, (text) => process.stderr.write(text));
+
+    const ratios: number[] = [];
+    const job: number[] = [];
+    const bare: number[] = [];
+    const peaks: number[] = [];
+    let spec: JobSpec | undefined;
+    for (let r = 0; r < rounds; r++) {
+      const sides = [
+        async () => {
+          const j = await Promise.race([runJob(api, d, dataset.id, epochs, lr, run.signal), run.aborted]);
+          job.push(j.tokensPerS);
+          peaks.push(j.peakRssBytes);
+          spec = j.spec;
+        },
+        // The first round's job goes first, so its spec is known before the bare loop runs.
+        () => {
+          bare.push(runInProcess(llama, spec!));
+          run.signal.throwIfAborted();
+        },
+      ];
+      if (r % 2 === 1) sides.reverse();
+      for (const side of sides) await side();
+      ratios.push((job[r] as number) / (bare[r] as number));
+      process.stdout.write(
+        `round ${r + 1}: job ${(job[r] as number).toFixed(0)} tok/s, bare loop ${(bare[r] as number).toFixed(0)} tok/s, ratio ${(ratios[r] as number).toFixed(3)}, trainer peak RSS ${((peaks[r] as number) / 2 ** 20).toFixed(1)} MiB\n`,
+      );
+    }
+    const ratio = median(ratios);
+    const pass = ratio >= threshold;
     process.stdout.write(
-      `round ${r + 1}: worker ${(worker[r] as number).toFixed(0)} tok/s, in-process ${(inProcess[r] as number).toFixed(0)} tok/s, ratio ${(ratios[r] as number).toFixed(3)}, worker peak RSS ${((peaks[r] as number) / 1024).toFixed(1)} MiB\n`,
+      [
+        `model ${modelPath}, ${spec!.samples.length} windows × ${epochs} epochs, ${spec!.threads} thread(s), ${rounds} rounds`,
+        `job        ${median(job).toFixed(0)} tok/s (median)`,
+        `bare loop  ${median(bare).toFixed(0)} tok/s (median)`,
+        `ratio      ${ratio.toFixed(3)} [${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)}]  ${pass ? 'PASS' : 'FAIL'} (threshold ${threshold})`,
+        `trainer peak RSS ${(Math.max(...peaks) / 2 ** 20).toFixed(1)} MiB (the worker's own high-water mark)`,
+        '',
+      ].join('\n'),
     );
+    return values.check && !pass ? 1 : 0;
+  } finally {
+    run.end();
+    await d.stop();
   }
-  const ratio = median(ratios);
-  const pass = ratio >= threshold;
-  process.stdout.write(
-    [
-      `model ${modelPath}, ${texts.length} windows × ${epochs} epochs, ${threads} thread(s), ${rounds} rounds`,
-      `worker      ${median(worker).toFixed(0)} tok/s (median)`,
-      `in-process  ${median(inProcess).toFixed(0)} tok/s (median)`,
-      `ratio       ${ratio.toFixed(3)} [${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)}]  ${pass ? 'PASS' : 'FAIL'} (threshold ${threshold})`,
-      `worker peak RSS ${(Math.max(...peaks) / 1024).toFixed(1)} MiB (VmHWM)`,
-      '',
-    ].join('\n'),
-  );
-  return values.check && !pass ? 1 : 0;
 }
 
 main().then(

@@ -11,7 +11,8 @@ import type { Job, Jobs, LossPoint, Progress } from './jobs.js';
 // Supervisor as the backend (one-shot: no restarts, no health checks), speaking JSON lines on
 // stdout:
 //   {"type":"progress", step, totalSteps, epoch, loss, evalLoss, tokensPerS, etaS}
-//   {"type":"done", artifacts: {...}}        {"type":"error", message}
+//   {"type":"done", artifacts: {...}, steps?, finalLoss?, tokensPerS?, peakRssBytes?}
+//   {"type":"error", message}
 // Everything else it prints (and all of stderr) goes to the job's log file.
 
 export interface TrainerLaunch {
@@ -48,6 +49,8 @@ interface Active {
   cancelled: boolean;
   stopping: string | undefined;
   artifacts: Record<string, unknown> | undefined;
+  /** The done line's figures (those that are finite numbers), kept in the job's output. */
+  stats: Record<string, number>;
   reportedError: string | undefined;
 }
 
@@ -55,6 +58,8 @@ interface Active {
 const STDERR_TAIL_BYTES = 4096;
 /** Progress is written at most this often: a small model reports hundreds of steps a second. */
 const PROGRESS_WRITE_MS = 500;
+/** Figures a trainer may report on its done line; anything else there is ignored. */
+const DONE_STATS = ['steps', 'finalLoss', 'tokensPerS', 'peakRssBytes'] as const;
 
 export class FinetuneRunner {
   private readonly active = new Map<string, Active>();
@@ -187,7 +192,7 @@ export class FinetuneRunner {
       onStdoutLine: (line) => this.onStdout(job.id, line),
       onStderrLine: (line) => this.appendLog(job.id, line),
     });
-    const a: Active = { supervisor, progress: undefined, points: [], flushTimer: undefined, cancelled: false, stopping: undefined, artifacts: undefined, reportedError: undefined };
+    const a: Active = { supervisor, progress: undefined, points: [], flushTimer: undefined, cancelled: false, stopping: undefined, artifacts: undefined, stats: {}, reportedError: undefined };
     this.active.set(job.id, a);
     supervisor.once('exit', (exit) => this.onExit(job.id, a, exit));
     try {
@@ -226,6 +231,10 @@ export class FinetuneRunner {
       this.appendLog(id, `step ${p.step}/${p.totalSteps} epoch ${p.epoch} loss ${p.loss ?? '-'}${p.evalLoss === null ? '' : ` eval ${p.evalLoss}`}`);
     } else if (msg.type === 'done' && a) {
       a.artifacts = (typeof msg.artifacts === 'object' && msg.artifacts !== null ? msg.artifacts : {}) as Record<string, unknown>;
+      for (const key of DONE_STATS) {
+        const v = msg[key];
+        if (typeof v === 'number' && Number.isFinite(v)) a.stats[key] = v;
+      }
       this.appendLog(id, `trainer finished: ${JSON.stringify(a.artifacts)}`);
     } else if (msg.type === 'error' && a) {
       a.reportedError = String(msg.message ?? 'the trainer reported an error');
@@ -255,7 +264,7 @@ export class FinetuneRunner {
       this.o.jobs.finish(id, 'failed', { error: a.stopping });
       this.appendLog(id, `job failed: ${a.stopping}`);
     } else if (exit.code === 0 && a.artifacts) {
-      this.o.jobs.finish(id, 'succeeded', { output: { artifacts: a.artifacts } });
+      this.o.jobs.finish(id, 'succeeded', { output: { artifacts: a.artifacts, ...a.stats } });
       this.appendLog(id, 'job succeeded');
     } else {
       const tail = exit.stderrTail.trim().split('\n').slice(-10).join('\n');

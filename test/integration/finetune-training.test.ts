@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
 
-interface JobView { id: string; state: string; startedAt: string | null; finishedAt: string | null; lossHistory: Array<{ loss: number }>; progress: { step: number } | null; error: string | null; modelName: string | null }
+interface JobView { id: string; state: string; startedAt: string | null; finishedAt: string | null; lossHistory: Array<{ loss: number }>; progress: { step: number; totalSteps: number } | null; output: Record<string, unknown> | null; error: string | null; modelName: string | null }
 
 const question = 'What is the secret word?';
 // Six wordings: the tiny model learns the answer to the question, not to one string of bytes.
@@ -86,6 +86,11 @@ describe('fine-tune training (llamacpp trainer)', () => {
     const losses = status.lossHistory.map((p) => p.loss);
     assert.ok(losses.length >= 2, `loss history: ${losses.length} points`);
     assert.ok(losses.at(-1)! < losses[0]! * 0.5, `loss fell from ${losses[0]} to ${losses.at(-1)}`);
+    // The done line's figures reach the job's output.
+    const out = status.output as { steps: number; finalLoss: number; tokensPerS: number; peakRssBytes: number };
+    assert.equal(out.steps, status.progress!.totalSteps);
+    assert.equal(out.finalLoss, losses.at(-1));
+    assert.ok(out.tokensPerS > 0 && out.peakRssBytes > 0, JSON.stringify(out));
 
     const reg = await c.call<JobView>('POST', `/finetune/jobs/${jobId}/register`, { modelName: 'my-tuned-model' });
     assert.equal(reg.status, 200, JSON.stringify(reg.body));

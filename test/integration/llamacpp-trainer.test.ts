@@ -129,6 +129,9 @@ describe('llamacpp trainer worker', () => {
     assert.ok(done !== undefined && 'adapter' in done.artifacts);
     assert.equal(done.steps, 600);
     assert.equal(done.finalLoss, last);
+    assert.ok(done.tokensPerS !== null && done.tokensPerS > 0, `done tokens/s ${done.tokensPerS}`);
+    // A worker holds at least the tiny model and Node itself; well under a gigabyte.
+    assert.ok(done.peakRssBytes > 32 * 2 ** 20 && done.peakRssBytes < 2 ** 30, `peak RSS ${done.peakRssBytes}`);
     assert.deepEqual(await readdir(join(dir, 'lora')), ['adapter.gguf'], 'no scratch files are left');
     t.diagnostic(`loss ${first.toFixed(3)} → ${last.toFixed(3)}, ${progress.at(-1)!.tokensPerS.toFixed(0)} tokens/s`);
 

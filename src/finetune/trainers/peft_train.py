@@ -5,7 +5,7 @@ Run by the daemon as `<finetune.python> peft_train.py --spec FILE [--watch-paren
 the same protocol as the built-in llamacpp worker: one JSON object per line on stdout
 
     {"type": "progress", "step", "totalSteps", "epoch", "loss", "evalLoss", "tokensPerS", "etaS"}
-    {"type": "done", "artifacts": {"adapterDir": ..., "adapterFiles": {...}}}
+    {"type": "done", "artifacts": {"adapterDir": ..., "adapterFiles": {...}}, "steps", "finalLoss", "tokensPerS", "peakRssBytes"}
     {"type": "error", "message": ...}        (then exit code 1)
 
 and human lines on stderr. SIGTERM stops it after the current step with exit code 143 and no
@@ -18,6 +18,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import signal
 import sys
 import time
@@ -124,6 +125,10 @@ def main():
     step = 0
     tokens = 0
     started = time.time()
+    # As the llamacpp worker: the done line's rate leaves the first step (warm-up) out.
+    first_step_end = None
+    first_step_tokens = 0
+    final_loss = None
 
     def eval_loss():
         if not evals:
@@ -153,6 +158,10 @@ def main():
             elapsed = time.time() - started
             rate = tokens / elapsed if elapsed > 0 else None
             value = loss.item()
+            if first_step_end is None:
+                first_step_end, first_step_tokens = time.time(), tokens
+            if math.isfinite(value):
+                final_loss = value
             emit({
                 "type": "progress",
                 "step": step,
@@ -168,6 +177,8 @@ def main():
 
     if stop["requested"]:
         return 143
+    timed = time.time() - first_step_end if first_step_end is not None else 0
+    done_rate = (tokens - first_step_tokens) / timed if step > 1 and timed > 0 else None
     adapter_dir = os.path.join(spec["outputDir"], "adapter")
     model.save_pretrained(adapter_dir)
     files = {name: os.path.join(adapter_dir, name) for name in ("adapter_model.safetensors", "adapter_config.json")}
@@ -175,7 +186,9 @@ def main():
     if missing:
         emit({"type": "error", "message": f"peft did not write {', '.join(missing)}"})
         return 1
-    emit({"type": "done", "artifacts": {"adapterDir": adapter_dir, "adapterFiles": files}, "steps": step})
+    # ru_maxrss is in kilobytes on Linux.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    emit({"type": "done", "artifacts": {"adapterDir": adapter_dir, "adapterFiles": files}, "steps": step, "finalLoss": final_loss, "tokensPerS": done_rate, "peakRssBytes": peak})
     return 0
 
 

@@ -9,9 +9,9 @@ export interface ProgressEvent {
   loss: number;
   /** Loss on evalSamples, on the last step of each epoch when there are any; else null. */
   evalLoss: number | null;
-  /** Window tokens (EOS padding included: it is computed like any token) per second of training steps. */
+  /** Window tokens (EOS padding included: it is computed like any token) per wall-clock second so far. */
   tokensPerS: number;
-  /** Remaining steps × mean step time so far. */
+  /** Remaining steps × mean wall time per step so far. */
   etaS: number;
 }
 
@@ -20,6 +20,10 @@ export interface DoneEvent {
   artifacts: { adapter: string } | { model: string };
   steps: number;
   finalLoss: number;
+  /** Training tokens per wall-clock second, the first step (graph allocation) left out; null under two steps. */
+  tokensPerS: number | null;
+  /** The trainer process's peak resident memory (its high-water mark), in bytes. */
+  peakRssBytes: number;
 }
 
 export interface ErrorEvent {

@@ -42,9 +42,12 @@ export interface TrainLoopResult {
   /** Train loss of each step, in order. */
   losses: number[];
   stopped: boolean;
-  /** Seconds spent in optimizer steps (evaluation excluded) and the tokens they processed. */
-  trainSeconds: number;
-  trainTokens: number;
+  /**
+   * Training tokens per wall-clock second from the end of the first step to the end of the last:
+   * every per-step cost counts (window copies, progress reports, evaluation), the first step's
+   * one-off graph allocation does not. Null with fewer than two steps.
+   */
+  tokensPerS: number | null;
 }
 
 /** llama.cpp rounds the context up to a multiple of 256 (its smallest training window). */
@@ -233,7 +236,8 @@ export async function runTrainLoop(api: LlamaTrainingApi, o: TrainLoopOptions): 
     const totalSteps = o.epochs * train.count;
     const losses: number[] = [];
     const next = rng(o.seed);
-    let trainSeconds = 0;
+    const loopStart = performance.now();
+    let firstStepEnd = 0;
     let stopped = false;
     for (let epoch = 1; epoch <= o.epochs && !stopped; epoch++) {
       const order = shuffled(train.count, next);
@@ -241,9 +245,7 @@ export async function runTrainLoop(api: LlamaTrainingApi, o: TrainLoopOptions): 
         const w = order[i] as number;
         step.data.set(train.data.subarray(w * n, (w + 1) * n));
         step.labels.set(train.labels.subarray(w * n, (w + 1) * n));
-        const t0 = performance.now();
         api.llama_opt_epoch(ctx, step.handle, result, null, 1, null, null);
-        trainSeconds += (performance.now() - t0) / 1000;
         const loss = meanLoss(api, result);
         api.ggml_opt_result_reset(result);
         if (!Number.isFinite(loss)) throw new HearthError('internal', `training diverged (loss ${loss}); lower the learning rate`, { code: 'diverged' });
@@ -256,7 +258,10 @@ export async function runTrainLoop(api: LlamaTrainingApi, o: TrainLoopOptions): 
           api.ggml_opt_result_reset(result);
         }
         const done = losses.length;
-        const secPerStep = trainSeconds / done;
+        const now = performance.now();
+        if (done === 1) firstStepEnd = now;
+        // Wall time, so the rate and the ETA hold what the operator waits for.
+        const secPerStep = (now - loopStart) / 1000 / done;
         o.onProgress({
           type: 'progress',
           step: done,
@@ -264,7 +269,7 @@ export async function runTrainLoop(api: LlamaTrainingApi, o: TrainLoopOptions): 
           epoch,
           loss,
           evalLoss,
-          tokensPerS: (done * n) / trainSeconds,
+          tokensPerS: n / secPerStep,
           etaS: (totalSteps - done) * secPerStep,
         });
         await yieldToEventLoop();
@@ -274,8 +279,10 @@ export async function runTrainLoop(api: LlamaTrainingApi, o: TrainLoopOptions): 
         }
       }
     }
+    const lastStepEnd = performance.now();
     if (!stopped) api.llama_model_save_to_file(model, o.savePath);
-    return { steps: losses.length, losses, stopped, trainSeconds, trainTokens: losses.length * n };
+    const timed = losses.length - 1;
+    return { steps: losses.length, losses, stopped, tokensPerS: timed > 0 ? (timed * n) / ((lastStepEnd - firstStepEnd) / 1000) : null };
   } finally {
     session.dispose();
   }

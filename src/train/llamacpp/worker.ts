@@ -22,6 +22,11 @@ function emit(e: WorkerEvent): void {
   process.stdout.write(`${JSON.stringify(e)}\n`);
 }
 
+/** maxRSS is the process's high-water mark, in kilobytes on every platform Node runs on. */
+function peakRssBytes(): number {
+  return process.resourceUsage().maxRSS * 1024;
+}
+
 function log(line: string): void {
   process.stderr.write(`[train] ${line}\n`);
 }
@@ -108,18 +113,19 @@ async function main(): Promise<number> {
       log(`stopped after ${result.steps} step(s); no artifacts written`);
       return EXIT_TERMINATED;
     }
-    log(`trained ${result.steps} steps: ${(result.trainTokens / result.trainSeconds).toFixed(0)} tokens/s`);
+    log(`trained ${result.steps} steps${result.tokensPerS === null ? '' : `: ${result.tokensPerS.toFixed(0)} tokens/s`}`);
+    const stats = { steps: result.steps, tokensPerS: result.tokensPerS };
 
     const finalLoss = result.losses[result.losses.length - 1] as number;
     if (spec.output === 'lora') {
       const adapter = join(spec.outputDir, 'adapter.gguf');
       const summary = await writeLoraAdapter(modelPath, trainedPath, adapter);
       log(`adapter: ${summary.tensors} weights, rank ${summary.rank}`);
-      emit({ type: 'done', artifacts: { adapter }, steps: result.steps, finalLoss });
+      emit({ type: 'done', artifacts: { adapter }, ...stats, finalLoss, peakRssBytes: peakRssBytes() });
     } else {
       const model = join(spec.outputDir, 'model.gguf');
       await writeFullModel(modelPath, trainedPath, model);
-      emit({ type: 'done', artifacts: { model }, steps: result.steps, finalLoss });
+      emit({ type: 'done', artifacts: { model }, ...stats, finalLoss, peakRssBytes: peakRssBytes() });
     }
     return 0;
   } finally {
