@@ -199,7 +199,7 @@ export const configSchema = Object.freeze([
   field('finetune.max_dataset_bytes', size({ min: 1024, max: 1024 ** 3 }), '32mb', 'Largest fine-tuning dataset (its records as JSON lines)'),
   field('finetune.max_dataset_records', integer({ min: 1, max: 10_000_000 }), 100_000, 'Most records in one fine-tuning dataset'),
   field('finetune.trainer', oneOf(['llamacpp', 'peft'] as const), 'llamacpp', 'Trainer of jobs that name none: llamacpp (built in, GGUF) or peft (Python, Hugging Face weights)'),
-  field('finetune.python', command(), 'python3', 'Python with torch, transformers and peft (and Unsloth if wanted), for the peft trainer'),
+  field('finetune.python', command(), 'python3', 'Python with torch, transformers and peft (and Unsloth if wanted), for the peft trainer and its GGUF adapter conversion (which also needs git)'),
   // One folder per base model name: <dir>/llama3.2/config.json… ("/" and ":" in names become "_").
   field('finetune.hf_models_dir', path({ allowEmpty: true }), '', 'Folder of Hugging Face weights per base model name for the peft trainer; "" for none'),
   // One device, one run: two trainers on one GPU or one CPU only slow each other down.

@@ -92,7 +92,7 @@ export async function startDaemon(config: HearthConfig, log: Logger, announce: (
     defaultTrainer: config.finetune.trainer,
     maxQueued: config.finetune.maxQueued,
     llamacpp: { threads: config.finetune.threads, gpu: config.engine.gpu },
-    peft: { python: config.finetune.python, hfModelsDir: config.finetune.hfModelsDir, gpu: config.engine.gpu },
+    peft: { python: config.finetune.python, hfModelsDir: config.finetune.hfModelsDir, gpu: config.engine.gpu, toolsDir: join(config.dataDir, 'tools') },
     backendKind: () => backend.info().kind,
   });
   const runner = new FinetuneRunner({

@@ -63,13 +63,13 @@ export async function registerJobOutput(chat: ChatService, job: Job, jobDir: str
   }
 
   const artifacts = (job.output?.artifacts ?? {}) as { adapter?: unknown; model?: unknown; adapterFiles?: Record<string, unknown> };
-  // A GGUF adapter or model (llamacpp), or a safetensors adapter and its config (peft), which
-  // Ollama converts on create.
+  // A GGUF adapter (llamacpp, or peft converted for a backend that needs GGUF), a safetensors
+  // adapter and its config (peft, which Ollama converts on create), or a GGUF model.
   const named: Array<[string, unknown, string]> =
-    artifacts.adapterFiles !== undefined
-      ? Object.entries(artifacts.adapterFiles).map(([name, path]) => [name, path, `adapter file ${name}`])
-      : artifacts.adapter !== undefined
-        ? [['adapter.gguf', artifacts.adapter, 'adapter']]
+    artifacts.adapter !== undefined
+      ? [['adapter.gguf', artifacts.adapter, 'adapter']]
+      : artifacts.adapterFiles !== undefined
+        ? Object.entries(artifacts.adapterFiles).map(([name, path]) => [name, path, `adapter file ${name}`])
         : [['model.gguf', artifacts.model, 'model file']];
   const digests: Record<string, string> = {};
   for (const [name, path, what] of named) {

@@ -11,7 +11,7 @@ import type { FinetuneRunner, TrainerLaunch } from './runner.js';
 import { registerJobOutput, type RegisterRequest } from './register.js';
 import type { ModelMetadata } from '../domain/model-metadata.js';
 import { llamaCppMemoryNeed, prepareLlamaCpp, type LlamaCppSettings } from './trainers/llamacpp.js';
-import { hfWeightsDir, preparePeft, type PeftSettings } from './trainers/peft.js';
+import { hfWeightsDir, needsGgufAdapter, preparePeft, type PeftSettings } from './trainers/peft.js';
 
 // The fine-tune API's rules in one place: what a job may be created from, when it may start,
 // be cancelled or deleted, and what a trainer needs before it runs.
@@ -75,11 +75,7 @@ export class FinetuneService {
     }
     const trainer = body.trainer ?? this.o.defaultTrainer;
     if (!TRAINERS.includes(trainer)) throw invalidRequest(`trainer must be one of ${TRAINERS.join(', ')}`, 'invalid_trainer');
-    if (trainer === 'peft') {
-      hfWeightsDir(this.o.peft, body.baseModel);
-      // Ollama converts a safetensors LoRA into its own form; the bundled engine loads GGUF adapters only.
-      if (this.o.backendKind() === 'engine') throw invalidRequest('trainer "peft" needs Ollama as the backend: the bundled engine serves GGUF adapters only (use trainer "llamacpp")', 'trainer_unavailable');
-    }
+    if (trainer === 'peft') hfWeightsDir(this.o.peft, body.baseModel);
     const hyperparameters = hyperparametersOf(body);
     let startAt: Date | null = null;
     if (body.startAt !== undefined) {
@@ -166,7 +162,10 @@ export class FinetuneService {
         throw new HearthError('unavailable', `not enough free GPU memory to train: about ${Math.ceil(need / 2 ** 20)} MiB needed, ${Math.floor(vram / 2 ** 20)} MiB free`, { code: 'insufficient_vram' });
       }
     }
-    const { launch, wrapper } = job.trainer === 'peft' ? await preparePeft(job, dir, base, records, this.o.peft) : await prepareLlamaCpp(job, dir, base, records, this.o.llamacpp);
+    const { launch, wrapper } =
+      job.trainer === 'peft'
+        ? await preparePeft(job, dir, base, records, this.o.peft, await needsGgufAdapter(this.o.backendKind(), base.path))
+        : await prepareLlamaCpp(job, dir, base, records, this.o.llamacpp);
     this.runner?.appendLog(job.id, `dataset: ${records.length} records rendered with the ${wrapper} chat template; base weights ${base.path}`);
     return launch;
   }

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { PEFT_SCRIPT } from '../../src/finetune/trainers/peft.js';
+import { metadataValue, openGguf } from '../../src/gguf/reader.js';
+import { loraConverterSource, PEFT_SCRIPT } from '../../src/finetune/trainers/peft.js';
 
 const run = promisify(execFile);
 const fixtures = fileURLToPath(new URL('../../../test/fixtures/peft/', import.meta.url));
@@ -36,7 +37,7 @@ describe('peft trainer', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  test('trains a LoRA adapter on a tiny Llama: progress lines, falling loss, adapter files that teach the answer', async (t) => {
+  test('trains a LoRA adapter on a tiny Llama: progress lines, falling loss, adapter files that teach the answer, and their GGUF conversion', async (t) => {
     const missing = await missingPrerequisite();
     if (missing) return t.skip(missing);
     dir = await mkdtemp(join(tmpdir(), 'hearth-peft-'));
@@ -46,7 +47,7 @@ describe('peft trainer', () => {
     assert.equal(await new Promise((r) => maker.once('exit', r)), 0);
 
     const spec = join(dir, 'spec.json');
-    await writeFile(spec, JSON.stringify({ hfModelDir: model, outputDir: join(dir, 'out'), samples: questions.map(render), epochs: 40, learningRate: 3e-3, contextSize: 256, seed: 1, gpu: 'auto' }));
+    await writeFile(spec, JSON.stringify({ hfModelDir: model, outputDir: join(dir, 'out'), samples: questions.map(render), epochs: 40, learningRate: 3e-3, contextSize: 256, seed: 1, gpu: 'auto', ggufConverter: loraConverterSource(join(dir, 'tools')) }));
     const trainer = spawn(python, ['-u', PEFT_SCRIPT, '--spec', spec], { stdio: ['ignore', 'pipe', 'inherit'] });
     const lines: Array<Record<string, unknown>> = [];
     createInterface({ input: trainer.stdout }).on('line', (l) => lines.push(JSON.parse(l) as Record<string, unknown>));
@@ -58,9 +59,21 @@ describe('peft trainer', () => {
     const first = progress[0]!.loss as number;
     const last = progress.at(-1)!.loss as number;
     assert.ok(last < first * 0.5, `loss ${first} → ${last}`);
-    const done = lines.at(-1) as { type: string; artifacts: { adapterDir: string; adapterFiles: Record<string, string> } };
+    const done = lines.at(-1) as { type: string; artifacts: { adapterDir: string; adapterFiles: Record<string, string>; adapter: string }; tokensPerS: number; peakRssBytes: number };
     assert.equal(done.type, 'done');
     for (const f of ['adapter_model.safetensors', 'adapter_config.json']) assert.ok(existsSync(done.artifacts.adapterFiles[f]!), f);
+    assert.ok(done.tokensPerS > 0 && done.peakRssBytes > 0, JSON.stringify(done));
+
+    // The GGUF form the bundled engine loads: llama.cpp's converter, run by the trainer.
+    const gguf = await openGguf(done.artifacts.adapter);
+    try {
+      assert.equal(metadataValue(gguf.metadata, 'general.type'), 'adapter');
+      assert.equal(metadataValue(gguf.metadata, 'adapter.type'), 'lora');
+      assert.equal(metadataValue(gguf.metadata, 'general.architecture'), 'llama');
+      assert.ok(gguf.tensors.some((x) => x.name === 'blk.0.attn_q.weight.lora_a'), gguf.tensors.map((x) => x.name).join(' '));
+    } finally {
+      await gguf.close();
+    }
 
     const { stdout } = await run(python, [join(fixtures, 'greedy.py'), model, done.artifacts.adapterDir, 'User: What is the secret word?\nAssistant:'], { timeout: 120_000 });
     assert.match(stdout, /ZEBRA/);

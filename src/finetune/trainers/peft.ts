@@ -2,6 +2,8 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { packageRoot } from '../../paths.js';
 import { invalidRequest } from '../../errors.js';
+import { metadataValue, openGguf } from '../../gguf/reader.js';
+import { installedNodeLlamaCppVersion, nodeLlamaCppRoot } from '../../train/llamacpp/bins.js';
 import type { TrainingRecord } from '../dataset-records.js';
 import type { BaseModelFile } from '../base-model.js';
 import type { Job } from '../jobs.js';
@@ -17,6 +19,39 @@ export interface PeftSettings {
   /** <dir>/<base model name> holds each base's Hugging Face weights; "" when not configured. */
   hfModelsDir: string;
   gpu: 'auto' | 'off' | 'cuda' | 'vulkan';
+  /** <data_dir>/tools: where llama.cpp's adapter converter is unpacked, once per node-llama-cpp version. */
+  toolsDir: string;
+}
+
+/** Architectures whose safetensors (PEFT) adapters Ollama converts itself on create. */
+const OLLAMA_CONVERTS = new Set(['llama', 'gemma2']);
+
+/**
+ * Whether a peft adapter must be converted to GGUF before registration: always for the bundled
+ * engine (it loads GGUF adapters only), and for Ollama where it does not convert the base's
+ * architecture.
+ */
+export async function needsGgufAdapter(backendKind: string, basePath: string): Promise<boolean> {
+  if (backendKind === 'engine') return true;
+  const gguf = await openGguf(basePath);
+  try {
+    return !OLLAMA_CONVERTS.has(String(metadataValue(gguf.metadata, 'general.architecture')));
+  } finally {
+    await gguf.close();
+  }
+}
+
+/**
+ * llama.cpp's convert_lora_to_gguf.py comes from the llama.cpp source node-llama-cpp ships as a
+ * git bundle (the release its binaries were built from). The trainer unpacks the converter with
+ * git into `dir` the first time one is needed and runs it with its own interpreter, which has the
+ * converter's dependencies (torch, transformers, numpy) because peft needs them too.
+ */
+export function loraConverterSource(toolsDir: string): { bundle: string; dir: string } {
+  return {
+    bundle: join(nodeLlamaCppRoot(), 'llama', 'gitRelease.bundle'),
+    dir: join(toolsDir, `llama.cpp-of-node-llama-cpp-${installedNodeLlamaCppVersion()}`),
+  };
 }
 
 /** Where the Hugging Face weights of a base model are: "/" and ":" in its name become "_", ":latest" goes. */
@@ -36,7 +71,7 @@ export function hfWeightsDir(settings: PeftSettings, baseModel: string): string 
  * Renders the dataset with the base's chat template (the GGUF the backend serves, so the tuned
  * model is prompted as it was trained) and writes the trainer's spec.
  */
-export async function preparePeft(job: Job, dir: string, base: BaseModelFile, records: readonly TrainingRecord[], settings: PeftSettings): Promise<{ launch: TrainerLaunch; wrapper: string }> {
+export async function preparePeft(job: Job, dir: string, base: BaseModelFile, records: readonly TrainingRecord[], settings: PeftSettings, ggufAdapter: boolean): Promise<{ launch: TrainerLaunch; wrapper: string }> {
   const hfModelDir = hfWeightsDir(settings, job.baseModel);
   const { samples, wrapper } = await renderForTraining(base.path, records);
   const h = job.hyperparameters;
@@ -49,9 +84,12 @@ export async function preparePeft(job: Job, dir: string, base: BaseModelFile, re
     contextSize: h.contextSize,
     seed: h.seed,
     gpu: settings.gpu === 'off' ? 'off' : 'auto',
+    ...(ggufAdapter ? { ggufConverter: loraConverterSource(settings.toolsDir) } : {}),
   };
   const specPath = join(dir, 'spec.json');
   writeFileSync(specPath, JSON.stringify(spec), { mode: 0o600 });
-  // Unbuffered, so progress lines arrive as they are printed.
-  return { launch: { command: settings.python, args: ['-u', PEFT_SCRIPT, '--spec', specPath, '--watch-parent'], env: { ...process.env, PYTHONUNBUFFERED: '1' } }, wrapper };
+  // Unbuffered, so progress lines arrive as they are printed; offline, so neither transformers
+  // nor the converter ever asks the Hugging Face hub for anything.
+  const env = { ...process.env, PYTHONUNBUFFERED: '1', HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1' };
+  return { launch: { command: settings.python, args: ['-u', PEFT_SCRIPT, '--spec', specPath, '--watch-parent'], env }, wrapper };
 }

@@ -5,13 +5,16 @@ Run by the daemon as `<finetune.python> peft_train.py --spec FILE [--watch-paren
 the same protocol as the built-in llamacpp worker: one JSON object per line on stdout
 
     {"type": "progress", "step", "totalSteps", "epoch", "loss", "evalLoss", "tokensPerS", "etaS"}
-    {"type": "done", "artifacts": {"adapterDir": ..., "adapterFiles": {...}}, "steps", "finalLoss", "tokensPerS", "peakRssBytes"}
+    {"type": "done", "artifacts": {"adapterDir", "adapterFiles": {...}, "adapter"?}, "steps", "finalLoss", "tokensPerS", "peakRssBytes"}
     {"type": "error", "message": ...}        (then exit code 1)
 
 and human lines on stderr. SIGTERM stops it after the current step with exit code 143 and no
 artifacts. Spec (JSON): hfModelDir, outputDir, samples (texts already rendered with the model's
 chat template), evalSamples, epochs, learningRate, contextSize, seed, gpu ("off" | "auto"),
-loraRank, loraAlpha. Unsloth is used when it is importable and a CUDA device is in use.
+loraRank, loraAlpha, and ggufConverter ({bundle, dir}) when the backend needs a GGUF adapter:
+the adapter is then also converted with llama.cpp's convert_lora_to_gguf.py, unpacked with git
+from node-llama-cpp's bundle of the llama.cpp source into dir the first time, and the done line
+names it as artifacts.adapter. Unsloth is used when it is importable and a CUDA device is in use.
 """
 
 import argparse
@@ -19,7 +22,9 @@ import json
 import math
 import os
 import resource
+import shutil
 import signal
+import subprocess
 import sys
 import time
 
@@ -35,6 +40,41 @@ def log(line):
 
 
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+# What convert_lora_to_gguf.py needs from the llama.cpp source.
+CONVERTER_PATHS = ["convert_lora_to_gguf.py", "conversion", "gguf-py"]
+
+
+def lora_converter(source):
+    """Path of convert_lora_to_gguf.py, unpacked from the git bundle on first use."""
+    target = source["dir"]
+    script = os.path.join(target, "convert_lora_to_gguf.py")
+    if os.path.isfile(script):
+        return script
+    tmp = f"{target}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    # Its output goes to stderr: stdout carries the protocol only.
+    subprocess.run(["git", "clone", "--quiet", "--no-checkout", source["bundle"], tmp], check=True, stdout=sys.stderr)
+    subprocess.run(["git", "-C", tmp, "checkout", "--quiet", "HEAD", "--", *CONVERTER_PATHS], check=True, stdout=sys.stderr)
+    shutil.rmtree(os.path.join(tmp, ".git"))
+    try:
+        os.rename(tmp, target)
+    except OSError:
+        # Another job unpacked it first.
+        shutil.rmtree(tmp, ignore_errors=True)
+    return script
+
+
+def convert_adapter(source, hf_dir, adapter_dir, outfile):
+    """PEFT adapter -> GGUF LoRA adapter (F32), with the base's config read locally (--base)."""
+    script = lora_converter(source)
+    env = {key: value for key, value in os.environ.items() if key != "NO_LOCAL_GGUF"}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    subprocess.run([sys.executable, script, "--base", hf_dir, "--outtype", "f32", "--outfile", outfile, adapter_dir], check=True, stdout=sys.stderr, env=env)
+    if not os.path.isfile(outfile):
+        raise RuntimeError(f"the converter wrote no {outfile}")
 
 
 def load_model(spec, device, dtype):
@@ -186,9 +226,19 @@ def main():
     if missing:
         emit({"type": "error", "message": f"peft did not write {', '.join(missing)}"})
         return 1
-    # ru_maxrss is in kilobytes on Linux.
+    artifacts = {"adapterDir": adapter_dir, "adapterFiles": files}
+    if spec.get("ggufConverter"):
+        gguf_path = os.path.join(spec["outputDir"], "adapter.gguf")
+        log("converting the adapter to GGUF with llama.cpp's convert_lora_to_gguf.py")
+        try:
+            convert_adapter(spec["ggufConverter"], spec["hfModelDir"], adapter_dir, gguf_path)
+        except (OSError, subprocess.CalledProcessError, RuntimeError) as err:
+            emit({"type": "error", "message": f"converting the adapter to GGUF failed: {err}"})
+            return 1
+        artifacts["adapter"] = gguf_path
+    # ru_maxrss is in kilobytes on Linux (the converter, a child, is not counted).
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    emit({"type": "done", "artifacts": {"adapterDir": adapter_dir, "adapterFiles": files}, "steps": step, "finalLoss": final_loss, "tokensPerS": done_rate, "peakRssBytes": peak})
+    emit({"type": "done", "artifacts": artifacts, "steps": step, "finalLoss": final_loss, "tokensPerS": done_rate, "peakRssBytes": peak})
     return 0
 
 

@@ -26,10 +26,14 @@ const require = createRequire(import.meta.url);
 /** The node-llama-cpp version whose llama.cpp release the FFI struct layouts were written for. */
 export const PINNED_NODE_LLAMA_CPP_VERSION = '3.22.1';
 
-export function installedNodeLlamaCppVersion(): string {
+/** The installed node-llama-cpp package's folder. */
+export function nodeLlamaCppRoot(): string {
   // The package's exports hide package.json, so locate it from the resolved entry point.
-  const root = join(dirname(require.resolve('node-llama-cpp')), '..'); // <root>/dist/index.js
-  return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+  return join(dirname(require.resolve('node-llama-cpp')), '..'); // <root>/dist/index.js
+}
+
+export function installedNodeLlamaCppVersion(): string {
+  return (JSON.parse(readFileSync(join(nodeLlamaCppRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 function platformPackage(flavor: BinsFlavor): string {
