@@ -29,20 +29,26 @@ export function cacheValidatorRouteMatchers(): () => number {
   const existing = mod[installed];
   if (existing) return existing;
   const compile = mod.pathToRegexp;
-  const cache = new Map<string, { regexp: RegExp; keys: unknown[] }>();
+  // The validator calls this for every route of the contract on every request, so the lookup
+  // builds no string: templates by path, then the boolean options as bits.
+  const cache = new Map<string, Map<number, { regexp: RegExp; keys: unknown[] }>>();
+  let entries = 0;
   mod.pathToRegexp = (path, options = {}) => {
-    if (typeof path !== 'string' || cache.size >= MAX_ENTRIES) return compile(path, options);
     const o = options as { sensitive?: unknown; strict?: unknown; end?: unknown; trailing?: unknown; delimiter?: unknown };
-    const key = `${String(o.sensitive)}|${String(o.strict)}|${String(o.end)}|${String(o.trailing)}|${String(o.delimiter)}|${path}`;
-    let hit = cache.get(key);
+    if (typeof path !== 'string' || o.delimiter !== undefined || entries >= MAX_ENTRIES) return compile(path, options);
+    const bits = (o.sensitive ? 1 : 0) | (o.strict ? 2 : 0) | (o.end === false ? 4 : 0) | (o.trailing === false ? 8 : 0);
+    let byOptions = cache.get(path);
+    if (byOptions === undefined) cache.set(path, (byOptions = new Map()));
+    let hit = byOptions.get(bits);
     if (hit === undefined) {
       const r = compile(path, options);
       hit = Object.freeze({ regexp: r.regexp, keys: Object.freeze(r.keys) as unknown[] });
-      cache.set(key, hit);
+      byOptions.set(bits, hit);
+      entries++;
     }
     return hit;
   };
-  const size = () => cache.size;
+  const size = () => entries;
   Object.defineProperty(mod, installed, { value: size });
   return size;
 }
