@@ -1,5 +1,5 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import type { Logger } from '../log.js';
 import type { Clock } from '../domain/clock.js';
 import { describeError } from '../log.js';
@@ -60,6 +60,21 @@ const STDERR_TAIL_BYTES = 4096;
 const PROGRESS_WRITE_MS = 500;
 /** Figures a trainer may report on its done line; anything else there is ignored. */
 const DONE_STATS = ['steps', 'finalLoss', 'tokensPerS', 'peakRssBytes'] as const;
+
+/**
+ * Artifact paths as the job's output keeps them: relative to the job's folder when inside it,
+ * so the API never shows where the data dir is (registration resolves them again).
+ */
+function inJobDir(dir: string, value: unknown): unknown {
+  if (typeof value === 'string') {
+    const rel = isAbsolute(value) ? relative(dir, value) : value;
+    return rel.startsWith('..') || isAbsolute(rel) ? value : rel;
+  }
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, inJobDir(dir, v)]));
+  }
+  return value;
+}
 
 export class FinetuneRunner {
   private readonly active = new Map<string, Active>();
@@ -230,7 +245,7 @@ export class FinetuneRunner {
       }
       this.appendLog(id, `step ${p.step}/${p.totalSteps} epoch ${p.epoch} loss ${p.loss ?? '-'}${p.evalLoss === null ? '' : ` eval ${p.evalLoss}`}`);
     } else if (msg.type === 'done' && a) {
-      a.artifacts = (typeof msg.artifacts === 'object' && msg.artifacts !== null ? msg.artifacts : {}) as Record<string, unknown>;
+      a.artifacts = inJobDir(this.jobDir(id), typeof msg.artifacts === 'object' && msg.artifacts !== null ? msg.artifacts : {}) as Record<string, unknown>;
       for (const key of DONE_STATS) {
         const v = msg[key];
         if (typeof v === 'number' && Number.isFinite(v)) a.stats[key] = v;

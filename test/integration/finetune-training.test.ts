@@ -87,7 +87,8 @@ describe('fine-tune training (llamacpp trainer)', () => {
     assert.ok(losses.length >= 2, `loss history: ${losses.length} points`);
     assert.ok(losses.at(-1)! < losses[0]! * 0.5, `loss fell from ${losses[0]} to ${losses.at(-1)}`);
     // The done line's figures reach the job's output.
-    const out = status.output as { steps: number; finalLoss: number; tokensPerS: number; peakRssBytes: number };
+    const out = status.output as { artifacts: unknown; steps: number; finalLoss: number; tokensPerS: number; peakRssBytes: number };
+    assert.deepEqual(out.artifacts, { adapter: 'output/adapter.gguf' }, 'artifacts are named inside the job folder, never by server path');
     assert.equal(out.steps, status.progress!.totalSteps);
     assert.equal(out.finalLoss, losses.at(-1));
     assert.ok(out.tokensPerS > 0 && out.peakRssBytes > 0, JSON.stringify(out));
