@@ -62,42 +62,32 @@ function records(count: number): Array<{ messages: Array<{ role: string; content
   }));
 }
 
-class Api {
-  constructor(
-    private readonly d: DaemonProcess,
-    private readonly key: string,
-    private readonly signal: AbortSignal,
-  ) {}
+type Call = <T>(method: string, path: string, body?: unknown) => Promise<T>;
 
-  async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await fetch(`${this.d.url}/api/v1${path}`, {
-      method,
-      signal: this.signal,
-      headers: { authorization: `Bearer ${this.key}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    const json = (text === '' ? undefined : JSON.parse(text)) as T;
-    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-    return json;
-  }
+/** /api/v1 with the benchmark's key; an answer of 300 or more ends the run. */
+function caller(d: DaemonProcess, key: string): Call {
+  return async <T>(method: string, path: string, body?: unknown) => {
+    const r = await d.api<T>(key, method, path, body);
+    if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  };
 }
 
-async function runJob(api: Api, d: DaemonProcess, datasetId: string, epochs: number, lr: number, signal: AbortSignal): Promise<JobFigures> {
-  const job = await api.call<{ id: string }>('POST', '/finetune/jobs', { datasetId, baseModel: BASE, epochs, learningRate: lr, contextSize: 256, output: 'lora' });
-  await api.call('POST', `/finetune/jobs/${job.id}/start`);
+async function runJob(call: Call, d: DaemonProcess, datasetId: string, epochs: number, lr: number, signal: AbortSignal): Promise<JobFigures> {
+  const job = await call<{ id: string }>('POST', '/finetune/jobs', { datasetId, baseModel: BASE, epochs, learningRate: lr, contextSize: 256, output: 'lora' });
+  await call('POST', `/finetune/jobs/${job.id}/start`);
   let view: { state: string; error: string | null; output: { tokensPerS?: number | null; peakRssBytes?: number } | null };
   do {
     await new Promise((r) => setTimeout(r, 250));
     signal.throwIfAborted();
-    view = await api.call('GET', `/finetune/jobs/${job.id}`);
+    view = await call('GET', `/finetune/jobs/${job.id}`);
   } while (view.state === 'pending' || view.state === 'running');
   if (view.state !== 'succeeded') throw new Error(`job ${job.id} ${view.state}: ${view.error ?? ''}`);
   const { tokensPerS, peakRssBytes } = view.output ?? {};
   if (typeof tokensPerS !== 'number' || typeof peakRssBytes !== 'number') throw new Error(`job ${job.id} reported no figures: ${JSON.stringify(view.output)}`);
   const spec = JSON.parse(await readFile(join(d.dataDir, 'finetune', 'jobs', job.id, 'spec.json'), 'utf8')) as JobSpec;
   // Done with the job: its adapter is not needed, and deleting keeps the data dir small.
-  await api.call('DELETE', `/finetune/jobs/${job.id}`);
+  await call('DELETE', `/finetune/jobs/${job.id}`);
   return { tokensPerS, peakRssBytes, spec };
 }
 
@@ -167,8 +157,8 @@ async function main(): Promise<number> {
     const health = (await (await fetch(`${d.url}/api/v1/health`)).json()) as { backend: { url: string } };
     await createModelFromFile(health.backend.url, BASE, modelPath);
     const { key } = await d.keyFor('local_agent_train');
-    const api = new Api(d, key, run.signal);
-    const dataset = await api.call<{ id: string }>('POST', '/finetune/datasets', { title: 'bench', records: records(Number(values.samples)) });
+    const call = caller(d, key);
+    const dataset = await call<{ id: string }>('POST', '/finetune/datasets', { title: 'bench', records: records(Number(values.samples)) });
 
     const llama = loadLlamaTrainingApi(await resolveLlamaBins('off'));
     filterLlamaLog(llama, (text) => process.stderr.write(text));
@@ -181,7 +171,7 @@ async function main(): Promise<number> {
     for (let r = 0; r < rounds; r++) {
       const sides = [
         async () => {
-          const j = await Promise.race([runJob(api, d, dataset.id, epochs, lr, run.signal), run.aborted]);
+          const j = await Promise.race([runJob(call, d, dataset.id, epochs, lr, run.signal), run.aborted]);
           job.push(j.tokensPerS);
           peaks.push(j.peakRssBytes);
           spec = j.spec;

@@ -14,6 +14,8 @@ export interface DaemonProcess {
   stdout: string[];
   /** Calls the admin API with the admin token. */
   admin<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+  /** Calls /api/v1 with `key` (X-API-Key); a string body is sent as it is (malformed JSON tests). */
+  api<T = unknown>(key: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
   /** Creates a workspace on `plan` and a key for it; returns the key. */
   keyFor(plan: string, opts?: { workspace?: string; credits?: number | null; scopes?: string[]; expiresAt?: string }): Promise<{ key: string; id: string; workspace: string }>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
@@ -66,14 +68,16 @@ export async function startDaemonProcess(opts: { dataDir?: string; env?: Record<
     });
   });
   const adminToken = (await readFile(join(dataDir, 'admin-token'), 'utf8')).trim();
-  const admin = async <T>(method: string, path: string, body?: unknown) => {
+  const request = async <T>(auth: Record<string, string>, method: string, path: string, body?: unknown) => {
     const res = await fetch(`${url}${path}`, {
       method,
-      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
-    return { status: res.status, body: (await res.json()) as T };
+    return { status: res.status, body: (res.status === 204 ? undefined : await res.json()) as T };
   };
+  const admin = <T>(method: string, path: string, body?: unknown) => request<T>({ authorization: `Bearer ${adminToken}` }, method, path, body);
+  const api = <T>(key: string, method: string, path: string, body?: unknown) => request<T>({ 'x-api-key': key }, method, `/api/v1${path}`, body);
   return {
     url,
     dataDir,
@@ -82,6 +86,7 @@ export async function startDaemonProcess(opts: { dataDir?: string; env?: Record<
     logs,
     stdout,
     admin,
+    api,
     async keyFor(plan, o = {}) {
       const workspace = o.workspace ?? `ws-${plan}-${process.pid}-${++counter}`;
       const w = await admin('POST', '/api/admin/workspaces', { name: workspace, plan, ...(o.credits !== undefined ? { monthly_credits: o.credits } : {}) });

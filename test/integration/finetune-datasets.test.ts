@@ -18,10 +18,7 @@ const secretWord = [
 describe('fine-tune datasets', () => {
   let d: DaemonProcess;
   let key: string;
-  const call = async <T>(method: string, path: string, body?: unknown, k = key): Promise<{ status: number; body: T }> => {
-    const r = await fetch(`${d.url}/api/v1${path}`, { method, headers: { 'x-api-key': k, 'content-type': 'application/json' }, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
-    return { status: r.status, body: (r.status === 204 ? undefined : await r.json()) as T };
-  };
+  const call = <T>(method: string, path: string, body?: unknown, k = key) => d.api<T>(k, method, path, body);
   const used = async (k = key) => (await call<{ credits: { used: number } }>('GET', '/usage', undefined, k)).body.credits.used;
   const stored = async () => (await readdir(join(d.dataDir, 'datasets')).catch(() => [] as string[])).filter((f) => f.endsWith('.jsonl'));
 

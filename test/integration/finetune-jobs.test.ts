@@ -17,10 +17,7 @@ describe('fine-tune jobs', () => {
   let d: DaemonProcess;
   let key: string;
   let datasetId: string;
-  const call = async <T>(method: string, path: string, body?: unknown, k = key): Promise<{ status: number; body: T }> => {
-    const r = await fetch(`${d.url}/api/v1${path}`, { method, headers: { 'x-api-key': k, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-    return { status: r.status, body: (r.status === 204 ? undefined : await r.json()) as T };
-  };
+  const call = <T>(method: string, path: string, body?: unknown, k = key) => d.api<T>(k, method, path, body);
   const used = async () => (await call<{ credits: { used: number } }>('GET', '/usage')).body.credits.used;
 
   before(async () => {

@@ -28,10 +28,7 @@ function trainerPids(jobId: string): number[] {
 }
 
 function client(d: DaemonProcess, key: string) {
-  const call = async <T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> => {
-    const r = await fetch(`${d.url}/api/v1${path}`, { method, headers: { 'x-api-key': key, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-    return { status: r.status, body: (r.status === 204 ? undefined : await r.json()) as T };
-  };
+  const call = <T>(method: string, path: string, body?: unknown) => d.api<T>(key, method, path, body);
   const job = async (id: string) => (await call<JobView>('GET', `/finetune/jobs/${id}`)).body;
   const until = async (id: string, done: (j: JobView) => boolean, timeoutMs = 180_000): Promise<JobView> => {
     const deadline = Date.now() + timeoutMs;
