@@ -2,11 +2,11 @@
 // can be tried before the operator imports a real model. It is the generated test model: a
 // tiny llama network with random weights, honest about being noise.
 
-import { createHash } from 'node:crypto';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CreateRequest, Ollama } from 'ollama';
 import { HearthError } from '../errors.js';
+import { sha256OfFile, uploadBlob } from './blob-upload.js';
 import type { Logger } from '../log.js';
 import { writeTestModel } from '../testmodel/test-model.js';
 
@@ -22,17 +22,6 @@ export const DEMO_MODEL_LICENSE = [
   'before a real model is imported. Import a real GGUF model with `hearth models import` to get useful answers.',
 ].join(' ');
 
-async function uploadBlob(url: string, bytes: Buffer): Promise<string> {
-  const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-  const head = await fetch(`${url}/api/blobs/${digest}`, { method: 'HEAD' });
-  if (head.status === 200) return digest;
-  const res = await fetch(`${url}/api/blobs/${digest}`, { method: 'POST', body: bytes, headers: { 'Content-Type': 'application/octet-stream' } });
-  if (res.status !== 201 && res.status !== 200) {
-    throw new HearthError('unavailable', `uploading the demo model to ${url} failed: ${res.status} ${await res.text()}`, { code: 'demo_model_failed' });
-  }
-  return digest;
-}
-
 /**
  * Creates `hearth-demo` on the server at `url` when it has no model at all. Returns whether it
  * created it. The GGUF is written under dataDir/demo/, uploaded as a blob, registered with
@@ -44,9 +33,16 @@ export async function ensureDemoModel({ url, client, dataDir, log }: { url: stri
   const dir = join(dataDir, 'demo');
   const path = join(dir, `${DEMO_MODEL_NAME}.gguf`);
   await mkdir(dir, { recursive: true });
-  await writeTestModel(path);
+  const size = await writeTestModel(path);
   try {
-    const digest = await uploadBlob(url, await readFile(path));
+    const digest = await sha256OfFile(path);
+    try {
+      await uploadBlob(url, path, size, digest);
+    } catch (err) {
+      // The server refused the blob (uploadBlob gives its status); a network error stays as it is.
+      if (typeof (err as { status?: unknown }).status !== 'number') throw err;
+      throw new HearthError('unavailable', `uploading the demo model to ${url} failed: ${(err as Error).message}`, { code: 'demo_model_failed', cause: err });
+    }
     // The client's typings predate `files` (GGUF blobs by digest); it sends the request as given.
     const request = { model: DEMO_MODEL_NAME, files: { [`${DEMO_MODEL_NAME}.gguf`]: digest }, system: DEMO_MODEL_SYSTEM, license: DEMO_MODEL_LICENSE, stream: false };
     await client.create(request as CreateRequest & { stream: false });
