@@ -1,7 +1,8 @@
 import { stat } from 'node:fs/promises';
-import { isAbsolute, join, relative } from 'node:path';
+import { join } from 'node:path';
 import { sha256OfFile, uploadBlob } from '../backend/blob-upload.js';
 import { checkModelName, parseModelName } from '../engine/store/model-name.js';
+import { insideDir } from '../paths.js';
 import { conflict, HearthError, invalidRequest } from '../errors.js';
 import type { ChatService } from '../gateway/chat-service.js';
 import type { TrainingRecord } from './dataset-records.js';
@@ -35,9 +36,9 @@ export function checkedModelName(raw: unknown): string {
 /** The artifact file of a job, inside its folder (the trainer wrote it; never trust a path blindly). */
 async function artifact(jobDir: string, path: unknown, what: string): Promise<{ path: string; bytes: number }> {
   if (typeof path !== 'string') throw new HearthError('internal', `the job's output has no ${what}`, { code: 'job_output_missing' });
-  const full = isAbsolute(path) ? path : join(jobDir, path);
-  const rel = relative(jobDir, full);
-  if (rel.startsWith('..') || isAbsolute(rel)) throw new HearthError('internal', `the job's ${what} is outside its folder`, { code: 'job_output_missing' });
+  const rel = insideDir(jobDir, path);
+  if (rel === undefined) throw new HearthError('internal', `the job's ${what} is outside its folder`, { code: 'job_output_missing' });
+  const full = join(jobDir, rel);
   const info = await stat(full).catch(() => undefined);
   if (!info?.isFile()) throw conflict(`the job's ${what} is gone (${rel}); train again`, 'job_output_missing');
   return { path: full, bytes: info.size };

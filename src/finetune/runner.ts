@@ -1,5 +1,6 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
-import { isAbsolute, join, relative } from 'node:path';
+import { join } from 'node:path';
+import { insideDir } from '../paths.js';
 import type { Logger } from '../log.js';
 import type { Clock } from '../domain/clock.js';
 import { describeError } from '../log.js';
@@ -66,10 +67,7 @@ const DONE_STATS = ['steps', 'finalLoss', 'tokensPerS', 'peakRssBytes'] as const
  * so the API never shows where the data dir is (registration resolves them again).
  */
 function inJobDir(dir: string, value: unknown): unknown {
-  if (typeof value === 'string') {
-    const rel = isAbsolute(value) ? relative(dir, value) : value;
-    return rel.startsWith('..') || isAbsolute(rel) ? value : rel;
-  }
+  if (typeof value === 'string') return insideDir(dir, value) ?? value;
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, inJobDir(dir, v)]));
   }

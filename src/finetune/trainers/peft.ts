@@ -1,6 +1,6 @@
 import { existsSync, writeFileSync } from 'node:fs';
-import { isAbsolute, join, relative } from 'node:path';
-import { packageRoot } from '../../paths.js';
+import { join } from 'node:path';
+import { insideDir, packageRoot } from '../../paths.js';
 import { invalidRequest } from '../../errors.js';
 import { metadataValue, openGguf } from '../../gguf/reader.js';
 import { installedNodeLlamaCppVersion, nodeLlamaCppRoot } from '../../train/llamacpp/bins.js';
@@ -59,8 +59,7 @@ export function hfWeightsDir(settings: PeftSettings, baseModel: string): string 
   if (settings.hfModelsDir === '') throw invalidRequest('trainer "peft" is not configured on this server (finetune.hf_models_dir is empty)', 'trainer_unavailable');
   const folder = baseModel.replace(/:latest$/, '').replace(/[/:]/g, '_');
   const dir = join(settings.hfModelsDir, folder);
-  const rel = relative(settings.hfModelsDir, dir);
-  if (folder === '' || rel.startsWith('..') || isAbsolute(rel)) throw invalidRequest(`baseModel '${baseModel}' cannot name a folder of Hugging Face weights`, 'invalid_base_model');
+  if (folder === '' || insideDir(settings.hfModelsDir, dir) === undefined) throw invalidRequest(`baseModel '${baseModel}' cannot name a folder of Hugging Face weights`, 'invalid_base_model');
   if (!existsSync(join(dir, 'config.json'))) {
     throw invalidRequest(`baseModel '${baseModel}': no Hugging Face weights for the peft trainer at ${dir} (finetune.hf_models_dir)`, 'base_model_not_local');
   }
