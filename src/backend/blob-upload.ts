@@ -18,6 +18,16 @@ export async function sha256OfFile(path: string, onBytes?: (done: number) => voi
   return `sha256:${hash.digest('hex')}`;
 }
 
+/** The server answered the upload with an error status (a network failure is a plain error). */
+export class BlobRefused extends Error {
+  constructor(
+    readonly status: number,
+    detail: string,
+  ) {
+    super(`blob upload failed: ${status} ${detail}`);
+  }
+}
+
 /** Uploads the file unless the server has its digest; returns whether it was sent. */
 export async function uploadBlob(baseUrl: string, path: string, size: number, digest: string, onBytes?: (sent: number) => void): Promise<boolean> {
   const head = await fetch(`${baseUrl}/api/blobs/${digest}`, { method: 'HEAD' });
@@ -37,6 +47,6 @@ export async function uploadBlob(baseUrl: string, path: string, size: number, di
     headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) },
     duplex: 'half',
   } as RequestInit & { duplex: 'half' });
-  if (!res.ok) throw Object.assign(new Error(`blob upload failed: ${res.status} ${await res.text()}`), { status: res.status });
+  if (!res.ok) throw new BlobRefused(res.status, await res.text());
   return true;
 }

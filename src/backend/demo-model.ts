@@ -6,7 +6,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CreateRequest, Ollama } from 'ollama';
 import { HearthError } from '../errors.js';
-import { sha256OfFile, uploadBlob } from './blob-upload.js';
+import { BlobRefused, sha256OfFile, uploadBlob } from './blob-upload.js';
 import type { Logger } from '../log.js';
 import { writeTestModel } from '../testmodel/test-model.js';
 
@@ -39,9 +39,9 @@ export async function ensureDemoModel({ url, client, dataDir, log }: { url: stri
     try {
       await uploadBlob(url, path, size, digest);
     } catch (err) {
-      // The server refused the blob (uploadBlob gives its status); a network error stays as it is.
-      if (typeof (err as { status?: unknown }).status !== 'number') throw err;
-      throw new HearthError('unavailable', `uploading the demo model to ${url} failed: ${(err as Error).message}`, { code: 'demo_model_failed', cause: err });
+      // The server refused the blob; a network error stays as it is.
+      if (!(err instanceof BlobRefused)) throw err;
+      throw new HearthError('unavailable', `uploading the demo model to ${url} failed: ${err.message}`, { code: 'demo_model_failed', cause: err });
     }
     // The client's typings predate `files` (GGUF blobs by digest); it sends the request as given.
     const request = { model: DEMO_MODEL_NAME, files: { [`${DEMO_MODEL_NAME}.gguf`]: digest }, system: DEMO_MODEL_SYSTEM, license: DEMO_MODEL_LICENSE, stream: false };

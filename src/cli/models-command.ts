@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { Ollama } from 'ollama';
-import { sha256OfFile, uploadBlob } from '../backend/blob-upload.js';
+import { BlobRefused, sha256OfFile, uploadBlob } from '../backend/blob-upload.js';
 import { parseCommandArgs } from './args.js';
 import { CliError } from './cli-error.js';
 import { ProgressBar } from './progress.js';
@@ -30,7 +30,7 @@ async function upload(base: string, path: string, size: number, digest: string):
   try {
     sent = await uploadBlob(base, path, size, digest, (n) => bar.update(n));
   } catch (err) {
-    if ((err as { status?: unknown }).status !== undefined) throw new CliError((err as Error).message, 1);
+    if (err instanceof BlobRefused) throw new CliError(err.message, 1);
     throw err;
   }
   if (sent) bar.finish();
