@@ -7,6 +7,9 @@ import { packageRoot } from '../paths.js';
 
 export type Database = BetterSqlite3.Database;
 
+/** A nullable timestamp column (ISO 8601 text) as a Date. */
+export const dateOrNull = (s: string | null): Date | null => (s === null ? null : new Date(s));
+
 // tsc copies no .sql files into dist/, so migrations are read from the source tree, which ships
 // with the package.
 export const migrationsDir: string = join(packageRoot, 'src', 'db', 'migrations');

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Database } from '../db/database.js';
+import { dateOrNull, type Database } from '../db/database.js';
 import { conflict, HearthError, invalidRequest, notFound } from '../errors.js';
 import { parseScopes, planFromRow, scopesFromJson, type Plan, type Scope } from './catalog.js';
 import type { Clock } from './clock.js';
@@ -65,8 +65,6 @@ interface VerifyRow extends KeyRow {
   plan_monthly_credits: number | null;
   plan_rpm: number;
 }
-
-const dateOrNull = (s: string | null): Date | null => (s === null ? null : new Date(s));
 
 function recordFromRow(r: KeyRow): ApiKeyRecord {
   return {

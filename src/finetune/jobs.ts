@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
+import { dateOrNull } from '../db/database.js';
 import { conflict, invalidRequest, notFound } from '../errors.js';
 import type { Clock } from '../domain/clock.js';
 
@@ -81,7 +82,6 @@ interface Row {
 }
 
 export const JOB_ID_PATTERN = /^ftjob_[0-9a-f]{16}$/;
-const date = (s: string | null) => (s === null ? null : new Date(s));
 
 function fromRow(r: Row): Job {
   return {
@@ -92,11 +92,11 @@ function fromRow(r: Row): Job {
     trainer: r.trainer,
     hyperparameters: JSON.parse(r.hyperparameters) as Hyperparameters,
     state: r.state,
-    startAt: date(r.start_at),
+    startAt: dateOrNull(r.start_at),
     createdAt: new Date(r.created_at),
-    queuedAt: date(r.queued_at),
-    startedAt: date(r.started_at),
-    finishedAt: date(r.finished_at),
+    queuedAt: dateOrNull(r.queued_at),
+    startedAt: dateOrNull(r.started_at),
+    finishedAt: dateOrNull(r.finished_at),
     progress: r.progress === null ? null : (JSON.parse(r.progress) as Progress),
     lossHistory: JSON.parse(r.loss_history) as LossPoint[],
     error: r.error,
