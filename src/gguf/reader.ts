@@ -6,7 +6,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 
 import type { GgufMetadataEntry, GgufScalarType } from './writer.js';
-import { GGUF_DEFAULT_ALIGNMENT } from './writer.js';
+import { GGML_TYPE, GGUF_DEFAULT_ALIGNMENT } from './writer.js';
 
 export interface GgufTensorInfo {
   name: string;
@@ -59,8 +59,6 @@ const GGML_TYPE_BLOCK: Readonly<Record<number, readonly [number, number]>> = {
   28: [1, 8], // F64
   30: [1, 2], // BF16
 };
-
-export const GGML_TYPE_NAME: Readonly<Record<number, string>> = { 0: 'F32', 1: 'F16', 30: 'BF16' };
 
 export function ggmlTensorBytes(ggmlType: number, dims: readonly number[]): number {
   const block = GGML_TYPE_BLOCK[ggmlType];
@@ -232,7 +230,7 @@ export async function openGguf(path: string): Promise<GgufFile> {
       tensors,
       readTensorBytes,
       async readTensorF32(t) {
-        if (t.ggmlType !== 0) throw new Error(`tensor ${t.name} is not F32`);
+        if (t.ggmlType !== GGML_TYPE.F32) throw new Error(`tensor ${t.name} is not F32`);
         const bytes = await readTensorBytes(t);
         return new Float32Array(bytes.buffer, 0, bytes.byteLength / 4);
       },
@@ -241,5 +239,15 @@ export async function openGguf(path: string): Promise<GgufFile> {
   } catch (err) {
     await fh.close();
     throw err;
+  }
+}
+
+/** Opens the GGUF at `path` for `fn` and closes it whatever `fn` does. */
+export async function withGguf<T>(path: string, fn: (f: GgufFile) => Promise<T> | T): Promise<T> {
+  const f = await openGguf(path);
+  try {
+    return await fn(f);
+  } finally {
+    await f.close();
   }
 }

@@ -69,8 +69,8 @@ const VALUE_TYPE_ID: Readonly<Record<GgufScalarType | 'string' | 'array', number
   float64: 12,
 };
 
-const GGML_TYPE_F32 = 0;
-const GGML_TYPE_F16 = 1;
+/** ggml tensor type ids (ggml.h's enum ggml_type) of the float types Hearth reads and writes. */
+export const GGML_TYPE = { F32: 0, F16: 1, BF16: 30 } as const;
 
 const littleEndianHost = endianness() === 'LE';
 
@@ -187,7 +187,7 @@ function tensorBytes(t: GgufTensor): Uint8Array {
 
 function ggmlTypeOf(t: GgufTensor): number {
   if (t.type === 'raw') return t.ggmlType;
-  return t.type === 'F32' ? GGML_TYPE_F32 : GGML_TYPE_F16;
+  return t.type === 'F32' ? GGML_TYPE.F32 : GGML_TYPE.F16;
 }
 
 function alignmentOf(metadata: readonly GgufMetadataEntry[]): number {

@@ -2,7 +2,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { insideDir, packageRoot } from '../../paths.js';
 import { invalidRequest } from '../../errors.js';
-import { metadataValue, openGguf } from '../../gguf/reader.js';
+import { metadataValue, withGguf } from '../../gguf/reader.js';
 import { installedNodeLlamaCppVersion, nodeLlamaCppRoot } from '../../train/llamacpp/bins.js';
 import type { TrainingRecord } from '../dataset-records.js';
 import type { BaseModelFile } from '../base-model.js';
@@ -33,12 +33,7 @@ const OLLAMA_CONVERTS = new Set(['llama', 'gemma2']);
  */
 export async function needsGgufAdapter(backendKind: string, basePath: string): Promise<boolean> {
   if (backendKind === 'engine') return true;
-  const gguf = await openGguf(basePath);
-  try {
-    return !OLLAMA_CONVERTS.has(String(metadataValue(gguf.metadata, 'general.architecture')));
-  } finally {
-    await gguf.close();
-  }
+  return withGguf(basePath, (gguf) => !OLLAMA_CONVERTS.has(String(metadataValue(gguf.metadata, 'general.architecture'))));
 }
 
 /**

@@ -12,19 +12,8 @@
 // identities), fine for the small models trained on CPU; a truncated SVD would be needed to make
 // adapters of big models small.
 
-import { openGguf, metadataValue, type GgufFile, type GgufTensorInfo } from '../../gguf/reader.js';
-import { writeGguf, type GgufMetadataEntry, type GgufTensor } from '../../gguf/writer.js';
-
-const F32 = 0;
-
-async function withGguf<T>(path: string, fn: (f: GgufFile) => Promise<T>): Promise<T> {
-  const f = await openGguf(path);
-  try {
-    return await fn(f);
-  } finally {
-    await f.close();
-  }
-}
+import { metadataValue, withGguf, type GgufTensorInfo } from '../../gguf/reader.js';
+import { GGML_TYPE, writeGguf, type GgufMetadataEntry, type GgufTensor } from '../../gguf/writer.js';
 
 /** Writes the trained model with the base's metadata; returns the tensor count. */
 export async function writeFullModel(basePath: string, trainedPath: string, destPath: string): Promise<number> {
@@ -71,7 +60,7 @@ export function exactLoraPair(name: string, dims: readonly number[], base: Float
 
 function adaptable(t: GgufTensorInfo): boolean {
   // token_embd is looked up, not multiplied, and llama.cpp's training leaves it unchanged anyway.
-  return t.ggmlType === F32 && t.dims.length === 2 && t.name.endsWith('.weight') && t.name !== 'token_embd.weight';
+  return t.ggmlType === GGML_TYPE.F32 && t.dims.length === 2 && t.name.endsWith('.weight') && t.name !== 'token_embd.weight';
 }
 
 export interface AdapterSummary {
@@ -88,7 +77,7 @@ export async function writeLoraAdapter(basePath: string, trainedPath: string, de
       const ranks = new Set<number>();
       for (const t of trained.tensors) {
         const b = baseByName.get(t.name);
-        if (!adaptable(t) || b === undefined || b.ggmlType !== F32) continue;
+        if (!adaptable(t) || b === undefined || b.ggmlType !== GGML_TYPE.F32) continue;
         const pair = exactLoraPair(t.name, t.dims, await base.readTensorF32(b), await trained.readTensorF32(t));
         if (pair === undefined) continue;
         tensors.push(...pair);

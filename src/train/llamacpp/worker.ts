@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { HearthError } from '../../errors.js';
-import { openGguf } from '../../gguf/reader.js';
+import { withGguf } from '../../gguf/reader.js';
 import { writeFullModel, writeLoraAdapter } from './artifacts.js';
 import { resolveLlamaBins } from './bins.js';
 import { filterLlamaLog, loadLlamaTrainingApi } from './ffi.js';
-import { EXIT_TERMINATED, type WorkerEvent } from './protocol.js';
+import { EXIT_TERMINATED, type DoneEvent, type WorkerEvent } from './protocol.js';
 import { parseTrainSpec, type TrainSpec } from './spec.js';
 import { runTrainLoop } from './trainer.js';
 import { needsUpcast, writeF32Copy } from './upcast.js';
@@ -68,15 +68,7 @@ async function main(): Promise<number> {
   const scratch: string[] = [];
   try {
     let modelPath = spec.baseModelPath;
-    const base = await openGguf(spec.baseModelPath);
-    const upcast = await (async () => {
-      try {
-        return needsUpcast(base);
-      } finally {
-        await base.close();
-      }
-    })();
-    if (upcast) {
+    if (await withGguf(spec.baseModelPath, needsUpcast)) {
       modelPath = join(spec.outputDir, 'base-f32.gguf');
       scratch.push(modelPath);
       log(`upcasting ${spec.baseModelPath} to F32 (llama.cpp trains F32 tensors only)`);
@@ -117,16 +109,18 @@ async function main(): Promise<number> {
     const stats = { steps: result.steps, tokensPerS: result.tokensPerS };
 
     const finalLoss = result.losses[result.losses.length - 1] as number;
+    let artifacts: DoneEvent['artifacts'];
     if (spec.output === 'lora') {
       const adapter = join(spec.outputDir, 'adapter.gguf');
       const summary = await writeLoraAdapter(modelPath, trainedPath, adapter);
       log(`adapter: ${summary.tensors} weights, rank ${summary.rank}`);
-      emit({ type: 'done', artifacts: { adapter }, ...stats, finalLoss, peakRssBytes: peakRssBytes() });
+      artifacts = { adapter };
     } else {
       const model = join(spec.outputDir, 'model.gguf');
       await writeFullModel(modelPath, trainedPath, model);
-      emit({ type: 'done', artifacts: { model }, ...stats, finalLoss, peakRssBytes: peakRssBytes() });
+      artifacts = { model };
     }
+    emit({ type: 'done', artifacts, ...stats, finalLoss, peakRssBytes: peakRssBytes() });
     return 0;
   } finally {
     for (const path of scratch) await rm(path, { force: true });
