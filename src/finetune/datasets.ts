@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
 import { conflict, notFound } from '../errors.js';
 import type { Clock } from '../domain/clock.js';
+import { writeFileAtomic } from '../engine/store/fs-util.js';
 import { parseDataset, type DatasetFormat, type DatasetLimits, type TrainingRecord } from './dataset-records.js';
 
 export interface Dataset {
@@ -43,19 +44,6 @@ const fromRow = (r: Row): Dataset => ({
   createdAt: new Date(r.created_at),
 });
 
-/** Writes `data` to `path` through a temp file, fsynced and renamed: a crash leaves the old file or the new one. */
-function writeFileAtomic(path: string, data: string): void {
-  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  const fd = openSync(tmp, 'wx', 0o600);
-  try {
-    writeSync(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-}
-
 /**
  * A workspace's fine-tuning datasets: records in <dir>/<id>.jsonl, metadata in SQLite. Every
  * lookup is scoped to a workspace, so one workspace never sees another's datasets (a foreign
@@ -87,13 +75,13 @@ export class Datasets {
   }
 
   /** Validates and stores a dataset; a bad record is a 400 naming it, and nothing is stored. */
-  create(workspaceId: string, input: { title: string; records?: unknown; jsonl?: unknown }): Dataset {
+  async create(workspaceId: string, input: { title: string; records?: unknown; jsonl?: unknown }): Promise<Dataset> {
     const parsed = parseDataset(input, this.limits);
     const id = `ds_${randomBytes(8).toString('hex')}`;
     const file = this.fileOf(id);
     const createdAt = this.clock.now();
     // The file first: a row never points at a missing file. Should the insert fail, the file goes.
-    writeFileAtomic(file, parsed.jsonl);
+    await writeFileAtomic(file, parsed.jsonl, 0o600);
     try {
       this.stmts.insert.run({
         id,

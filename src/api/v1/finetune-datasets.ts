@@ -24,9 +24,9 @@ export function createDatasetsRouter({ datasets, catalog, ledger }: { datasets: 
   router.get('/finetune/datasets', (_req, res) => {
     res.json({ datasets: datasets.list(res.locals.principal!.workspaceId).map(datasetView) });
   });
-  router.post('/finetune/datasets', meter({ catalog, ledger, endpoint: 'POST /finetune/datasets' }), (req, res) => {
+  router.post('/finetune/datasets', meter({ catalog, ledger, endpoint: 'POST /finetune/datasets' }), async (req, res) => {
     const body = req.body as { title: string; records?: unknown; jsonl?: unknown };
-    const d = datasets.create(res.locals.principal!.workspaceId, body);
+    const d = await datasets.create(res.locals.principal!.workspaceId, body);
     res.locals.meter?.settle();
     res.status(201).json(datasetView(d));
   });

@@ -1,4 +1,4 @@
-// Small filesystem helpers shared by the blob and manifest stores.
+// Small filesystem helpers shared by the engine's blob and manifest stores and the dataset store.
 import { randomUUID } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -54,7 +54,7 @@ export async function fsyncDir(dir: string): Promise<void> {
  * Writes `data` to `path` so readers see either the old file or the complete new one:
  * temp file in the same directory (same filesystem, so rename is atomic), fsync, rename.
  */
-export async function writeFileAtomic(path: string, data: Uint8Array, mode = 0o644): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   const dir = dirname(path);
   const temp = tempPathIn(dir);
   try {
