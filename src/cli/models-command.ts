@@ -25,15 +25,17 @@ async function sha256File(path: string, size: number): Promise<string> {
 }
 
 async function upload(base: string, path: string, size: number, digest: string): Promise<void> {
-  const bar = new ProgressBar('uploading', size);
+  // Drawn from the first byte sent: a blob the server already has gets no upload bar.
+  let bar: ProgressBar | undefined;
+  const progress = () => (bar ??= new ProgressBar('uploading', size));
   let sent: boolean;
   try {
-    sent = await uploadBlob(base, path, size, digest, (n) => bar.update(n));
+    sent = await uploadBlob(base, path, size, digest, (n) => progress().update(n));
   } catch (err) {
     if (err instanceof BlobRefused) throw new CliError(err.message, 1);
     throw err;
   }
-  if (sent) bar.finish();
+  if (sent) progress().finish();
   else process.stderr.write('blob already on the server, skipping upload\n');
 }
 

@@ -68,10 +68,12 @@ describe('hearth models import', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /imported imported \(sha256:[0-9a-f]{64}\)/);
     assert.match(r.stderr, /success/);
+    assert.match(r.stderr, /^uploading \(/m);
     const a = await hearth(['models', 'import', await testLoraPath(), '--name', 'imported-lora', '--adapter-for', 'imported', '--backend', engine.url]);
     assert.equal(a.code, 0, a.stderr);
     const again = await hearth(['models', 'import', await testModelPath(), '--name', 'imported2', '--backend', engine.url]);
     assert.match(again.stderr, /already on the server/);
+    assert.doesNotMatch(again.stderr, /^uploading/m, 'a blob the server has gets no upload bar');
     const tags = (await (await fetch(`${engine.url}/api/tags`)).json()) as { models: Array<{ name: string }> };
     assert.deepEqual(tags.models.map((m) => m.name).sort(), ['imported-lora:latest', 'imported2:latest', 'imported:latest']);
   });
