@@ -1,5 +1,4 @@
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
 import si from 'systeminformation';
 import { conflict, HearthError, invalidRequest, unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -11,7 +10,7 @@ import type { FinetuneRunner, TrainerLaunch } from './runner.js';
 import { registerJobOutput, type RegisterRequest } from './register.js';
 import type { ModelMetadata } from '../domain/model-metadata.js';
 import { llamaCppMemoryNeed, prepareLlamaCpp, type LlamaCppSettings } from './trainers/llamacpp.js';
-import { hfWeightsDir, needsGgufAdapter, preparePeft, type PeftSettings } from './trainers/peft.js';
+import { hfWeightsDir, needsGgufAdapter, peftMemoryNeed, preparePeft, type PeftSettings } from './trainers/peft.js';
 
 // The fine-tune API's rules in one place: what a job may be created from, when it may start,
 // be cancelled or deleted, and what a trainer needs before it runs.
@@ -176,16 +175,4 @@ async function freeVram(): Promise<number | undefined> {
   const { controllers } = await si.graphics();
   const free = controllers.map((c) => c.memoryFree).filter((m): m is number => typeof m === 'number' && m > 0);
   return free.length === 0 ? undefined : Math.max(...free) * 2 ** 20;
-}
-
-/**
- * Memory a peft LoRA run needs: the Hugging Face weights once, in float32 on a CPU (twice their
- * usual bf16 size; on a GPU this over-asks, on the safe side), plus activations and the adapter's
- * optimizer state, here a flat 1 GiB.
- */
-function peftMemoryNeed(hfDir: string): number {
-  const weights = readdirSync(hfDir)
-    .filter((f) => f.endsWith('.safetensors') || f.endsWith('.bin'))
-    .reduce((sum, f) => sum + statSync(join(hfDir, f)).size, 0);
-  return weights * 2 + 2 ** 30;
 }

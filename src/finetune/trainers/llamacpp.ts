@@ -6,9 +6,9 @@ import type { Job } from '../jobs.js';
 import { renderForTraining } from '../render.js';
 import type { TrainerLaunch } from '../runner.js';
 import { detectCpuThreads } from '../../engine/runtime/threads.js';
-// The built-in trainer: llama.cpp's training API through node-llama-cpp's libraries.
 import { WORKER_PATH } from '../../train/llamacpp/run-worker.js';
 
+// The built-in trainer: llama.cpp's training API through node-llama-cpp's libraries, in a worker process.
 
 export interface LlamaCppSettings {
   /** CPU threads for training; 0 = the worker decides. */

@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { insideDir, packageRoot } from '../../paths.js';
 import { invalidRequest } from '../../errors.js';
@@ -21,6 +21,18 @@ export interface PeftSettings {
   gpu: 'auto' | 'off' | 'cuda' | 'vulkan';
   /** <data_dir>/tools: where llama.cpp's adapter converter is unpacked, once per node-llama-cpp version. */
   toolsDir: string;
+}
+
+/**
+ * Memory a peft LoRA run needs: the Hugging Face weights once, in float32 on a CPU (twice their
+ * usual bf16 size; on a GPU this over-asks, on the safe side), plus activations and the adapter's
+ * optimizer state, here a flat 1 GiB.
+ */
+export function peftMemoryNeed(hfDir: string): number {
+  const weights = readdirSync(hfDir)
+    .filter((f) => f.endsWith('.safetensors') || f.endsWith('.bin'))
+    .reduce((sum, f) => sum + statSync(join(hfDir, f)).size, 0);
+  return weights * 2 + 2 ** 30;
 }
 
 /** Architectures whose safetensors (PEFT) adapters Ollama converts itself on create. */
