@@ -69,8 +69,8 @@ const VALUE_TYPE_ID: Readonly<Record<GgufScalarType | 'string' | 'array', number
   float64: 12,
 };
 
-/** ggml tensor type ids (ggml.h's enum ggml_type) of the float types Hearth reads and writes. */
-export const GGML_TYPE = { F32: 0, F16: 1, BF16: 30 } as const;
+/** ggml tensor type ids (ggml.h's enum ggml_type) that Hearth names: in GGUF files and in llama.cpp's training API. */
+export const GGML_TYPE = { F32: 0, F16: 1, I32: 26, BF16: 30 } as const;
 
 const littleEndianHost = endianness() === 'LE';
 

@@ -15,9 +15,7 @@ import type { LlamaBins } from './bins.js';
 
 export type Ptr = bigint;
 
-// enum ggml_type values used here (ggml/include/ggml.h).
-export const GGML_TYPE_F32 = 0;
-export const GGML_TYPE_I32 = 26;
+// enum ggml_type values are GGML_TYPE in gguf/writer.ts.
 export const LLAMA_LOAD_MODE_NONE = 0; // weights in ordinary writable buffers, not mmap'ed
 export const LLAMA_FLASH_ATTN_TYPE_DISABLED = 0; // FLASH_ATTN_EXT has no backward pass
 export const GGML_OPT_OPTIMIZER_TYPE_ADAMW = 0;

@@ -11,8 +11,6 @@ import koffi from 'koffi';
 import { HearthError } from '../../errors.js';
 import {
   GGML_OPT_OPTIMIZER_TYPE_ADAMW,
-  GGML_TYPE_F32,
-  GGML_TYPE_I32,
   GgmlOptGetOptimizerParams,
   LLAMA_FLASH_ATTN_TYPE_DISABLED,
   LLAMA_LOAD_MODE_NONE,
@@ -21,6 +19,7 @@ import {
   type OptimizerParams,
   type Ptr,
 } from './ffi.js';
+import { GGML_TYPE } from '../../gguf/writer.js';
 import type { ProgressEvent } from './protocol.js';
 import { buildWindows, type TokenWindows } from './windows.js';
 
@@ -101,7 +100,7 @@ export interface StepDataset {
 }
 
 export function createDataset(api: LlamaTrainingApi, n: number, ndata: number): StepDataset {
-  const handle = api.ggml_opt_dataset_init(GGML_TYPE_I32, GGML_TYPE_I32, n, n, ndata, 1);
+  const handle = api.ggml_opt_dataset_init(GGML_TYPE.I32, GGML_TYPE.I32, n, n, ndata, 1);
   if (handle === null) throw new HearthError('internal', 'ggml_opt_dataset_init failed');
   const view = (tensor: Ptr): Int32Array => new Int32Array(koffi.view(api.ggml_get_data(tensor), n * ndata * 4));
   return { handle, data: view(api.ggml_opt_dataset_data(handle)), labels: view(api.ggml_opt_dataset_labels(handle)) };
@@ -159,7 +158,7 @@ export function openTrainingSession(api: LlamaTrainingApi, o: SessionOptions): T
     cp.n_ctx = cp.n_batch = cp.n_ubatch = nCtx;
     cp.n_threads = cp.n_threads_batch = o.threads;
     cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
-    cp.type_k = cp.type_v = GGML_TYPE_F32; // OUT_PROD, in the backward pass, has no F16 support
+    cp.type_k = cp.type_v = GGML_TYPE.F32; // OUT_PROD, in the backward pass, has no F16 support
     cp.no_perf = true;
     const ctx = api.llama_init_from_model(model, cp);
     if (ctx === null) throw new HearthError('internal', 'llama.cpp could not create a context', { code: 'context_failed' });
