@@ -150,21 +150,24 @@ export class FinetuneService {
       throw unavailable(`cannot unload the backend's models before training: ${err instanceof Error ? err.message : String(err)}`, 5, 'backend_unavailable');
     });
     if (unloaded.length > 0) this.o.log.info('unloaded models for training', { job: job.id, models: unloaded });
-    const need = job.trainer === 'peft' ? peftMemoryNeed(hfWeightsDir(this.o.peft, job.baseModel)) : llamaCppMemoryNeed(base);
+    // The peft trainer's Hugging Face folder, looked up once: checked again here because it may
+    // have gone since the job was created; undefined for the llamacpp trainer.
+    const hfDir = job.trainer === 'peft' ? hfWeightsDir(this.o.peft, job.baseModel) : undefined;
+    const need = hfDir === undefined ? llamaCppMemoryNeed(base) : peftMemoryNeed(hfDir);
     const free = await (this.o.availableMemory ?? (async () => (await si.mem()).available))();
     if (free < need) {
       throw new HearthError('unavailable', `not enough free memory to train: about ${Math.ceil(need / 2 ** 20)} MiB needed, ${Math.floor(free / 2 ** 20)} MiB available`, { code: 'insufficient_memory' });
     }
-    if ((job.trainer === 'peft' ? this.o.peft.gpu : this.o.llamacpp.gpu) !== 'off') {
+    if ((hfDir === undefined ? this.o.llamacpp.gpu : this.o.peft.gpu) !== 'off') {
       const vram = await (this.o.availableVram ?? freeVram)();
       if (vram !== undefined && vram < need) {
         throw new HearthError('unavailable', `not enough free GPU memory to train: about ${Math.ceil(need / 2 ** 20)} MiB needed, ${Math.floor(vram / 2 ** 20)} MiB free`, { code: 'insufficient_vram' });
       }
     }
     const { launch, wrapper } =
-      job.trainer === 'peft'
-        ? await preparePeft(job, dir, base, records, this.o.peft, await needsGgufAdapter(this.o.backendKind(), base.path))
-        : await prepareLlamaCpp(job, dir, base, records, this.o.llamacpp);
+      hfDir === undefined
+        ? await prepareLlamaCpp(job, dir, base, records, this.o.llamacpp)
+        : await preparePeft(job, dir, base, records, hfDir, this.o.peft, await needsGgufAdapter(this.o.backendKind(), base.path));
     this.runner?.appendLog(job.id, `dataset: ${records.length} records rendered with the ${wrapper} chat template; base weights ${base.path}`);
     return launch;
   }

@@ -75,10 +75,18 @@ export function hfWeightsDir(settings: PeftSettings, baseModel: string): string 
 
 /**
  * Renders the dataset with the base's chat template (the GGUF the backend serves, so the tuned
- * model is prompted as it was trained) and writes the trainer's spec.
+ * model is prompted as it was trained) and writes the trainer's spec; `hfModelDir` is the base's
+ * Hugging Face folder (hfWeightsDir).
  */
-export async function preparePeft(job: Job, dir: string, base: BaseModelFile, records: readonly TrainingRecord[], settings: PeftSettings, ggufAdapter: boolean): Promise<{ launch: TrainerLaunch; wrapper: string }> {
-  const hfModelDir = hfWeightsDir(settings, job.baseModel);
+export async function preparePeft(
+  job: Job,
+  dir: string,
+  base: BaseModelFile,
+  records: readonly TrainingRecord[],
+  hfModelDir: string,
+  settings: PeftSettings,
+  ggufAdapter: boolean,
+): Promise<{ launch: TrainerLaunch; wrapper: string }> {
   const { samples, wrapper } = await renderForTraining(base.path, records);
   const h = job.hyperparameters;
   const spec = {

@@ -106,7 +106,6 @@ async function main(): Promise<number> {
       return EXIT_TERMINATED;
     }
     log(`trained ${result.steps} steps${result.tokensPerS === null ? '' : `: ${result.tokensPerS.toFixed(0)} tokens/s`}`);
-    const stats = { steps: result.steps, tokensPerS: result.tokensPerS };
 
     const finalLoss = result.losses[result.losses.length - 1] as number;
     let artifacts: DoneEvent['artifacts'];
@@ -120,7 +119,7 @@ async function main(): Promise<number> {
       await writeFullModel(modelPath, trainedPath, model);
       artifacts = { model };
     }
-    emit({ type: 'done', artifacts, ...stats, finalLoss, peakRssBytes: peakRssBytes() });
+    emit({ type: 'done', artifacts, steps: result.steps, finalLoss, tokensPerS: result.tokensPerS, peakRssBytes: peakRssBytes() });
     return 0;
   } finally {
     for (const path of scratch) await rm(path, { force: true });
