@@ -1,0 +1,109 @@
+// Swagger UI at /docs in a real browser: Debian's Chromium driven by playwright-core. The page is
+// opened under a name that is not localhost (mapped to the loopback address inside Chromium), as
+// an operator's LAN address would be, because Swagger UI behaves differently for localhost URLs.
+// Every request the page makes must go to the daemon itself; anything else is recorded and
+// aborted. Without Chromium (HEARTH_TEST_CHROMIUM, else /usr/bin/chromium) the test is skipped
+// with the reason; .ci/run installs Debian's chromium package.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
+
+const CHROMIUM = process.env.HEARTH_TEST_CHROMIUM ?? '/usr/bin/chromium';
+const HOST = 'hearth.test';
+const missing = existsSync(CHROMIUM) ? undefined : `no Chromium at ${CHROMIUM} (Debian's chromium package; set HEARTH_TEST_CHROMIUM to use another)`;
+
+describe('docs: Swagger UI in a browser', () => {
+  let d: DaemonProcess;
+  let browser: Browser;
+  let key: string;
+  let origin: string;
+
+  before(async () => {
+    if (missing) return;
+    d = await startDaemonProcess();
+    key = (await d.keyFor('paid_chat')).key;
+    origin = `http://${HOST}:${new URL(d.url).port}`;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        `--host-resolver-rules=MAP ${HOST} 127.0.0.1`,
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+  });
+  after(async () => {
+    await browser?.close();
+    await d?.stop();
+  });
+
+  /** A page that lets through only requests to the daemon (and inline data) and records the rest. */
+  async function openDocs(foreign: string[], errors: string[]): Promise<Page> {
+    const page = await browser.newPage();
+    await page.route('**/*', (route) => {
+      const url = route.request().url();
+      if (url.startsWith(`${origin}/`) || url.startsWith('data:') || url.startsWith('blob:')) return route.continue();
+      foreign.push(url);
+      return route.abort('blockedbyclient');
+    });
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${origin}/docs`);
+    return page;
+  }
+
+  test('renders every /api/v1 route of the contract with no request leaving the daemon', async (t) => {
+    if (missing) return t.skip(missing);
+    const foreign: string[] = [];
+    const errors: string[] = [];
+    const page = await openDocs(foreign, errors);
+    assert.equal(new URL(page.url()).pathname, '/docs/', 'redirected to the folder');
+    const paths = page.locator('.opblock-summary-path');
+    await paths.filter({ hasText: '/api/v1/chat/stream' }).first().waitFor();
+    const shown = new Set((await paths.allTextContents()).map((p) => p.replace(/\u200b/g, '').trim()));
+    for (const p of ['/api/v1/health', '/api/v1/models', '/api/v1/chat', '/api/v1/chat/stream', '/api/v1/generate', '/api/v1/usage']) {
+      assert.ok(shown.has(p), `${p} listed (shown: ${[...shown].join(', ')})`);
+    }
+    // Give late assets (fonts, images, badges) their chance to be asked for.
+    await page.waitForLoadState('networkidle');
+    assert.deepEqual(foreign, [], 'no request to another address');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  test('Authorize and Try it out call the daemon with the key', async (t) => {
+    if (missing) return t.skip(missing);
+    const foreign: string[] = [];
+    const errors: string[] = [];
+    const page = await openDocs(foreign, errors);
+
+    await page.locator('button.authorize').first().click();
+    const apiKeyScheme = page.locator('.auth-container').filter({ hasText: 'X-API-Key' });
+    await apiKeyScheme.locator('input').fill(key);
+    await apiKeyScheme.locator('button.authorize').click();
+    // Each scheme has its own Close button; any one closes the dialog.
+    await page.locator('.modal-ux button.btn-done').first().click();
+
+    const usage = page.locator('.opblock').filter({ has: page.locator('.opblock-summary-path', { hasText: /^\/api\/v1\/usage$/ }) });
+    await usage.locator('.opblock-summary').click();
+    await usage.locator('button.try-out__btn').click();
+    const answered = page.waitForResponse((r) => r.url() === `${origin}/api/v1/usage`);
+    await usage.locator('button.execute').click();
+    const res = await answered;
+    assert.equal(res.status(), 200);
+    assert.equal(res.request().headers()['x-api-key'], key, 'the key from Authorize was sent');
+    const body = (await res.json()) as { plan: { id: string } };
+    assert.equal(body.plan.id, 'paid_chat');
+    await usage.locator('.live-responses-table .response-col_status', { hasText: '200' }).first().waitFor();
+
+    assert.deepEqual(foreign, [], 'no request to another address');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+});
