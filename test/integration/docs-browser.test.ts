@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Page, type Response } from 'playwright-core';
 import { startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
 
 const CHROMIUM = process.env.HEARTH_TEST_CHROMIUM ?? '/usr/bin/chromium';
@@ -58,6 +58,20 @@ describe('docs: Swagger UI in a browser', () => {
     return page;
   }
 
+  /** Expands an operation, presses Try it out and Execute, and returns the daemon's answer once the page shows it. */
+  async function tryItOut(page: Page, method: string, path: string): Promise<Response> {
+    // Swagger UI puts a zero-width space before each '/' of a path so long ones can wrap.
+    const shownPath = new RegExp(`^${path.replace(/\//g, '\u200b?\\/')}$`);
+    const op = page.locator(`.opblock-${method}`).filter({ has: page.locator('.opblock-summary-path', { hasText: shownPath }) });
+    await op.locator('.opblock-summary').click();
+    await op.locator('button.try-out__btn').click();
+    const answered = page.waitForResponse((r) => r.url() === `${origin}${path}` && r.request().method() === method.toUpperCase());
+    await op.locator('button.execute').click();
+    const res = await answered;
+    await op.locator('.live-responses-table .response-col_status', { hasText: String(res.status()) }).first().waitFor();
+    return res;
+  }
+
   test('renders every /api/v1 route of the contract with no request leaving the daemon', async (t) => {
     if (missing) return t.skip(missing);
     const foreign: string[] = [];
@@ -77,7 +91,7 @@ describe('docs: Swagger UI in a browser', () => {
     await page.close();
   });
 
-  test('Authorize and Try it out call the daemon with the key', async (t) => {
+  test('Authorize and Try it out call the daemon with the key, the contract\'s example chats with the demo model', async (t) => {
     if (missing) return t.skip(missing);
     const foreign: string[] = [];
     const errors: string[] = [];
@@ -90,17 +104,18 @@ describe('docs: Swagger UI in a browser', () => {
     // Each scheme has its own Close button; any one closes the dialog.
     await page.locator('.modal-ux button.btn-done').first().click();
 
-    const usage = page.locator('.opblock').filter({ has: page.locator('.opblock-summary-path', { hasText: /^\/api\/v1\/usage$/ }) });
-    await usage.locator('.opblock-summary').click();
-    await usage.locator('button.try-out__btn').click();
-    const answered = page.waitForResponse((r) => r.url() === `${origin}/api/v1/usage`);
-    await usage.locator('button.execute').click();
-    const res = await answered;
-    assert.equal(res.status(), 200);
-    assert.equal(res.request().headers()['x-api-key'], key, 'the key from Authorize was sent');
-    const body = (await res.json()) as { plan: { id: string } };
-    assert.equal(body.plan.id, 'paid_chat');
-    await usage.locator('.live-responses-table .response-col_status', { hasText: '200' }).first().waitFor();
+    const usage = await tryItOut(page, 'get', '/api/v1/usage');
+    assert.equal(usage.status(), 200);
+    assert.equal(usage.request().headers()['x-api-key'], key, 'the key from Authorize was sent');
+    assert.equal(((await usage.json()) as { plan: { id: string } }).plan.id, 'paid_chat');
+
+    // The contract's example body names the demo model, so a fresh install can chat from here.
+    const chat = await tryItOut(page, 'post', '/api/v1/chat');
+    assert.equal(chat.status(), 200);
+    const completion = (await chat.json()) as { object: string; model: string; usage: { completion_tokens: number } };
+    assert.equal(completion.object, 'chat.completion');
+    assert.equal(completion.model, 'hearth-demo');
+    assert.ok(completion.usage.completion_tokens > 0);
 
     assert.deepEqual(foreign, [], 'no request to another address');
     assert.deepEqual(errors, []);

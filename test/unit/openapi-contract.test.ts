@@ -49,3 +49,31 @@ test('openapi/hearth.yaml loads and validates a request', async () => {
     server.close();
   }
 });
+
+test("openapi/hearth.yaml's request examples (what Swagger UI's Try it out sends) pass its own validation", async () => {
+  const { loadHearthSpec } = await import('../../src/api/index.js');
+  const spec = loadHearthSpec() as { paths: Record<string, Record<string, { requestBody?: { content?: Record<string, { example?: unknown }> } }>> };
+  const examples = Object.entries(spec.paths).flatMap(([path, ops]) =>
+    Object.entries(ops).flatMap(([method, op]) => {
+      const example = op.requestBody?.content?.['application/json']?.example;
+      return example === undefined ? [] : [{ method: method.toUpperCase(), path, example }];
+    }),
+  );
+  assert.deepEqual(examples.map((e) => e.path).sort(), ['/api/v1/chat', '/api/v1/chat/stream', '/api/v1/generate']);
+  const app = express();
+  app.use(express.json());
+  app.use(OpenApiValidator.middleware({ apiSpec: spec as never, validateRequests: true, validateSecurity: false, ignoreUndocumented: true }));
+  app.use((_req, res) => void res.json({ ok: true }));
+  app.use(((err, _req, res, _next) => void res.status((err as { status?: number }).status ?? 500).json({ message: (err as Error).message })) as express.ErrorRequestHandler);
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    for (const { method, path, example } of examples) {
+      const res = await fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(example) });
+      assert.equal(res.status, 200, `${method} ${path}: ${await res.text()}`);
+    }
+  } finally {
+    server.close();
+  }
+});
