@@ -43,6 +43,8 @@ export interface GatewayDeps {
   health: HealthDeps;
   adminToken: string;
   limits: { maxBodyBytes: number; heartbeatMs: number; maxDatasetBytes: number };
+  /** The daemon's root as clients reach it, named as the server in the served contract; '' for none. */
+  publicBaseUrl: string;
   /** Validate responses against the contract too (development and tests). */
   validateResponses: boolean;
   limiter?: RateLimiter;
@@ -109,7 +111,10 @@ export function createGatewayApp(deps: GatewayDeps): Express {
   // key; every other route is authenticated and scope-checked before its body is validated.
   const v1 = Router();
   v1.use(createHealthRouter(deps.health));
-  v1.get('/openapi.json', (_req, res) => void res.json(spec));
+  // The validator keeps the contract's own server ('/'): requests reach the daemon without the
+  // public URL's path prefix, which a reverse proxy strips.
+  const served = deps.publicBaseUrl === '' ? spec : { ...spec, servers: [{ url: deps.publicBaseUrl.replace(/\/+$/, ''), description: 'This Hearth' }] };
+  v1.get('/openapi.json', (_req, res) => void res.json(served));
   // The key is checked before any body is read: an anonymous client cannot make the daemon parse megabytes.
   v1.use(authenticate({ keys, limiter }), authorize({ catalog, endpoints: () => endpoints }));
   v1.post('/finetune/datasets', datasetBody);

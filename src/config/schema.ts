@@ -153,7 +153,7 @@ export const configSchema = Object.freeze([
   // Relative to the config file (or the CWD when not set in a file); packaged installs set an absolute path.
   field('data_dir', path(), './data', 'Folder of the database, models and server secret; relative to the config file (env, flags: the CWD)'),
   field('timezone', timeZone(), 'UTC', 'Time zone of billing periods (calendar months), e.g. Europe/Paris'),
-  field('public_base_url', url({ allowEmpty: true }), '', 'Public URL of the API shown in API docs and code samples; "" for none'),
+  field('public_base_url', url({ allowEmpty: true }), '', 'URL at which clients reach this daemon\'s root (e.g. through a reverse proxy); the served OpenAPI document and Swagger UI name it as the server; "" for the address the page came from'),
 
   field('log.level', oneOf(['error', 'warn', 'info', 'debug'] as const), 'info', 'Least severe level written to the log'),
 

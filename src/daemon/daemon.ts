@@ -116,6 +116,7 @@ export async function startDaemon(config: HearthConfig, log: Logger, announce: (
     adminToken: secrets.adminToken,
     health: { backend: () => backend.info(), databaseOk: () => databaseAnswers(stores), startedAt },
     limits: { maxBodyBytes: config.limits.maxBody, heartbeatMs: config.limits.streamHeartbeat, maxDatasetBytes: config.finetune.maxDatasetBytes },
+    publicBaseUrl: config.publicBaseUrl,
     validateResponses: config.dev.validateResponses,
   });
   const server = createServer(app);

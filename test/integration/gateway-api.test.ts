@@ -106,8 +106,9 @@ describe('gateway: /api/v1 surface', () => {
   });
 
   test('the OpenAPI document and an offline Swagger UI are served', async () => {
-    const spec = (await (await fetch(`${d.url}/api/v1/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
+    const spec = (await (await fetch(`${d.url}/api/v1/openapi.json`)).json()) as { openapi: string; servers: unknown; paths: Record<string, unknown> };
     assert.equal(spec.openapi, '3.1.0');
+    assert.deepEqual(spec.servers, [{ url: '/' }], 'no public_base_url: the address the page came from');
     for (const p of ['/api/v1/health', '/api/v1/models', '/api/v1/chat', '/api/v1/chat/stream', '/api/v1/generate', '/api/v1/usage']) assert.ok(p in spec.paths, p);
     const page = await fetch(`${d.url}/docs/`);
     assert.equal(page.status, 200);
@@ -117,5 +118,27 @@ describe('gateway: /api/v1 surface', () => {
     const init = await (await fetch(`${d.url}/docs/swagger-initializer.js`)).text();
     assert.match(init, /\/api\/v1\/openapi\.json/);
     assert.equal((await fetch(`${d.url}/docs/swagger-ui-bundle.js`)).status, 200);
+  });
+});
+
+describe('gateway: public_base_url', () => {
+  let d: DaemonProcess;
+  before(async () => {
+    d = await startDaemonProcess({ env: { HEARTH_PUBLIC_BASE_URL: 'https://ai.example.lan/hearth/' } });
+  });
+  after(async () => d?.stop());
+
+  test('the served contract names it as the server, and requests without its prefix still validate', async () => {
+    const spec = (await (await fetch(`${d.url}/api/v1/openapi.json`)).json()) as { servers: Array<{ url: string }> };
+    assert.deepEqual(spec.servers.map((s) => s.url), ['https://ai.example.lan/hearth']);
+    const { key } = await d.keyFor('paid_chat');
+    const res = await fetch(`${d.url}/api/v1/chat`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': key },
+      body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Hello' }], max_tokens: 2 }),
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    const bad = await fetch(`${d.url}/api/v1/chat`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key }, body: JSON.stringify({ model: MODEL, messages: [], max_tokens: 2 }) });
+    assert.equal(bad.status, 400, 'the contract still applies');
   });
 });
