@@ -18,6 +18,7 @@ import type { ChatService } from '../gateway/chat-service.js';
 import { authenticate, authorize, compileEndpoints } from '../gateway/auth.js';
 import { gatewayErrorHandler } from '../gateway/errors.js';
 import { RateLimiter } from '../gateway/rate-limiter.js';
+import { withRequestLimits } from './contract-limits.js';
 import { createDocsRouter } from './docs.js';
 import { createHealthRouter, type HealthDeps } from './v1/health.js';
 import { createModelsRouter } from './v1/models.js';
@@ -42,7 +43,7 @@ export interface GatewayDeps {
   chat: ChatService;
   health: HealthDeps;
   adminToken: string;
-  limits: { maxBodyBytes: number; heartbeatMs: number; maxDatasetBytes: number };
+  limits: { maxBodyBytes: number; heartbeatMs: number; maxDatasetBytes: number; maxMessages: number; maxTokens: number };
   /** The daemon's root as clients reach it, named as the server in the served contract; '' for none. */
   publicBaseUrl: string;
   /** Validate responses against the contract too (development and tests). */
@@ -60,7 +61,7 @@ const requestIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
 /** Hearth's whole HTTP surface: every router is mounted here, in one place. */
 export function createGatewayApp(deps: GatewayDeps): Express {
   const { log, catalog, workspaces, keys, ledger, metadata, chat } = deps;
-  const spec = loadHearthSpec();
+  const spec = withRequestLimits(loadHearthSpec(), deps.limits);
   const limiter = deps.limiter ?? new RateLimiter();
   const endpoints = compileEndpoints(catalog.endpoints().map((e) => e.endpoint));
   const app = express();

@@ -115,7 +115,7 @@ export async function startDaemon(config: HearthConfig, log: Logger, announce: (
     finetune,
     adminToken: secrets.adminToken,
     health: { backend: () => backend.info(), databaseOk: () => databaseAnswers(stores), startedAt },
-    limits: { maxBodyBytes: config.limits.maxBody, heartbeatMs: config.limits.streamHeartbeat, maxDatasetBytes: config.finetune.maxDatasetBytes },
+    limits: { maxBodyBytes: config.limits.maxBody, heartbeatMs: config.limits.streamHeartbeat, maxDatasetBytes: config.finetune.maxDatasetBytes, maxMessages: config.limits.maxMessages, maxTokens: config.limits.maxTokens },
     publicBaseUrl: config.publicBaseUrl,
     validateResponses: config.dev.validateResponses,
   });

@@ -1,6 +1,9 @@
 // The real daemon on a temp data dir with the bundled engine and its demo model.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
 
 const MODEL = 'hearth-demo';
@@ -121,10 +124,13 @@ describe('gateway: /api/v1 surface', () => {
   });
 });
 
-describe('gateway: public_base_url', () => {
+describe('gateway: public_base_url and request limits from config', () => {
   let d: DaemonProcess;
   before(async () => {
-    d = await startDaemonProcess({ env: { HEARTH_PUBLIC_BASE_URL: 'https://ai.example.lan/hearth/' } });
+    const dir = await mkdtemp(join(tmpdir(), 'hearth-config-'));
+    const config = join(dir, 'config.yaml');
+    await writeFile(config, 'limits:\n  max_messages: 2\n  max_tokens: 4\n');
+    d = await startDaemonProcess({ env: { HEARTH_PUBLIC_BASE_URL: 'https://ai.example.lan/hearth/' }, args: ['--config', config] });
   });
   after(async () => d?.stop());
 
@@ -140,5 +146,27 @@ describe('gateway: public_base_url', () => {
     assert.equal(res.status, 200, await res.clone().text());
     const bad = await fetch(`${d.url}/api/v1/chat`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key }, body: JSON.stringify({ model: MODEL, messages: [], max_tokens: 2 }) });
     assert.equal(bad.status, 400, 'the contract still applies');
+  });
+
+  test('limits.max_tokens and limits.max_messages bound requests, and the served contract states them', async () => {
+    const { key } = await d.keyFor('paid_chat');
+    const chat = (body: unknown) => fetch(`${d.url}/api/v1/chat`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key }, body: JSON.stringify(body) });
+    const msg = { role: 'user', content: 'Hello' };
+    assert.equal((await chat({ model: MODEL, messages: [msg, msg], max_tokens: 4 })).status, 200);
+    const tokens = await chat({ model: MODEL, messages: [msg], max_tokens: 5 });
+    assert.equal(tokens.status, 400);
+    const te = ((await tokens.json()) as { error: { type: string; message: string } }).error;
+    assert.equal(te.type, 'invalid_request_error');
+    assert.match(te.message, /max_tokens/);
+    const messages = await chat({ model: MODEL, messages: [msg, msg, msg], max_tokens: 1 });
+    assert.equal(messages.status, 400);
+    assert.match(((await messages.json()) as { error: { message: string } }).error.message, /messages/);
+    const spec = (await (await fetch(`${d.url}/api/v1/openapi.json`)).json()) as {
+      components: { schemas: { Sampling: { properties: { max_tokens: { maximum: number } } }; ChatRequest: { allOf: Array<{ properties?: { messages?: { maxItems: number } } }> } } };
+    };
+    assert.equal(spec.components.schemas.Sampling.properties.max_tokens.maximum, 4);
+    assert.equal(spec.components.schemas.ChatRequest.allOf.find((p) => p.properties?.messages)?.properties?.messages?.maxItems, 2);
+    const usage = (await (await fetch(`${d.url}/api/v1/usage`, { headers: { 'x-api-key': key } })).json()) as { credits: { used: number } };
+    assert.equal(usage.credits.used, 1, 'only the call that passed was charged');
   });
 });
