@@ -12,7 +12,7 @@ import { CliError } from './cli-error.js';
 const common = { config: { type: 'string' }, 'data-dir': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
 
 const help: Record<string, string> = {
-  init: 'hearth init [--data-dir D] [--config F]\n  Creates the data dir, the server secret, the admin token and the database.',
+  init: 'hearth init [--data-dir D] [--config F] [--json]\n  Creates the data dir, the server secret, the admin token and the database.',
   workspaces: 'hearth workspaces create NAME --plan PLAN [--credits N] | hearth workspaces list   [--data-dir D] [--json]',
   keys: 'hearth keys create --workspace W [--name N] [--scopes a,b] [--expires ISO] | keys list [--workspace W] | keys revoke ID | keys rotate ID   [--data-dir D] [--json]',
   plans: 'hearth plans list | hearth plans set PLAN [--credits N|unlimited] [--rpm N]   [--data-dir D] [--json]',
@@ -69,8 +69,14 @@ export async function runAdminCommand(command: string, argv: string[]): Promise<
     const config = loadConfig({ file: values.config, overrides: { data_dir: values['data-dir'] } });
     const secrets = await loadSecrets(config.dataDir, config.secrets.store);
     openStores(config, secrets.serverSecret).close();
-    process.stdout.write(`data dir ready: ${config.dataDir}\n`);
-    if (secrets.created) process.stdout.write(`admin token (shown once; also in ${join(config.dataDir, 'admin-token')}, mode 0600):\n${secrets.adminToken}\n`);
+    const tokenFile = join(config.dataDir, 'admin-token');
+    // The token is printed only by the run that created it; later runs name the file.
+    const view = { data_dir: config.dataDir, admin_token: secrets.created ? secrets.adminToken : null, admin_token_file: tokenFile };
+    print(values.json, view, () =>
+      secrets.created
+        ? `data dir ready: ${config.dataDir}\nadmin token (shown once; also in ${tokenFile}, mode 0600):\n${secrets.adminToken}`
+        : `data dir ready: ${config.dataDir} (already initialized; the admin token is in ${tokenFile})`,
+    );
     return 0;
   }
 

@@ -170,7 +170,7 @@ export const configSchema = Object.freeze([
   // Caps the backoff so a backend that comes back is used again within half a minute.
   field('backend.restart_max_delay', duration({ min: 1 }), '30s', 'Longest delay between restarts of a crashed backend'),
   // Long CPU generations take minutes; the bound frees connections held by a wedged backend.
-  field('backend.request_timeout', duration({ min: s }), '10m', 'Longest one inference request may take'),
+  field('backend.request_timeout', duration({ min: s }), '10m', 'Longest one chat or generation may take at the backend, stream included; past it the call fails with 503 backend_timeout'),
 
   // Next to Ollama's 11434 so both can run on one box.
   field('engine.listen', hostPort(), '127.0.0.1:11435', 'Address of the bundled engine; keep it on loopback'),
@@ -187,11 +187,11 @@ export const configSchema = Object.freeze([
   field('engine.demo_model', boolean(), true, 'With an empty model store, offer an untrained demo model'),
 
   // Chat JSON of max_messages text messages fits well under 1 MiB; raise it for base64 images.
-  field('limits.max_body', size({ min: 1024, max: 1024 ** 3 }), '1mb', 'Largest request body'),
+  field('limits.max_body', size({ min: 1024, max: 1024 ** 3 }), '1mb', 'Largest request body (dataset uploads have their own limit, finetune.max_dataset_bytes)'),
   field('limits.max_messages', integer({ min: 1, max: 100_000 }), 256, 'Most messages in one chat request'),
   field('limits.max_tokens', integer({ min: 1, max: 1_048_576 }), 16384, 'Largest max_tokens a request may ask for'),
   // Far below the idle timeouts of common proxies (nginx 60s, cloud load balancers 60s).
-  field('limits.stream_heartbeat', duration({ min: 100 }), '5s', 'Interval of keep-alive comments on idle streams'),
+  field('limits.stream_heartbeat', duration({ min: 100 }), '5s', 'Interval of keep-alive comments on a stream while the prompt is processed, before its first token'),
   // Leaves room under systemd's default TimeoutStopSec (90s) to stop the backend too.
   field('limits.shutdown_drain', duration(), '30s', 'On SIGTERM, how long requests in flight may finish'),
 
@@ -206,7 +206,7 @@ export const configSchema = Object.freeze([
   field('finetune.concurrency', integer({ min: 1, max: 64 }), 1, 'Training jobs run at once; the others wait in FIFO order'),
   // A queue deeper than this would take days on one device; better refuse than promise.
   field('finetune.max_queued', integer({ min: 1, max: 100_000 }), 32, 'Jobs that may wait to train; more starts get 503 queue_full'),
-  field('finetune.threads', integer({ min: 0, max: 1024 }), 0, 'CPU threads per training job; 0: as many as the cgroup allows'),
+  field('finetune.threads', integer({ min: 0, max: 1024 }), 0, 'CPU threads per llamacpp training job (peft jobs use what torch chooses); 0: as many as the cgroup allows'),
   // Cancel must end a trainer within 10 s; a step of a CPU run can take a few seconds.
   field('finetune.stop_timeout', duration({ min: 100 }), '5s', 'After SIGTERM, how long a cancelled trainer may take before SIGKILL'),
 

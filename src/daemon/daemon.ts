@@ -81,7 +81,7 @@ export async function startDaemon(config: HearthConfig, log: Logger, announce: (
     log.error('backend did not start', { err: describeError(err) });
   }
 
-  const chat = new ChatService(backend);
+  const chat = new ChatService(backend, undefined, config.backend.requestTimeout);
   const finetune = new FinetuneService({
     jobs: stores.jobs,
     datasets: stores.datasets,

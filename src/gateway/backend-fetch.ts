@@ -89,8 +89,20 @@ function plainHeaders(headers: RequestInit['headers']): OutgoingHttpHeaders {
   return { ...(headers as Record<string, string>) };
 }
 
-/** A fetch-like call: `also` is a second abort signal (the gateway's client going away). */
-export type BackendFetchFn = (input: string | URL | Request, init?: RequestInit, also?: AbortSignal) => Promise<BackendResponse>;
+/**
+ * A fetch-like call: `also` is a second abort signal (the gateway's client going away), and
+ * `deadlineMs` bounds the whole exchange, body included; past it the call fails as aborted would,
+ * with a BackendTimeoutError.
+ */
+export type BackendFetchFn = (input: string | URL | Request, init?: RequestInit, also?: AbortSignal, deadlineMs?: number) => Promise<BackendResponse>;
+
+/** A backend call that outlived its deadline (backend.request_timeout). */
+export class BackendTimeoutError extends Error {
+  constructor(readonly deadlineMs: number) {
+    super(`the backend did not finish within ${deadlineMs} ms`);
+    this.name = 'BackendTimeoutError';
+  }
+}
 
 export interface BackendFetch {
   fetch: BackendFetchFn;
@@ -111,7 +123,7 @@ export function createBackendFetch(): BackendFetch {
     'http:': new HttpAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS }),
     'https:': new HttpsAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS }),
   };
-  const backendFetch: BackendFetchFn = (input, init = {}, also) => {
+  const backendFetch: BackendFetchFn = (input, init = {}, also, deadlineMs) => {
     if (input instanceof Request) return Promise.reject(new TypeError('backend fetch takes a URL, not a Request'));
     const url = typeof input === 'string' ? new URL(input) : input;
     const protocol = url.protocol;
@@ -126,16 +138,18 @@ export function createBackendFetch(): BackendFetch {
     return new Promise((resolve, reject) => {
       const req = (protocol === 'http:' ? httpRequest : httpsRequest)(url, { method: init.method ?? 'GET', headers, agent: agents[protocol] });
       let res: IncomingMessage | undefined;
-      const onAbort = (event: Event) => {
-        const reason = abortReason(event.target as AbortSignal);
+      const cut = (reason: unknown) => {
         const err = reason instanceof Error ? reason : new DOMException('This operation was aborted', 'AbortError');
         if (res) res.destroy(err);
         req.destroy(err);
         reject(reason);
       };
+      const onAbort = (event: Event) => cut(abortReason(event.target as AbortSignal));
       for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
+      const deadline = deadlineMs === undefined ? undefined : setTimeout(() => cut(new BackendTimeoutError(deadlineMs)), deadlineMs);
       const forget = () => {
         for (const s of signals) s.removeEventListener('abort', onAbort);
+        clearTimeout(deadline);
       };
       req.on('error', (err) => {
         forget();

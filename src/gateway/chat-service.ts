@@ -1,6 +1,6 @@
 import { Ollama, type ChatRequest, type ChatResponse, type GenerateRequest, type GenerateResponse, type CreateRequest, type ModelResponse, type ShowResponse } from 'ollama';
 import { HearthError, invalidRequest, notFound, unavailable } from '../errors.js';
-import { createBackendFetch, type BackendFetch } from './backend-fetch.js';
+import { BackendTimeoutError, createBackendFetch, type BackendFetch } from './backend-fetch.js';
 
 /** Ollama's /api/create body; the client's typings lack `files` (a GGUF given by digest). */
 export type CreateModelRequest = CreateRequest & { files?: Record<string, string> };
@@ -73,6 +73,9 @@ export function backendError(err: unknown, model: string): HearthError {
     if (status === 503 || status === 429) return unavailable('the model backend is busy; retry shortly', 2, 'backend_busy');
     return new HearthError('internal', 'the model backend failed', { code: 'backend_error', cause: err });
   }
+  if (err instanceof BackendTimeoutError) {
+    return unavailable(`the model backend did not finish within backend.request_timeout (${err.deadlineMs / 1000} s)`, 5, 'backend_timeout');
+  }
   if ((err as { name?: unknown }).name === 'AbortError') return new HearthError('invalid_request', 'request aborted by the client', { code: 'client_aborted', cause: err });
   return unavailable('the model backend is not reachable', 5, 'backend_unavailable');
 }
@@ -87,6 +90,8 @@ export class ChatService {
   constructor(
     private readonly backend: BackendPort,
     private readonly transport: BackendFetch = createBackendFetch(),
+    /** backend.request_timeout: the longest one chat or generation may take, stream included. */
+    private readonly requestTimeoutMs?: number,
   ) {}
 
   /** Closes the pooled backend connections. */
@@ -94,11 +99,12 @@ export class ChatService {
     this.transport.close();
   }
 
-  private client(signal?: AbortSignal): Ollama {
+  /** A client for one call; `deadlineMs` bounds inference calls (model management has none). */
+  private client(signal?: AbortSignal, deadlineMs?: number): Ollama {
     this.assertUp();
     const transport = this.transport;
     // The client needs only the members BackendResponse has (see backend-fetch.ts).
-    const clientFetch = (input: string | URL | Request, init?: RequestInit) => transport.fetch(input, init, signal);
+    const clientFetch = (input: string | URL | Request, init?: RequestInit) => transport.fetch(input, init, signal, deadlineMs);
     return new Ollama({ host: this.backend.url, fetch: clientFetch as unknown as typeof fetch });
   }
 
@@ -108,7 +114,7 @@ export class ChatService {
 
   async chat(model: string, messages: ChatMessage[], s: Sampling, signal?: AbortSignal): Promise<Completion> {
     try {
-      const r = await this.client(signal).chat({ model, messages, stream: false, options: options(s), format: format(s) } as ChatRequest & { stream: false });
+      const r = await this.client(signal, this.requestTimeoutMs).chat({ model, messages, stream: false, options: options(s), format: format(s) } as ChatRequest & { stream: false });
       return completionOf(r, r.message.content);
     } catch (err) {
       throw backendError(err, model);
@@ -122,7 +128,7 @@ export class ChatService {
   async openChatStream(model: string, messages: ChatMessage[], s: Sampling, signal?: AbortSignal): Promise<AsyncGenerator<StreamEvent>> {
     let iterator;
     try {
-      iterator = await this.client(signal).chat({ model, messages, stream: true, options: options(s), format: format(s) } as ChatRequest & { stream: true });
+      iterator = await this.client(signal, this.requestTimeoutMs).chat({ model, messages, stream: true, options: options(s), format: format(s) } as ChatRequest & { stream: true });
     } catch (err) {
       throw backendError(err, model);
     }
@@ -147,7 +153,7 @@ export class ChatService {
 
   async generate(model: string, prompt: string, system: string | undefined, s: Sampling, signal?: AbortSignal): Promise<Completion> {
     try {
-      const r = await this.client(signal).generate({ model, prompt, system, stream: false, options: options(s), format: format(s) } as GenerateRequest & { stream: false });
+      const r = await this.client(signal, this.requestTimeoutMs).generate({ model, prompt, system, stream: false, options: options(s), format: format(s) } as GenerateRequest & { stream: false });
       return completionOf(r, r.response ?? '');
     } catch (err) {
       throw backendError(err, model);

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -24,16 +24,33 @@ export interface DaemonProcess {
 let counter = 0;
 
 /**
+ * The environment for a `hearth serve` or admin CLI child: this process's, less the test suite's
+ * own HEARTH_TEST_* settings, which the product would refuse as unknown HEARTH_ variables.
+ */
+export function productEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const inherited = Object.entries(process.env).filter(([name]) => !name.startsWith('HEARTH_TEST_'));
+  return { ...Object.fromEntries(inherited), ...extra };
+}
+
+/**
  * Runs `hearth serve` as a real process on a temp data dir: the bundled engine (CPU, one
  * thread, loopback port chosen by the daemon) with its demo model, SQLite in the data dir.
  */
-export async function startDaemonProcess(opts: { dataDir?: string; env?: Record<string, string>; args?: string[]; nodeArgs?: string[]; bin?: string } = {}): Promise<DaemonProcess> {
+export async function startDaemonProcess(
+  opts: { dataDir?: string; env?: Record<string, string>; args?: string[]; nodeArgs?: string[]; bin?: string; configYaml?: string } = {},
+): Promise<DaemonProcess> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'hearth-daemon-')));
+  // configYaml: a config file's text, written beside the data dir and given with --config.
+  let configArgs: string[] = [];
+  if (opts.configYaml !== undefined) {
+    const file = join(await mkdtemp(join(tmpdir(), 'hearth-config-')), 'config.yaml');
+    await writeFile(file, opts.configYaml);
+    configArgs = ['--config', file];
+  }
   // nodeArgs: options for node itself (e.g. --cpu-prof, which NODE_OPTIONS does not accept).
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.bin ?? hearthBin, 'serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...(opts.args ?? [])], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.bin ?? hearthBin, 'serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...configArgs, ...(opts.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
+    env: productEnv({
       HEARTH_BACKEND_MODE: 'engine',
       HEARTH_ENGINE_LISTEN: '127.0.0.1:0',
       HEARTH_ENGINE_GPU: 'off',
@@ -41,7 +58,7 @@ export async function startDaemonProcess(opts: { dataDir?: string; env?: Record<
       HEARTH_FINETUNE_THREADS: '1',
       HEARTH_DEV_VALIDATE_RESPONSES: 'true',
       ...opts.env,
-    },
+    }),
   });
   const logs: Array<Record<string, unknown>> = [];
   const stdout: string[] = [];

@@ -3,18 +3,18 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { hearthBin } from '../helpers/engine-process.js';
-import { startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
+import { productEnv, startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
 
 const run = promisify(execFile);
 
 async function hearth(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [hearthBin, ...args], { env: { ...process.env, ...env }, timeout: 60_000 });
+    const { stdout, stderr } = await run(process.execPath, [hearthBin, ...args], { env: productEnv(env), timeout: 60_000 });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -49,6 +49,34 @@ test('config mistakes stop serve with a message naming the key', async () => {
     assert.match(missing.stderr, /nope\.yaml/);
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('init prepares a data dir once: the admin token is printed by the run that made it, files are 0600', async () => {
+  const dir = join(await mkdtemp(join(tmpdir(), 'hearth-init-')), 'data');
+  try {
+    const first = await hearth(['init', '--data-dir', dir, '--json']);
+    assert.equal(first.code, 0, first.stderr);
+    const made = JSON.parse(first.stdout) as { data_dir: string; admin_token: string | null; admin_token_file: string };
+    assert.equal(made.data_dir, dir);
+    assert.match(made.admin_token ?? '', /^hth_admin_[A-Za-z0-9_-]{32}$/);
+    assert.equal(made.admin_token_file, join(dir, 'admin-token'));
+    assert.equal((await readFile(made.admin_token_file, 'utf8')).trim(), made.admin_token);
+    for (const f of ['admin-token', 'server-secret']) assert.equal((await stat(join(dir, f))).mode & 0o777, 0o600, f);
+    assert.equal((await stat(dir)).mode & 0o777, 0o700, 'the data dir is private');
+    assert.ok((await readdir(dir)).some((f) => f.endsWith('.db') || f.endsWith('.sqlite')), 'the database is created');
+
+    const again = await hearth(['init', '--data-dir', dir, '--json']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal((JSON.parse(again.stdout) as { admin_token: string | null }).admin_token, null, 'never printed twice');
+    const plain = await hearth(['init', '--data-dir', dir]);
+    assert.match(plain.stdout, /already initialized/);
+    assert.doesNotMatch(plain.stdout, /hth_admin_/);
+    const list = await hearth(['workspaces', 'list', '--data-dir', dir, '--json']);
+    assert.equal(list.code, 0, list.stderr);
+    assert.deepEqual(JSON.parse(list.stdout), []);
+  } finally {
+    await rm(dirname(dir), { recursive: true, force: true });
   }
 });
 

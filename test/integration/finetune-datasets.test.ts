@@ -2,8 +2,7 @@
 // or line, credits, workspace isolation, size limits from config.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
 
@@ -23,10 +22,7 @@ describe('fine-tune datasets', () => {
   const stored = async () => (await readdir(join(d.dataDir, 'datasets')).catch(() => [] as string[])).filter((f) => f.endsWith('.jsonl'));
 
   before(async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'hearth-ds-'));
-    const config = join(dataDir, 'config.yaml');
-    await writeFile(config, 'finetune:\n  max_dataset_bytes: 4kb\n  max_dataset_records: 50\n');
-    d = await startDaemonProcess({ dataDir, args: ['--config', config] });
+    d = await startDaemonProcess({ configYaml: 'finetune:\n  max_dataset_bytes: 4kb\n  max_dataset_records: 50\n' });
     key = (await d.keyFor('chat_agent_train')).key;
   });
   after(async () => d?.stop());

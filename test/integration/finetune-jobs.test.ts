@@ -2,9 +2,6 @@
 // credits and workspace isolation. Training itself: finetune-training.test.ts.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
 
 interface JobView { id: string; state: string; datasetId: string; baseModel: string; trainer: string; hyperparameters: Record<string, unknown>; startAt: string | null; lossHistory: unknown[]; error: string | null; modelName: string | null }
@@ -21,9 +18,7 @@ describe('fine-tune jobs', () => {
   const used = async () => (await call<{ credits: { used: number } }>('GET', '/usage')).body.credits.used;
 
   before(async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'hearth-jobs-'));
-    await writeFile(join(dataDir, 'config.yaml'), 'finetune:\n  max_queued: 1\n');
-    d = await startDaemonProcess({ dataDir, args: ['--config', join(dataDir, 'config.yaml')] });
+    d = await startDaemonProcess({ configYaml: 'finetune:\n  max_queued: 1\n' });
     key = (await d.keyFor('chat_agent_train')).key;
     const ds = await call<{ id: string }>('POST', '/finetune/datasets', { title: 'secret', records });
     assert.equal(ds.status, 201);

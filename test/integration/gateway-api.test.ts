@@ -1,9 +1,6 @@
 // The real daemon on a temp data dir with the bundled engine and its demo model.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
 
 const MODEL = 'hearth-demo';
@@ -127,10 +124,7 @@ describe('gateway: /api/v1 surface', () => {
 describe('gateway: public_base_url and request limits from config', () => {
   let d: DaemonProcess;
   before(async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'hearth-config-'));
-    const config = join(dir, 'config.yaml');
-    await writeFile(config, 'limits:\n  max_messages: 2\n  max_tokens: 4\n');
-    d = await startDaemonProcess({ env: { HEARTH_PUBLIC_BASE_URL: 'https://ai.example.lan/hearth/' }, args: ['--config', config] });
+    d = await startDaemonProcess({ env: { HEARTH_PUBLIC_BASE_URL: 'https://ai.example.lan/hearth/' }, configYaml: 'limits:\n  max_messages: 2\n  max_tokens: 4\n' });
   });
   after(async () => d?.stop());
 

@@ -127,3 +127,61 @@ describe('gateway: the engine dies mid-stream', () => {
     assert.equal(u.credits.used, 2, 'the stream that had sent tokens and the recovered call; no 503 was charged');
   });
 });
+
+describe('gateway: backend.request_timeout', () => {
+  let d: DaemonProcess;
+  before(async () => {
+    // One slot at the engine: calls queue behind each other, so the later ones outlast the 1 s
+    // deadline whatever the machine's speed (each asks for ~2000 tokens, the demo model's context).
+    d = await startDaemonProcess({ configYaml: 'backend:\n  request_timeout: 1s\nengine:\n  parallel: 1\n' });
+  });
+  after(async () => d?.stop());
+
+  test('calls past it get 503 backend_timeout (a started stream, an error event) and are not charged; the backend stays up', async () => {
+    const { key } = await d.keyFor('paid_chat');
+    const h = { 'x-api-key': key };
+    const pid = (await health(d)).backend.pid;
+    const short = () => fetch(`${d.url}/api/v1/chat`, { method: 'POST', headers: h, body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'x' }], max_tokens: 2 }) });
+    // The deadline counts a model load too (over 1 s here): retry until the model is loaded.
+    let warm = await short();
+    for (let i = 0; i < 30 && warm.status === 503; i++) warm = await short();
+    assert.equal(warm.status, 200, await warm.text());
+    // ~2000 tokens (the demo model's whole context): 4-6 s on the reference machine, so the
+    // stream is cut at 1 s after it has sent tokens; the chats wait behind it for the one slot.
+    const long = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Hello' }], max_tokens: 4096 });
+    const sse = await fetch(`${d.url}/api/v1/chat/stream`, { method: 'POST', headers: h, body: long });
+    assert.equal(sse.status, 200);
+    const reader = sse.body!.getReader();
+    let text = '';
+    while (!text.includes('data: {"token"')) text += new TextDecoder().decode((await reader.read()).value);
+    const chats = [0, 1, 2].map(() => fetch(`${d.url}/api/v1/chat`, { method: 'POST', headers: h, body: long }));
+
+    for (let c = await reader.read(); !c.done; c = await reader.read()) text += new TextDecoder().decode(c.value);
+    assert.match(text, /event: error\ndata: \{"error":\{[^\n]*"code":"backend_timeout"/);
+    assert.doesNotMatch(text, /"done":true/);
+
+    let ok = 0;
+    let timedOut = 0;
+    for (const res of await Promise.all(chats)) {
+      if (res.status === 200) {
+        ok++;
+        continue;
+      }
+      assert.equal(res.status, 503, await res.clone().text());
+      assert.match(res.headers.get('retry-after') ?? '', /^\d+$/);
+      const e = ((await res.json()) as { error: { code: string; message: string } }).error;
+      assert.equal(e.code, 'backend_timeout');
+      assert.match(e.message, /request_timeout/);
+      timedOut++;
+    }
+    assert.ok(timedOut >= 1, 'chats queued behind the stream outlived the deadline');
+
+    const u = (await (await fetch(`${d.url}/api/v1/usage`, { headers: h })).json()) as { credits: { used: number } };
+    assert.equal(u.credits.used, 1 + 1 + ok, 'the warm-up, the stream (it had sent tokens) and answered chats only');
+    const later = await health(d);
+    assert.equal(later.backend.state, 'up');
+    assert.equal(later.backend.pid, pid, 'a timeout is not a backend failure: no restart');
+    const next = await short();
+    assert.equal(next.status, 200, await next.text());
+  });
+});

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
-import { createBackendFetch } from '../../src/gateway/backend-fetch.js';
+import { BackendTimeoutError, createBackendFetch } from '../../src/gateway/backend-fetch.js';
 import { cacheValidatorRouteMatchers } from '../../src/api/validator-route-cache.js';
 
 // The gateway's transport, against a plain local HTTP server (a transport test: no model API).
@@ -30,6 +30,8 @@ describe('backend fetch', () => {
               res.end();
             }
           }, 5);
+        } else if (req.url === '/hang') {
+          // Accepted, never answered: a wedged backend.
         } else if (req.url === '/slow') {
           res.writeHead(200, { 'content-type': 'application/x-ndjson' });
           res.write('{"n":0}\n');
@@ -88,6 +90,30 @@ describe('backend fetch', () => {
     assert.equal(Buffer.from((await reader.read()).value as Uint8Array).toString(), '{"n":0}\n');
     also.abort(new Error('client disconnected'));
     await assert.rejects(reader.read(), /client disconnected/);
+  });
+
+  it('a deadline bounds the whole exchange: before the answer it rejects, after it the body errors', async () => {
+    await assert.rejects(transport.fetch(`${base}/hang`, { method: 'POST', body: '{}' }, undefined, 50), (err: unknown) => {
+      assert.ok(err instanceof BackendTimeoutError);
+      assert.equal(err.deadlineMs, 50);
+      return true;
+    });
+    const r = await transport.fetch(`${base}/slow`, { method: 'POST', body: '{}' }, undefined, 200);
+    const reader = r.body.getReader();
+    assert.equal(Buffer.from((await reader.read()).value as Uint8Array).toString(), '{"n":0}\n');
+    await assert.rejects(reader.read(), (err: unknown) => err instanceof BackendTimeoutError);
+  });
+
+  it('a call that ends in time leaves no deadline timer behind', async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    for (let i = 0; i < 5; i++) {
+      const r = await transport.fetch(`${base}/json`, { method: 'POST', body: '{}' }, undefined, 600_000);
+      await r.json();
+    }
+    const streamed = await transport.fetch(`${base}/stream`, { method: 'POST', body: '{}' }, undefined, 600_000);
+    await streamed.text();
+    assert.equal(timers(), before);
   });
 
   it('rejects when nothing listens', async () => {
