@@ -4,7 +4,8 @@
 # Copies the code to /opt/hearth, installs production dependencies from the lockfile, creates
 # the hearth user, /var/lib/hearth (data) and /etc/hearth/config.yaml (from the example, with
 # data_dir set), then enables and starts the service. Re-running it upgrades in place and keeps
-# the data and the config.
+# the data and the config. The server secret stays in a file: a system service has no Secret
+# Service session for secrets.store: keychain.
 set -eu
 
 main() {

@@ -211,7 +211,7 @@ export const configSchema = Object.freeze([
   field('finetune.stop_timeout', duration({ min: 100 }), '5s', 'After SIGTERM, how long a cancelled trainer may take before SIGKILL'),
 
   field('secrets.store', oneOf(['file', 'keychain'] as const), 'file',
-    'Where the server secret lives: file (in data_dir) or keychain (OS keychain via keytar)'),
+    'Where the server secret lives: file (in data_dir, mode 0600) or keychain (the Secret Service of the D-Bus session, via keytar built against libsecret-1-dev)'),
 
   // Checking every response against openapi/hearth.yaml costs CPU on each request; the test
   // suite turns it on so the contract and the code cannot drift apart.

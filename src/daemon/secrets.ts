@@ -30,7 +30,7 @@ async function keychain(): Promise<{ get(a: string): Promise<string | null>; set
     const k = (keytar.default ?? keytar) as { getPassword(s: string, a: string): Promise<string | null>; setPassword(s: string, a: string, p: string): Promise<void> };
     return { get: (a) => k.getPassword('hearth', a), set: (a, v) => k.setPassword('hearth', a, v) };
   } catch (err) {
-    throw new HearthError('internal', `secrets.store is "keychain" but keytar is not usable here (${err instanceof Error ? err.message : String(err)}); use "file"`, { cause: err });
+    throw new HearthError('internal', `secrets.store is "keychain" but keytar is not usable here (${err instanceof Error ? err.message : String(err)}); it is built at install where libsecret-1-dev is present: install that and run npm ci again, or use "file"`, { cause: err });
   }
 }
 
