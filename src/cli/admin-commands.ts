@@ -4,7 +4,7 @@ import { keyView, planView, workspaceView } from '../api/admin/views.js';
 import { usageReport } from '../api/v1/usage.js';
 import { loadConfig } from '../config/load.js';
 import { openStores, type Stores } from '../daemon/stores.js';
-import { loadSecrets } from '../daemon/secrets.js';
+import { ADMIN_TOKEN_FILE, loadSecrets } from '../daemon/secrets.js';
 import { HearthError } from '../errors.js';
 import { parseCommandArgs } from './args.js';
 import { CliError } from './cli-error.js';
@@ -69,7 +69,7 @@ export async function runAdminCommand(command: string, argv: string[]): Promise<
     const config = loadConfig({ file: values.config, overrides: { data_dir: values['data-dir'] } });
     const secrets = await loadSecrets(config.dataDir, config.secrets.store);
     openStores(config, secrets.serverSecret).close();
-    const tokenFile = join(config.dataDir, 'admin-token');
+    const tokenFile = join(config.dataDir, ADMIN_TOKEN_FILE);
     // The token is printed only by the run that created it; later runs name the file.
     const view = { data_dir: config.dataDir, admin_token: secrets.created ? secrets.adminToken : null, admin_token_file: tokenFile };
     print(values.json, view, () =>

@@ -132,35 +132,31 @@ describe('gateway: public_base_url and request limits from config', () => {
     const spec = (await (await fetch(`${d.url}/api/v1/openapi.json`)).json()) as { servers: Array<{ url: string }> };
     assert.deepEqual(spec.servers.map((s) => s.url), ['https://ai.example.lan/hearth']);
     const { key } = await d.keyFor('paid_chat');
-    const res = await fetch(`${d.url}/api/v1/chat`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-api-key': key },
-      body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Hello' }], max_tokens: 2 }),
-    });
-    assert.equal(res.status, 200, await res.clone().text());
-    const bad = await fetch(`${d.url}/api/v1/chat`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key }, body: JSON.stringify({ model: MODEL, messages: [], max_tokens: 2 }) });
+    const res = await d.api(key, 'POST', '/chat', { model: MODEL, messages: [{ role: 'user', content: 'Hello' }], max_tokens: 2 });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const bad = await d.api(key, 'POST', '/chat', { model: MODEL, messages: [], max_tokens: 2 });
     assert.equal(bad.status, 400, 'the contract still applies');
   });
 
   test('limits.max_tokens and limits.max_messages bound requests, and the served contract states them', async () => {
     const { key } = await d.keyFor('paid_chat');
-    const chat = (body: unknown) => fetch(`${d.url}/api/v1/chat`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key }, body: JSON.stringify(body) });
+    type ErrorBody = { error: { type: string; message: string } };
+    const chat = (body: unknown) => d.api<ErrorBody>(key, 'POST', '/chat', body);
     const msg = { role: 'user', content: 'Hello' };
     assert.equal((await chat({ model: MODEL, messages: [msg, msg], max_tokens: 4 })).status, 200);
     const tokens = await chat({ model: MODEL, messages: [msg], max_tokens: 5 });
     assert.equal(tokens.status, 400);
-    const te = ((await tokens.json()) as { error: { type: string; message: string } }).error;
-    assert.equal(te.type, 'invalid_request_error');
-    assert.match(te.message, /max_tokens/);
+    assert.equal(tokens.body.error.type, 'invalid_request_error');
+    assert.match(tokens.body.error.message, /max_tokens/);
     const messages = await chat({ model: MODEL, messages: [msg, msg, msg], max_tokens: 1 });
     assert.equal(messages.status, 400);
-    assert.match(((await messages.json()) as { error: { message: string } }).error.message, /messages/);
+    assert.match(messages.body.error.message, /messages/);
     const spec = (await (await fetch(`${d.url}/api/v1/openapi.json`)).json()) as {
       components: { schemas: { Sampling: { properties: { max_tokens: { maximum: number } } }; ChatRequest: { allOf: Array<{ properties?: { messages?: { maxItems: number } } }> } } };
     };
     assert.equal(spec.components.schemas.Sampling.properties.max_tokens.maximum, 4);
     assert.equal(spec.components.schemas.ChatRequest.allOf.find((p) => p.properties?.messages)?.properties?.messages?.maxItems, 2);
-    const usage = (await (await fetch(`${d.url}/api/v1/usage`, { headers: { 'x-api-key': key } })).json()) as { credits: { used: number } };
-    assert.equal(usage.credits.used, 1, 'only the call that passed was charged');
+    const usage = await d.api<{ credits: { used: number } }>(key, 'GET', '/usage');
+    assert.equal(usage.body.credits.used, 1, 'only the call that passed was charged');
   });
 });

@@ -141,11 +141,11 @@ describe('gateway: backend.request_timeout', () => {
     const { key } = await d.keyFor('paid_chat');
     const h = { 'x-api-key': key };
     const pid = (await health(d)).backend.pid;
-    const short = () => fetch(`${d.url}/api/v1/chat`, { method: 'POST', headers: h, body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'x' }], max_tokens: 2 }) });
+    const short = () => d.api(key, 'POST', '/chat', { model: MODEL, messages: [{ role: 'user', content: 'x' }], max_tokens: 2 });
     // The deadline counts a model load too (over 1 s here): retry until the model is loaded.
     let warm = await short();
     for (let i = 0; i < 30 && warm.status === 503; i++) warm = await short();
-    assert.equal(warm.status, 200, await warm.text());
+    assert.equal(warm.status, 200, JSON.stringify(warm.body));
     // ~2000 tokens (the demo model's whole context): 4-6 s on the reference machine, so the
     // stream is cut at 1 s after it has sent tokens; the chats wait behind it for the one slot.
     const long = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Hello' }], max_tokens: 4096 });
@@ -176,12 +176,12 @@ describe('gateway: backend.request_timeout', () => {
     }
     assert.ok(timedOut >= 1, 'chats queued behind the stream outlived the deadline');
 
-    const u = (await (await fetch(`${d.url}/api/v1/usage`, { headers: h })).json()) as { credits: { used: number } };
-    assert.equal(u.credits.used, 1 + 1 + ok, 'the warm-up, the stream (it had sent tokens) and answered chats only');
+    const u = await d.api<{ credits: { used: number } }>(key, 'GET', '/usage');
+    assert.equal(u.body.credits.used, 1 + 1 + ok, 'the warm-up, the stream (it had sent tokens) and answered chats only');
     const later = await health(d);
     assert.equal(later.backend.state, 'up');
     assert.equal(later.backend.pid, pid, 'a timeout is not a backend failure: no restart');
     const next = await short();
-    assert.equal(next.status, 200, await next.text());
+    assert.equal(next.status, 200, JSON.stringify(next.body));
   });
 });
