@@ -4,6 +4,7 @@ import { createLogger, describeError } from '../log.js';
 import { startDaemon } from '../daemon/daemon.js';
 import { parseCommandArgs } from './args.js';
 import { CliError } from './cli-error.js';
+import { HearthError } from '../errors.js';
 
 const help = `Usage: hearth serve [--config FILE] [--data-dir DIR] [--listen HOST:PORT]
 
@@ -12,6 +13,17 @@ and the supervised model backend (a running Ollama, \`ollama serve\`, or the bun
 Defaults: 127.0.0.1:8080, data in ./data. Every setting is in config.example.yaml; the
 environment overrides are listed in the README.
 `;
+
+/** The operator-facing reason a start failed, or undefined for an unexpected error (a bug: keep its stack). */
+function startFailure(err: unknown, listen: { host: string; port: number }): string | undefined {
+  if (err instanceof HearthError) return err.message;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const at = `${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`;
+  if (code === 'EADDRINUSE') return `cannot listen on ${at}: the address is already in use; stop what holds it, or set listen (--listen HOST:PORT)`;
+  if (code === 'EADDRNOTAVAIL') return `cannot listen on ${at}: no interface of this machine has that address; set listen (--listen HOST:PORT)`;
+  if (code === 'EACCES') return `cannot listen on ${at}: permission denied (ports below 1024 need privileges); set listen (--listen HOST:PORT)`;
+  return undefined;
+}
 
 export async function runServeCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, { config: { type: 'string' }, 'data-dir': { type: 'string' }, listen: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
@@ -28,7 +40,17 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   }
   const log = createLogger('hearth', config.log.level);
   log.info('configuration', { config: redactedConfig(config) });
-  const daemon = await startDaemon(config, log);
+  let daemon;
+  try {
+    daemon = await startDaemon(config, log);
+  } catch (err) {
+    // Logged for the journal, and said in one line on stderr: an operator's mistake (the port
+    // taken, the data dir in use) is not a crash, so it gets no stack trace.
+    log.error('hearth did not start', { err: describeError(err) });
+    const reason = startFailure(err, config.listen);
+    if (reason !== undefined) throw new CliError(reason, 1);
+    throw err;
+  }
   await new Promise<void>((done) => {
     const stop = (signal: string) => {
       log.info('shutting down', { signal });

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HearthConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
@@ -11,6 +12,7 @@ import { ChatService } from '../gateway/chat-service.js';
 import { domainCronJobs, startCronJobs } from '../domain/rollover.js';
 import { drainServer } from '../http-lifecycle.js';
 import { loadSecrets } from './secrets.js';
+import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 import { FinetuneService } from '../finetune/service.js';
 import { FinetuneRunner } from '../finetune/runner.js';
 import { systemClock } from '../domain/clock.js';
@@ -40,11 +42,38 @@ export const DEMO_DESCRIPTION =
 
 /** Wires the daemon: secrets, database, backend supervision, the HTTP surface, cron jobs. */
 export async function startDaemon(config: HearthConfig, log: Logger, announce: (line: string) => void = (l) => process.stdout.write(l + '\n')): Promise<RunningDaemon> {
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const lock = lockDataDir(config.dataDir);
+  // What has been started so far, stopped in reverse order when a later step fails (the listen
+  // address taken, say): a daemon that did not start must not leave its engine running.
+  const undo: Array<() => unknown> = [() => lock.release()];
+  try {
+    return await startOnLockedDataDir(config, log, announce, lock, undo);
+  } catch (err) {
+    for (const step of undo.reverse()) {
+      try {
+        await step();
+      } catch (stopErr) {
+        log.warn('cleanup after a failed start did not finish', { err: describeError(stopErr) });
+      }
+    }
+    throw err;
+  }
+}
+
+async function startOnLockedDataDir(
+  config: HearthConfig,
+  log: Logger,
+  announce: (line: string) => void,
+  lock: DataDirLock,
+  undo: Array<() => unknown>,
+): Promise<RunningDaemon> {
   const secrets = await loadSecrets(config.dataDir, config.secrets.store);
   if (secrets.created) {
     announce(`Hearth admin token (shown once; also saved in ${join(config.dataDir, 'admin-token')}, mode 0600):\n  ${secrets.adminToken}`);
   }
   const stores = openStores(config, secrets.serverSecret);
+  undo.push(() => stores.close());
   const released = stores.ledger.releaseDangling();
   if (released.length > 0) log.warn('released credits reserved by requests interrupted by a restart', { reservations: released.length });
 
@@ -71,6 +100,7 @@ export async function startDaemon(config: HearthConfig, log: Logger, announce: (
     dataDir: config.dataDir,
     log,
   });
+  undo.push(() => backend.stop());
   try {
     await backend.start();
     if (backend.info().kind === 'engine' && config.engine.demoModel && (await backend.ensureDemoModel())) {
@@ -81,7 +111,8 @@ export async function startDaemon(config: HearthConfig, log: Logger, announce: (
     log.error('backend did not start', { err: describeError(err) });
   }
 
-  const chat = new ChatService(backend, undefined, config.backend.requestTimeout);
+  const chat = new ChatService(backend, { requestTimeoutMs: config.backend.requestTimeout });
+  undo.push(() => chat.close());
   const finetune = new FinetuneService({
     jobs: stores.jobs,
     datasets: stores.datasets,
@@ -105,6 +136,7 @@ export async function startDaemon(config: HearthConfig, log: Logger, announce: (
     prepare: (job, dir) => finetune.prepare(job, dir),
   });
   finetune.runner = runner;
+  undo.push(() => runner.close());
   const interrupted = runner.recover();
   if (interrupted > 0) log.warn('fine-tune jobs interrupted by the restart were marked failed', { jobs: interrupted });
   const startedAt = Date.now();
@@ -127,6 +159,7 @@ export async function startDaemon(config: HearthConfig, log: Logger, announce: (
     server.once('error', reject);
     server.listen(port, host, () => resolve());
   });
+  undo.push(() => new Promise((done) => server.close(done)));
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   // Requests in flight for an hour are long gone; anything older still reserved was interrupted.
@@ -156,6 +189,7 @@ export async function startDaemon(config: HearthConfig, log: Logger, announce: (
         chat.close();
         await backend.stop();
         stores.close();
+        lock.release();
       })();
       return closing;
     },

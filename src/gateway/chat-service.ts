@@ -87,12 +87,17 @@ export function backendError(err: unknown, model: string): HearthError {
  * keep-alive connection pool (backend-fetch.ts).
  */
 export class ChatService {
+  private readonly transport: BackendFetch;
+  /** backend.request_timeout: the longest one chat or generation may take, stream included. */
+  private readonly requestTimeoutMs: number | undefined;
+
   constructor(
     private readonly backend: BackendPort,
-    private readonly transport: BackendFetch = createBackendFetch(),
-    /** backend.request_timeout: the longest one chat or generation may take, stream included. */
-    private readonly requestTimeoutMs?: number,
-  ) {}
+    options: { requestTimeoutMs?: number; transport?: BackendFetch } = {},
+  ) {
+    this.transport = options.transport ?? createBackendFetch();
+    this.requestTimeoutMs = options.requestTimeoutMs;
+  }
 
   /** Closes the pooled backend connections. */
   close(): void {

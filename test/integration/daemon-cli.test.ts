@@ -138,6 +138,38 @@ describe('the admin CLI beside a running daemon', () => {
     assert.match(bad.stderr, /nope/);
   });
 
+  // What a test daemon runs with (startDaemonProcess's settings), for serves started by hand here.
+  const engineEnv = { HEARTH_BACKEND_MODE: 'engine', HEARTH_ENGINE_LISTEN: '127.0.0.1:0', HEARTH_ENGINE_GPU: 'off', HEARTH_ENGINE_THREADS: '1' };
+  const stackLine = /^\s+at .*:\d+/m;
+
+  test('one daemon per data dir: a second serve on it stops at once with a message naming the holder, the first keeps serving', async () => {
+    const { key } = await d.keyFor('paid_chat');
+    const second = await hearth(['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], engineEnv);
+    assert.equal(second.code, 1);
+    assert.match(second.stderr, new RegExp(`data dir ${dataDir} is in use by another hearth serve \\(pid ${d.child.pid}\\)`));
+    assert.doesNotMatch(second.stderr, stackLine, 'an operator mistake, not a crash: no stack trace');
+    // It stopped before it touched anything: no backend, no release of the first one's reservations.
+    assert.doesNotMatch(second.stdout, /inference backend chosen|released credits/);
+    assert.equal((await d.api(key, 'POST', '/chat', { model: 'hearth-demo', messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 })).status, 200);
+  });
+
+  test('a serve that cannot listen stops the engine it started and frees its data dir', async () => {
+    const other = await mkdtemp(join(tmpdir(), 'hearth-port-'));
+    try {
+      const taken = new URL(d.url).host;
+      const r = await hearth(['serve', '--data-dir', other, '--listen', taken], engineEnv);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, new RegExp(`cannot listen on ${taken}: the address is already in use`));
+      assert.doesNotMatch(r.stderr, stackLine);
+      const spawned = r.stdout.split('\n').flatMap((l) => (l.includes('"supervised process spawned"') ? [(JSON.parse(l) as { pid: number }).pid] : []));
+      assert.equal(spawned.length, 1, 'the engine had been started before the listen failed');
+      assert.equal(alive(spawned[0]!), false, 'and was stopped');
+      assert.ok(!(await readdir(other)).includes('serve.pid'), 'the data dir is no longer claimed');
+    } finally {
+      await rm(other, { recursive: true, force: true });
+    }
+  });
+
   test('SIGTERM lets a stream in flight finish, stops the engine and exits 0', async () => {
     const { key } = await d.keyFor('paid_chat');
     const health = (await (await fetch(`${d.url}/api/v1/health`)).json()) as { backend: { pid: number } };
