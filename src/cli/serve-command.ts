@@ -15,13 +15,23 @@ environment overrides are listed in the README.
 `;
 
 /** The operator-facing reason a start failed, or undefined for an unexpected error (a bug: keep its stack). */
-function startFailure(err: unknown, listen: { host: string; port: number }): string | undefined {
+function startFailure(err: unknown, config: { listen: { host: string; port: number }; dataDir: string }): string | undefined {
   if (err instanceof HearthError) return err.message;
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  const at = `${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`;
-  if (code === 'EADDRINUSE') return `cannot listen on ${at}: the address is already in use; stop what holds it, or set listen (--listen HOST:PORT)`;
-  if (code === 'EADDRNOTAVAIL') return `cannot listen on ${at}: no interface of this machine has that address; set listen (--listen HOST:PORT)`;
-  if (code === 'EACCES') return `cannot listen on ${at}: permission denied (ports below 1024 need privileges); set listen (--listen HOST:PORT)`;
+  if (!(err instanceof Error)) return undefined;
+  const { code, syscall, path } = err as NodeJS.ErrnoException;
+  if (syscall === 'listen') {
+    const { host, port } = config.listen;
+    const at = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const why: Record<string, string> = {
+      EADDRINUSE: 'the address is already in use; stop what holds it, or',
+      EADDRNOTAVAIL: 'no interface of this machine has that address;',
+      EACCES: 'permission denied (ports below 1024 need privileges);',
+    };
+    return `cannot listen on ${at}: ${why[code ?? ''] ?? `${err.message};`} set listen (--listen HOST:PORT)`;
+  }
+  // The data dir: not writable, read-only, full. Node's message names the call and the path.
+  if (path !== undefined && code !== undefined) return `${err.message} (the data dir ${config.dataDir} must be writable by the user hearth runs as)`;
+  if (err.name === 'SqliteError') return `the database in ${config.dataDir} cannot be used: ${err.message} (${code ?? 'sqlite'})`;
   return undefined;
 }
 
@@ -47,7 +57,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     // Logged for the journal, and said in one line on stderr: an operator's mistake (the port
     // taken, the data dir in use) is not a crash, so it gets no stack trace.
     log.error('hearth did not start', { err: describeError(err) });
-    const reason = startFailure(err, config.listen);
+    const reason = startFailure(err, config);
     if (reason !== undefined) throw new CliError(reason, 1);
     throw err;
   }

@@ -52,6 +52,22 @@ test('config mistakes stop serve with a message naming the key', async () => {
   }
 });
 
+test('a data dir that cannot be made stops serve with one line naming it', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'hearth-notdir-'));
+  try {
+    // A file where a folder must be: refused for root too, unlike a permission.
+    await writeFile(join(dir, 'file'), '');
+    const dataDir = join(dir, 'file', 'data');
+    const r = await hearth(['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], { HEARTH_BACKEND_MODE: 'engine', HEARTH_ENGINE_LISTEN: '127.0.0.1:0' });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`ENOTDIR.*${dataDir}.*must be writable`));
+    assert.doesNotMatch(r.stderr, /^\s+at .*:\d+/m);
+    assert.match(r.stdout, /"message":"hearth did not start"/, 'and the log says so');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('init prepares a data dir once: the admin token is printed by the run that made it, files are 0600', async () => {
   const dir = join(await mkdtemp(join(tmpdir(), 'hearth-init-')), 'data');
   try {
