@@ -1,9 +1,10 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Scope } from '../domain/catalog.js';
 import { keyView, planView, workspaceView } from '../api/admin/views.js';
 import { usageReport } from '../api/v1/usage.js';
 import { loadConfig } from '../config/load.js';
-import { openStores, type Stores } from '../daemon/stores.js';
+import { DATABASE_FILE, openStores, type Stores } from '../daemon/stores.js';
 import { ADMIN_TOKEN_FILE, loadSecrets } from '../daemon/secrets.js';
 import { HearthError } from '../errors.js';
 import { parseCommandArgs } from './args.js';
@@ -36,6 +37,11 @@ function print(json: boolean | undefined, value: unknown, human: () => string): 
 /** Opens the daemon's data dir directly: SQLite in WAL mode lets these run beside the daemon. */
 async function withStores<T>(values: { config?: string; 'data-dir'?: string }, fn: (s: Stores) => T | Promise<T>): Promise<T> {
   const config = loadConfig({ file: values.config, overrides: { data_dir: values['data-dir'] } });
+  // Only init and serve make a data dir. A mistyped --data-dir, or ./data read from another
+  // folder than the daemon's, would otherwise be a new empty one that answers "(none)".
+  if (!existsSync(join(config.dataDir, DATABASE_FILE))) {
+    throw new CliError(`no Hearth data dir at ${config.dataDir}: give the daemon's --data-dir or --config, or make one with hearth init --data-dir ${config.dataDir}`, 1);
+  }
   const secrets = await loadSecrets(config.dataDir, config.secrets.store);
   const stores = openStores(config, secrets.serverSecret);
   try {

@@ -24,8 +24,11 @@ export interface Stores {
   close(): void;
 }
 
+/** The database's file name in the data dir. */
+export const DATABASE_FILE = 'hearth.db';
+
 export function openStores(config: HearthConfig, serverSecret: Buffer, clock: Clock = systemClock): Stores {
-  const db = openDatabase(join(config.dataDir, 'hearth.db'));
+  const db = openDatabase(join(config.dataDir, DATABASE_FILE));
   const catalog = new Catalog(db);
   const workspaces = new Workspaces(db, clock);
   const keys = new Keys(db, serverSecret, clock);

@@ -71,6 +71,11 @@ test('a data dir that cannot be made stops serve with one line naming it', async
 test('init prepares a data dir once: the admin token is printed by the run that made it, files are 0600', async () => {
   const dir = join(await mkdtemp(join(tmpdir(), 'hearth-init-')), 'data');
   try {
+    // Only init and serve make a data dir: the other commands refuse a missing one, and leave it missing.
+    const early = await hearth(['workspaces', 'list', '--data-dir', dir]);
+    assert.equal(early.code, 1);
+    assert.match(early.stderr, new RegExp(`no Hearth data dir at ${dir}`));
+    await assert.rejects(stat(dir), /ENOENT/);
     const first = await hearth(['init', '--data-dir', dir, '--json']);
     assert.equal(first.code, 0, first.stderr);
     const made = JSON.parse(first.stdout) as { data_dir: string; admin_token: string | null; admin_token_file: string };
