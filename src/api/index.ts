@@ -79,7 +79,10 @@ export function createGatewayApp(deps: GatewayDeps): Express {
         request_id: res.locals.requestId,
         key_id: res.locals.principal?.keyId,
         method: req.method,
-        route: req.route?.path ? `${req.baseUrl}${req.route.path as string}` : req.path,
+        // The path as sent (no query string), and the route it matched as a template, so that
+        // lines of one endpoint group together (/api/v1/finetune/jobs/:id).
+        path: req.originalUrl.split('?', 1)[0],
+        route: typeof req.route?.path === 'string' ? `${res.locals.mount ?? ''}${req.route.path}` : undefined,
         status: res.statusCode,
         ms: Math.round((performance.now() - started) * 100) / 100,
         credits: res.locals.charged ?? 0,
@@ -110,7 +113,14 @@ export function createGatewayApp(deps: GatewayDeps): Express {
 
   // /api/v1 first: the metered calls pass the fewest layers. Health and the contract need no
   // key; every other route is authenticated and scope-checked before its body is validated.
+  // req.baseUrl is reset once a router is left, before the access line is written: each mounted
+  // router notes where it is mounted while it is in charge.
+  const noteMount = (req: Request, res: Response, next: NextFunction) => {
+    res.locals.mount = req.baseUrl;
+    next();
+  };
   const v1 = Router();
+  v1.use(noteMount);
   v1.use(createHealthRouter(deps.health));
   // The validator keeps the contract's own server ('/'): requests reach the daemon without the
   // public URL's path prefix, which a reverse proxy strips.
@@ -128,7 +138,7 @@ export function createGatewayApp(deps: GatewayDeps): Express {
   v1.use(createJobsRouter({ finetune: deps.finetune, catalog, ledger }));
   app.use('/api/v1', v1);
 
-  app.use('/api/admin', requireAdmin(deps.adminToken), jsonBody, contract, createAdminRouter({ catalog, workspaces, keys, ledger, metadata }));
+  app.use('/api/admin', noteMount, requireAdmin(deps.adminToken), jsonBody, contract, createAdminRouter({ catalog, workspaces, keys, ledger, metadata }));
   app.use(createDocsRouter());
 
   app.use((req) => {

@@ -27,5 +27,7 @@ declare module 'express-serve-static-core' {
     meter?: Meter;
     /** Credits charged by this request, for the access log. */
     charged?: number;
+    /** Where the router that handles this request is mounted (/api/v1), for the access log. */
+    mount?: string;
   }
 }

@@ -105,6 +105,33 @@ describe('gateway: /api/v1 surface', () => {
     assert.ok(!d.stdout.some((l) => l.includes(secret)), 'the key never appears in the logs');
   });
 
+  test('access lines give the path as sent and the route it matched, the same way on every surface', async () => {
+    const { key: trainKey } = await d.keyFor('chat_agent_train');
+    const calls: Array<[string, string, string, string | undefined]> = [
+      // [request id, method, path, expected route]
+      ['acc-chat', 'POST', '/api/v1/chat', '/api/v1/chat'],
+      ['acc-usage', 'GET', '/api/v1/usage', '/api/v1/usage'],
+      ['acc-health', 'GET', '/api/v1/health', '/api/v1/health'],
+      ['acc-job', 'GET', '/api/v1/finetune/jobs/ftjob_0000000000000000', '/api/v1/finetune/jobs/:id'],
+      // Refused by the contract (the id's pattern) before any route took it.
+      ['acc-job-bad', 'GET', '/api/v1/finetune/jobs/ftjob_nope', undefined],
+      ['acc-admin', 'GET', '/api/admin/plans', '/api/admin/plans'],
+      ['acc-none', 'GET', '/api/v1/nothing-here', undefined],
+    ];
+    for (const [id, method, path] of calls) {
+      const auth: Record<string, string> = path.startsWith('/api/admin') ? { authorization: `Bearer ${d.adminToken}` } : { 'x-api-key': path.includes('finetune') ? trainKey : key };
+      const body = method === 'POST' ? JSON.stringify({ model: 'hearth-demo', messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 }) : undefined;
+      await (await fetch(`${d.url}${path}`, { method, headers: { ...auth, 'x-request-id': id }, body })).arrayBuffer();
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    for (const [id, , path, route] of calls) {
+      const line = d.logs.find((l) => l.request_id === id);
+      assert.ok(line, id);
+      assert.equal(line.path, path, id);
+      assert.equal(line.route, route, id);
+    }
+  });
+
   test('the OpenAPI document and an offline Swagger UI are served', async () => {
     const spec = (await (await fetch(`${d.url}/api/v1/openapi.json`)).json()) as { openapi: string; servers: unknown; paths: Record<string, unknown> };
     assert.equal(spec.openapi, '3.1.0');
