@@ -165,7 +165,7 @@ export const configSchema = Object.freeze([
   // Notices a dead backend within seconds; one GET per poll costs nothing. Below 100ms is just load.
   field('backend.health_interval', duration({ min: 100 }), '2s', 'How often the backend\'s health is checked'),
   // Ollama's first start discovers GPUs and can take tens of seconds on a cold box.
-  field('backend.start_timeout', duration({ min: s }), '60s', 'How long a started backend may take to become healthy'),
+  field('backend.start_timeout', duration({ min: s }), '60s', 'How long the daemon waits at start for its backend (started, or external) to answer before it serves without it (503 until it is up)'),
   field('backend.restart_initial_delay', duration({ min: 1 }), '500ms', 'Delay before the first restart of a crashed backend; doubles per crash'),
   // Caps the backoff so a backend that comes back is used again within half a minute.
   field('backend.restart_max_delay', duration({ min: 1 }), '30s', 'Longest delay between restarts of a crashed backend'),
