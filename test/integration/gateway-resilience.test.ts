@@ -52,6 +52,9 @@ describe('gateway: rate limits and bad input', () => {
       ['POST', '/api/v1/chat', JSON.stringify({ model: '../../etc/passwd', messages: [{ role: 'user', content: 'x' }] }), 400, /model/],
       ['POST', '/api/v1/chat', JSON.stringify({ model: 'ghost', messages: [{ role: 'user', content: 'x' }] }), 404, /ghost/],
       ['POST', '/api/v1/chat', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: big }] }), 413, /too large/],
+      // OpenAI's habit of asking for events with stream: true; here that is /chat/stream.
+      ['POST', '/api/v1/chat', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'x' }], stream: true }), 400, /^stream: .*false/],
+      ['POST', '/api/v1/generate', JSON.stringify({ model: MODEL, prompt: 'x', stream: true }), 400, /^stream: .*false/],
       ['POST', '/api/v1/chat/stream', JSON.stringify({ model: 'ghost', messages: [{ role: 'user', content: 'x' }] }), 404, /ghost/],
       ['POST', '/api/v1/chat/stream', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'x' }], seed: -1 }), 400, /seed/],
       ['POST', '/api/v1/generate', JSON.stringify({ model: MODEL }), 400, /prompt/],
