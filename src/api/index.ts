@@ -130,8 +130,8 @@ export function createGatewayApp(deps: GatewayDeps): Express {
   v1.use(authenticate({ keys, limiter }), authorize({ catalog, endpoints: () => endpoints }));
   v1.post('/finetune/datasets', datasetBody);
   v1.use(jsonBody, contract);
-  v1.use(createChatRouter({ chat, catalog, ledger, heartbeatMs: deps.limits.heartbeatMs }));
-  v1.use(createGenerateRouter({ chat, catalog, ledger }));
+  v1.use(createChatRouter({ chat, catalog, ledger, metadata, heartbeatMs: deps.limits.heartbeatMs }));
+  v1.use(createGenerateRouter({ chat, catalog, ledger, metadata }));
   v1.use(createModelsRouter({ chat, metadata }));
   v1.use(createUsageRouter({ ledger, catalog, workspaces }));
   v1.use(createDatasetsRouter({ datasets: deps.datasets, catalog, ledger }));

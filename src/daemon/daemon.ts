@@ -42,13 +42,15 @@ export const DEMO_DESCRIPTION =
 
 /** Wires the daemon: secrets, database, backend supervision, the HTTP surface, cron jobs. */
 export async function startDaemon(config: HearthConfig, log: Logger, announce: (line: string) => void = (l) => process.stdout.write(l + '\n')): Promise<RunningDaemon> {
+  // uptime_s counts from here: the wait for a slow backend is part of the daemon's life.
+  const startedAt = Date.now();
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const lock = lockDataDir(config.dataDir);
   // What has been started so far, stopped in reverse order when a later step fails (the listen
   // address taken, say): a daemon that did not start must not leave its engine running.
   const undo: Array<() => unknown> = [() => lock.release()];
   try {
-    return await startOnLockedDataDir(config, log, announce, lock, undo);
+    return await startOnLockedDataDir(config, log, announce, { lock, undo, startedAt });
   } catch (err) {
     for (const step of undo.reverse()) {
       try {
@@ -65,8 +67,7 @@ async function startOnLockedDataDir(
   config: HearthConfig,
   log: Logger,
   announce: (line: string) => void,
-  lock: DataDirLock,
-  undo: Array<() => unknown>,
+  { lock, undo, startedAt }: { lock: DataDirLock; undo: Array<() => unknown>; startedAt: number },
 ): Promise<RunningDaemon> {
   const secrets = await loadSecrets(config.dataDir, config.secrets.store);
   if (secrets.created) {
@@ -139,7 +140,6 @@ async function startOnLockedDataDir(
   undo.push(() => runner.close());
   const interrupted = runner.recover();
   if (interrupted > 0) log.warn('fine-tune jobs interrupted by the restart were marked failed', { jobs: interrupted });
-  const startedAt = Date.now();
   const app = createGatewayApp({
     log,
     ...stores,

@@ -39,6 +39,17 @@ export class ModelMetadata {
     return this.cache;
   }
 
+  /**
+   * What is set for a model as a client or the backend names it: "llama3" and "llama3:latest"
+   * are one model, whichever of the two the operator used.
+   */
+  lookup(model: string): ModelMeta | undefined {
+    const all = this.all();
+    if (all.size === 0) return undefined;
+    const bare = model.endsWith(':latest') ? model.slice(0, -':latest'.length) : model;
+    return all.get(model) ?? all.get(bare) ?? (bare.includes(':') ? undefined : all.get(`${bare}:latest`));
+  }
+
   /** Merges into what is set for the model (absent fields keep their value). */
   set(modelId: string, meta: ModelMeta): void {
     const current = this.all().get(modelId) ?? {};

@@ -37,6 +37,11 @@ export function createAdminRouter(deps: AdminDeps): Router {
     res.json(usageReport({ ledger, catalog, workspaces }, w.id, typeof req.query.period === 'string' ? req.query.period : undefined));
   });
 
+  router.get('/usage', (req, res) => {
+    const period = typeof req.query.period === 'string' ? req.query.period : undefined;
+    res.json({ usage: workspaces.list().map((w) => usageReport({ ledger, catalog, workspaces }, w.id, period)) });
+  });
+
   router.get('/keys', (req, res) => {
     const workspace = typeof req.query.workspace === 'string' ? workspaces.get(req.query.workspace).id : undefined;
     res.json({ keys: keys.list({ workspaceId: workspace }).map(keyView) });

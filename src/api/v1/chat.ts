@@ -5,6 +5,8 @@ import type { Catalog } from '../../domain/catalog.js';
 import type { Ledger } from '../../domain/ledger.js';
 import type { ChatMessage, ChatService, Completion, Sampling } from '../../gateway/chat-service.js';
 import { meter } from '../../gateway/metering.js';
+import { refuseInactiveModel } from '../../gateway/active-model.js';
+import type { ModelMetadata } from '../../domain/model-metadata.js';
 import { SseStream } from '../../gateway/sse.js';
 import { toHearthError } from '../../engine/http/errors.js';
 
@@ -21,14 +23,16 @@ export interface ChatRouterDeps {
   chat: ChatService;
   catalog: Catalog;
   ledger: Ledger;
+  metadata: ModelMetadata;
   heartbeatMs: number;
 }
 
 /** POST /api/v1/chat (chat.completion) and POST /api/v1/chat/stream (SSE). */
-export function createChatRouter({ chat, catalog, ledger, heartbeatMs }: ChatRouterDeps): Router {
+export function createChatRouter({ chat, catalog, ledger, metadata, heartbeatMs }: ChatRouterDeps): Router {
   const router = Router();
+  const active = refuseInactiveModel(metadata);
 
-  router.post('/chat', meter({ catalog, ledger, endpoint: 'POST /chat' }), async (req, res) => {
+  router.post('/chat', active, meter({ catalog, ledger, endpoint: 'POST /chat' }), async (req, res) => {
     const body = req.body as ChatBody;
     const c = await chat.chat(body.model, body.messages, body, clientGoneSignal(res));
     res.locals.meter?.settle();
@@ -42,7 +46,7 @@ export function createChatRouter({ chat, catalog, ledger, heartbeatMs }: ChatRou
     });
   });
 
-  router.post('/chat/stream', meter({ catalog, ledger, endpoint: 'POST /chat/stream' }), async (req, res) => {
+  router.post('/chat/stream', active, meter({ catalog, ledger, endpoint: 'POST /chat/stream' }), async (req, res) => {
     const body = req.body as ChatBody;
     const events = await chat.openChatStream(body.model, body.messages, body, clientGoneSignal(res));
     const sse = new SseStream(res, heartbeatMs);

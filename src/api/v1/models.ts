@@ -7,10 +7,9 @@ export function createModelsRouter({ chat, metadata }: { chat: ChatService; meta
   const router = Router();
   router.get('/models', async (_req, res) => {
     const models = await chat.models();
-    const meta = metadata.all();
     res.json({
       models: models.map((m) => {
-        const set = meta.get(m.name) ?? meta.get(m.name.replace(/:latest$/, ''));
+        const set = metadata.lookup(m.name);
         return {
           id: m.name,
           name: set?.name ?? m.name.replace(/:latest$/, ''),

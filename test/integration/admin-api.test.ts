@@ -1,0 +1,133 @@
+// The operator API under /api/admin, route by route, on a real daemon whose responses are
+// validated against the contract (startDaemonProcess turns response validation on).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
+
+interface Workspace {
+  id: string;
+  name: string;
+  plan: string;
+  monthly_credits: number | null;
+}
+interface UsageReport {
+  workspace: { name: string };
+  period: { id: string };
+  credits: { used: number; limit: number | null; remaining: number | null };
+}
+type ErrorBody = { error: { message: string; type: string; code: string } };
+
+describe('admin API', () => {
+  let d: DaemonProcess;
+  before(async () => {
+    d = await startDaemonProcess();
+  });
+  after(async () => d?.stop());
+
+  const chat = (key: string) => d.api(key, 'POST', '/chat', { model: 'hearth-demo', messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 });
+
+  test('workspaces: create, list, change plan and budget; duplicates and unknown names refused', async () => {
+    const made = await d.admin<Workspace>('POST', '/api/admin/workspaces', { name: 'acme', plan: 'trial_chat' });
+    assert.equal(made.status, 201);
+    assert.equal(made.body.name, 'acme');
+    assert.equal(made.body.plan, 'trial_chat');
+    assert.equal((await d.admin<ErrorBody>('POST', '/api/admin/workspaces', { name: 'acme', plan: 'trial_chat' })).status, 409);
+    const listed = await d.admin<{ workspaces: Workspace[] }>('GET', '/api/admin/workspaces');
+    assert.ok(listed.body.workspaces.some((w) => w.id === made.body.id));
+    const changed = await d.admin<Workspace>('PATCH', '/api/admin/workspaces/acme', { plan: 'paid_chat', monthly_credits: 3 });
+    assert.equal(changed.status, 200);
+    assert.equal(changed.body.plan, 'paid_chat');
+    assert.equal(changed.body.monthly_credits, 3);
+    const missing = await d.admin<ErrorBody>('PATCH', '/api/admin/workspaces/nobody', { monthly_credits: 1 });
+    assert.equal(missing.status, 404);
+    assert.match(missing.body.error.message, /nobody/);
+    const badBudget = await d.admin<ErrorBody>('PATCH', '/api/admin/workspaces/acme', { monthly_credits: -1 });
+    assert.equal(badBudget.status, 400);
+    assert.match(badBudget.body.error.message, /monthly_credits/);
+  });
+
+  test('keys: create, list without secrets, rotate, revoke; the workspace budget set above holds', async () => {
+    const made = await d.admin<{ id: string; key: string; scopes: string[] }>('POST', '/api/admin/keys', { workspace: 'acme', name: 'ci' });
+    assert.equal(made.status, 201);
+    assert.match(made.body.key, /^hth_[a-z0-9]{16}_/);
+    assert.deepEqual(made.body.scopes, ['chat']);
+    const listed = await d.admin<{ keys: Array<Record<string, unknown>> }>('GET', '/api/admin/keys?workspace=acme');
+    const row = listed.body.keys.find((k) => k.id === made.body.id);
+    assert.ok(row);
+    assert.equal(row.key, undefined, 'the key itself is never listed');
+    assert.ok(!JSON.stringify(listed.body).includes(made.body.key.split('_').slice(2).join('_')));
+
+    assert.equal((await chat(made.body.key)).status, 200);
+    const rotated = await d.admin<{ id: string; key: string }>('POST', `/api/admin/keys/${made.body.id}/rotate`);
+    assert.equal(rotated.status, 200);
+    assert.equal((await chat(made.body.key)).status, 401, 'the old key is revoked by the rotation');
+    assert.equal((await chat(rotated.body.key)).status, 200);
+    assert.equal((await chat(rotated.body.key)).status, 200);
+    // monthly_credits 3, three calls made: the fourth is over budget, whichever key makes it.
+    const over = await chat(rotated.body.key);
+    assert.equal(over.status, 429);
+    assert.equal((over.body as ErrorBody).error.code, 'credits_exhausted');
+
+    assert.equal((await d.admin('POST', `/api/admin/keys/${rotated.body.id}/revoke`)).status, 200);
+    assert.equal((await chat(rotated.body.key)).status, 401);
+    assert.equal((await d.admin<ErrorBody>('POST', '/api/admin/keys/0000000000000000/revoke')).status, 404);
+    assert.equal((await d.admin<ErrorBody>('POST', '/api/admin/keys/not-an-id/revoke')).status, 400);
+    const beyond = await d.admin<ErrorBody>('POST', '/api/admin/keys', { workspace: 'acme', name: 'wide', scopes: ['chat', 'chat_agent_train'] });
+    assert.equal(beyond.status, 400);
+    assert.match(beyond.body.error.message, /chat_agent_train/);
+  });
+
+  test('usage: every workspace in one call, and one workspace, for this or a given period', async () => {
+    const all = await d.admin<{ usage: UsageReport[] }>('GET', '/api/admin/usage');
+    assert.equal(all.status, 200);
+    const acme = all.body.usage.find((u) => u.workspace.name === 'acme');
+    assert.deepEqual(acme?.credits, { used: 3, limit: 3, remaining: 0 });
+    const one = await d.admin<UsageReport>('GET', '/api/admin/workspaces/acme/usage');
+    assert.deepEqual(one.body.credits, acme?.credits);
+    const past = await d.admin<{ usage: UsageReport[] }>('GET', '/api/admin/usage?period=2001-01');
+    assert.equal(past.body.usage.find((u) => u.workspace.name === 'acme')?.credits.used, 0);
+    assert.equal(past.body.usage[0]?.period.id, '2001-01');
+    const bad = await d.admin<ErrorBody>('GET', '/api/admin/usage?period=last-month');
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error.message, /period/);
+  });
+
+  test('plans: list the catalog and change a limit the gateway applies at once', async () => {
+    const plans = await d.admin<{ plans: Array<{ id: string; rpm: number }> }>('GET', '/api/admin/plans');
+    assert.deepEqual(plans.body.plans.map((p) => p.id).sort(), ['chat_agent', 'chat_agent_train', 'enterprise', 'local_agent_train', 'paid_chat', 'trial_chat']);
+    const { key } = await d.keyFor('chat_agent');
+    assert.equal((await d.admin('PATCH', '/api/admin/plans/chat_agent', { rpm: 77 })).status, 200);
+    const res = await fetch(`${d.url}/api/v1/usage`, { headers: { 'x-api-key': key } });
+    assert.equal(res.headers.get('x-ratelimit-limit'), '77');
+    assert.equal((await d.admin<ErrorBody>('PATCH', '/api/admin/plans/gold', { rpm: 5 })).status, 404);
+  });
+
+  test('model metadata set by the operator shows in /api/v1/models', async () => {
+    const saved = await d.admin('PUT', '/api/admin/models/hearth-demo:latest', { name: 'Demo', description: 'noise, on purpose', is_active: false });
+    assert.equal(saved.status, 200);
+    const { key } = await d.keyFor('paid_chat');
+    const models = await d.api<{ models: Array<{ id: string; name: string; description: string; is_active: boolean }> }>(key, 'GET', '/models');
+    const demo = models.body.models.find((m) => m.id.startsWith('hearth-demo'));
+    assert.equal(demo?.name, 'Demo');
+    assert.equal(demo?.description, 'noise, on purpose');
+    assert.equal(demo?.is_active, false);
+    // Switched off: refused before anything is reserved, under either of its names.
+    for (const model of ['hearth-demo', 'hearth-demo:latest']) {
+      for (const [path, body] of [
+        ['/chat', { model, messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 }],
+        ['/chat/stream', { model, messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 }],
+        ['/generate', { model, prompt: 'hi', max_tokens: 1 }],
+      ] as const) {
+        const off = await d.api<ErrorBody>(key, 'POST', path, body);
+        assert.equal(off.status, 404, `${path} ${model}`);
+        assert.equal(off.body.error.code, 'model_inactive');
+        assert.match(off.body.error.message, /switched off/);
+      }
+    }
+    assert.equal((await d.api<{ credits: { used: number } }>(key, 'GET', '/usage')).body.credits.used, 0, 'nothing charged');
+    assert.equal((await d.admin('PUT', '/api/admin/models/hearth-demo:latest', { is_active: true })).status, 200);
+    assert.equal((await chat(key)).status, 200, 'switched on again');
+    const bad = await d.admin<ErrorBody>('PUT', '/api/admin/models/..%2Fetc', { name: 'x' });
+    assert.equal(bad.status, 400);
+  });
+});
