@@ -15,6 +15,11 @@ interface Row {
   parameters: string | null;
 }
 
+/** A model name with its tag: Ollama's ":latest" when the name has none (a registry host's port is not a tag). */
+export function withTag(model: string): string {
+  return model.slice(model.lastIndexOf('/') + 1).includes(':') ? model : `${model}:latest`;
+}
+
 /** What the operator says about each model; unset fields fall back to what the backend reports. */
 export class ModelMetadata {
   private cache?: Map<string, ModelMeta>;
@@ -41,18 +46,20 @@ export class ModelMetadata {
 
   /**
    * What is set for a model as a client or the backend names it: "llama3" and "llama3:latest"
-   * are one model, whichever of the two the operator used.
+   * are one model, as in Ollama. Rows are kept under the full name; a row written under a bare
+   * name before that rule is still found.
    */
   lookup(model: string): ModelMeta | undefined {
     const all = this.all();
     if (all.size === 0) return undefined;
-    const bare = model.endsWith(':latest') ? model.slice(0, -':latest'.length) : model;
-    return all.get(model) ?? all.get(bare) ?? (bare.includes(':') ? undefined : all.get(`${bare}:latest`));
+    const full = withTag(model);
+    return all.get(full) ?? (full.endsWith(':latest') ? all.get(full.slice(0, -':latest'.length)) : undefined);
   }
 
   /** Merges into what is set for the model (absent fields keep their value). */
-  set(modelId: string, meta: ModelMeta): void {
-    const current = this.all().get(modelId) ?? {};
+  set(model: string, meta: ModelMeta): void {
+    const modelId = withTag(model);
+    const current = this.lookup(modelId) ?? {};
     const next = { ...current, ...Object.fromEntries(Object.entries(meta).filter(([, v]) => v !== undefined)) } as ModelMeta;
     this.db
       .prepare(

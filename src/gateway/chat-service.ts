@@ -19,6 +19,7 @@ export interface ChatMessage {
 export interface Sampling {
   temperature?: number;
   top_p?: number;
+  top_k?: number;
   max_tokens?: number;
   stop?: string | string[];
   seed?: number;
@@ -40,6 +41,7 @@ function options(s: Sampling) {
   return {
     temperature: s.temperature,
     top_p: s.top_p,
+    top_k: s.top_k,
     num_predict: s.max_tokens,
     stop: s.stop === undefined ? undefined : [s.stop].flat(),
     seed: s.seed,

@@ -103,8 +103,12 @@ describe('admin API', () => {
   });
 
   test('model metadata set by the operator shows in /api/v1/models', async () => {
-    const saved = await d.admin('PUT', '/api/admin/models/hearth-demo:latest', { name: 'Demo', description: 'noise, on purpose', is_active: false });
+    // Under its bare name: the same model as hearth-demo:latest, whose description the daemon set.
+    const saved = await d.admin<Record<string, unknown>>('PUT', '/api/admin/models/hearth-demo', { name: 'Demo', is_active: false });
     assert.equal(saved.status, 200);
+    assert.equal(saved.body.id, 'hearth-demo:latest');
+    assert.match(String(saved.body.description), /untrained/i, 'merged into what was set, not beside it');
+    assert.equal((await d.admin('PUT', '/api/admin/models/hearth-demo:latest', { description: 'noise, on purpose' })).status, 200);
     const { key } = await d.keyFor('paid_chat');
     const models = await d.api<{ models: Array<{ id: string; name: string; description: string; is_active: boolean }> }>(key, 'GET', '/models');
     const demo = models.body.models.find((m) => m.id.startsWith('hearth-demo'));
@@ -129,5 +133,28 @@ describe('admin API', () => {
     assert.equal((await chat(key)).status, 200, 'switched on again');
     const bad = await d.admin<ErrorBody>('PUT', '/api/admin/models/..%2Fetc', { name: 'x' });
     assert.equal(bad.status, 400);
+  });
+
+  test("a model's parameters are the defaults of the calls on it; what a call sets wins", async () => {
+    const { key } = await d.keyFor('paid_chat');
+    const unknown = await d.admin<ErrorBody>('PUT', '/api/admin/models/hearth-demo', { parameters: { num_ctx: 999999 } });
+    assert.equal(unknown.status, 400, 'only sampling defaults, never engine settings');
+    assert.match(unknown.body.error.message, /num_ctx/);
+    assert.equal((await d.admin<ErrorBody>('PUT', '/api/admin/models/hearth-demo', { parameters: { temperature: 9 } })).status, 400);
+    assert.equal((await d.admin('PUT', '/api/admin/models/hearth-demo:latest', { parameters: { max_tokens: 3, temperature: 0, seed: 7 } })).status, 200);
+    const listed = await d.api<{ models: Array<{ id: string; parameters: Record<string, unknown> }> }>(key, 'GET', '/models');
+    assert.deepEqual(listed.body.models.find((m) => m.id.startsWith('hearth-demo'))?.parameters, { max_tokens: 3, temperature: 0, seed: 7 });
+
+    type Completion = { choices: Array<{ message: { content: string } }>; usage: { completion_tokens: number } };
+    const ask = (extra: Record<string, unknown> = {}) => d.api<Completion>(key, 'POST', '/chat', { model: 'hearth-demo', messages: [{ role: 'user', content: 'hi' }], ...extra });
+    const a = await ask();
+    const b = await ask();
+    assert.equal(a.status, 200);
+    assert.ok(a.body.usage.completion_tokens <= 3 && a.body.usage.completion_tokens > 0, `max_tokens 3 by default, got ${a.body.usage.completion_tokens}`);
+    assert.equal(a.body.choices[0]?.message.content, b.body.choices[0]?.message.content, 'temperature 0 by default: the same answer twice');
+    const own = await ask({ max_tokens: 1 });
+    assert.equal(own.body.usage.completion_tokens, 1, "the call's own max_tokens wins");
+    const gen = await d.api<{ usage: { completion_tokens: number } }>(key, 'POST', '/generate', { model: 'hearth-demo', prompt: 'hi' });
+    assert.ok(gen.body.usage.completion_tokens <= 3, 'generate gets the defaults too');
   });
 });

@@ -2,10 +2,10 @@ import { Router } from 'express';
 import type { Catalog, Scope } from '../../domain/catalog.js';
 import type { Keys } from '../../domain/keys.js';
 import type { Ledger } from '../../domain/ledger.js';
-import type { ModelMetadata } from '../../domain/model-metadata.js';
 import type { Workspaces } from '../../domain/workspaces.js';
 import { usageReport } from '../v1/usage.js';
-import { keyView, planView, workspaceView } from './views.js';
+import { withTag, type ModelMetadata } from '../../domain/model-metadata.js';
+import { keyView, modelView, planView, workspaceView } from './views.js';
 
 export interface AdminDeps {
   catalog: Catalog;
@@ -73,7 +73,8 @@ export function createAdminRouter(deps: AdminDeps): Router {
   router.put('/models/:model', (req, res) => {
     const b = req.body as { name?: string; description?: string; is_active?: boolean; parameters?: Record<string, unknown> };
     metadata.set(req.params.model, { name: b.name, description: b.description, isActive: b.is_active, parameters: b.parameters });
-    res.json({ id: req.params.model, ...b });
+    // The model's whole record as it now stands, under its full name.
+    res.json({ id: withTag(req.params.model), ...modelView(metadata.lookup(req.params.model)) });
   });
   return router;
 }

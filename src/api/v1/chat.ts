@@ -5,7 +5,7 @@ import type { Catalog } from '../../domain/catalog.js';
 import type { Ledger } from '../../domain/ledger.js';
 import type { ChatMessage, ChatService, Completion, Sampling } from '../../gateway/chat-service.js';
 import { meter } from '../../gateway/metering.js';
-import { refuseInactiveModel } from '../../gateway/active-model.js';
+import { applyModelSettings } from '../../gateway/model-settings.js';
 import type { ModelMetadata } from '../../domain/model-metadata.js';
 import { SseStream } from '../../gateway/sse.js';
 import { toHearthError } from '../../engine/http/errors.js';
@@ -30,9 +30,9 @@ export interface ChatRouterDeps {
 /** POST /api/v1/chat (chat.completion) and POST /api/v1/chat/stream (SSE). */
 export function createChatRouter({ chat, catalog, ledger, metadata, heartbeatMs }: ChatRouterDeps): Router {
   const router = Router();
-  const active = refuseInactiveModel(metadata);
+  const modelSettings = applyModelSettings(metadata);
 
-  router.post('/chat', active, meter({ catalog, ledger, endpoint: 'POST /chat' }), async (req, res) => {
+  router.post('/chat', modelSettings, meter({ catalog, ledger, endpoint: 'POST /chat' }), async (req, res) => {
     const body = req.body as ChatBody;
     const c = await chat.chat(body.model, body.messages, body, clientGoneSignal(res));
     res.locals.meter?.settle();
@@ -46,7 +46,7 @@ export function createChatRouter({ chat, catalog, ledger, metadata, heartbeatMs 
     });
   });
 
-  router.post('/chat/stream', active, meter({ catalog, ledger, endpoint: 'POST /chat/stream' }), async (req, res) => {
+  router.post('/chat/stream', modelSettings, meter({ catalog, ledger, endpoint: 'POST /chat/stream' }), async (req, res) => {
     const body = req.body as ChatBody;
     const events = await chat.openChatStream(body.model, body.messages, body, clientGoneSignal(res));
     const sse = new SseStream(res, heartbeatMs);

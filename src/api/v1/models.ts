@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import type { ChatService } from '../../gateway/chat-service.js';
 import type { ModelMetadata } from '../../domain/model-metadata.js';
+import { modelDefaults } from '../../gateway/model-settings.js';
 
 /** GET /api/v1/models: the backend's models joined with the operator's metadata. */
 export function createModelsRouter({ chat, metadata }: { chat: ChatService; metadata: ModelMetadata }): Router {
@@ -15,7 +16,7 @@ export function createModelsRouter({ chat, metadata }: { chat: ChatService; meta
           name: set?.name ?? m.name.replace(/:latest$/, ''),
           description: set?.description ?? '',
           is_active: set?.isActive ?? true,
-          parameters: set?.parameters ?? {},
+          parameters: modelDefaults(set?.parameters),
           size: m.size,
           family: m.details?.family ?? '',
           quantization: m.details?.quantization_level ?? '',

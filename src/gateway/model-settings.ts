@@ -1,0 +1,37 @@
+import type { RequestHandler } from 'express';
+import { HearthError } from '../errors.js';
+import type { ModelMetadata } from '../domain/model-metadata.js';
+import type { Sampling } from './chat-service.js';
+
+// What the operator sets per model (PUT /api/admin/models/{model}) and a chat or generate call
+// obeys: whether the model may be used at all, and the sampling defaults for what a call leaves out.
+
+/** The sampling fields a model's `parameters` may default (the contract's ModelDefaults). */
+const DEFAULTABLE = ['temperature', 'top_p', 'top_k', 'max_tokens', 'stop', 'seed'] as const;
+export type ModelDefaults = Pick<Sampling, (typeof DEFAULTABLE)[number]>;
+
+/** The defaultable part of stored parameters (rows written before the contract named the fields may hold others). */
+export function modelDefaults(parameters: Record<string, unknown> | undefined): ModelDefaults {
+  const out: Record<string, unknown> = {};
+  if (parameters) for (const k of DEFAULTABLE) if (parameters[k] !== undefined) out[k] = parameters[k];
+  return out as ModelDefaults;
+}
+
+/**
+ * Refuses a model the operator switched off (is_active: false) before anything is reserved or
+ * the backend is called, and fills the sampling fields the body leaves out from the model's
+ * parameters. Runs after the contract's validation: the body is a valid request.
+ */
+export function applyModelSettings(metadata: ModelMetadata): RequestHandler {
+  return (req, _res, next) => {
+    const body = req.body as Record<string, unknown> & { model: string };
+    const set = metadata.lookup(body.model);
+    if (set === undefined) return next();
+    if (set.isActive === false) {
+      throw new HearthError('not_found', `model '${body.model}' is switched off by the operator of this server`, { code: 'model_inactive' });
+    }
+    const defaults = modelDefaults(set.parameters);
+    for (const k of DEFAULTABLE) if (body[k] === undefined && defaults[k] !== undefined) body[k] = defaults[k];
+    next();
+  };
+}
