@@ -22,5 +22,9 @@ export function withRequestLimits<T extends Record<string, unknown>>(spec: T, li
   }
   maxTokens.maximum = limits.maxTokens;
   messages.maxItems = limits.maxMessages;
+  // A model's default max_tokens is bound the same: a call that leaves it out must not get more
+  // than a call may ask for.
+  const defaultMaxTokens = schemas.ModelDefaults?.properties?.max_tokens;
+  if (defaultMaxTokens) defaultMaxTokens.maximum = limits.maxTokens;
   return copy;
 }

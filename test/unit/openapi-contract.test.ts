@@ -90,6 +90,11 @@ test('withRequestLimits writes limits.max_messages and limits.max_tokens into th
     const messages = await post(url, { model: 'm', messages: [hi, hi, hi] });
     assert.equal(messages.status, 400);
     assert.match(messages.message, /messages must NOT have more than 2 items/);
+    // A model's default max_tokens is held to the same limit.
+    const putDefaults = async (max: number) =>
+      (await fetch(`${base}/api/admin/models/m`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ parameters: { max_tokens: max } }) })).status;
+    assert.equal(await putDefaults(8), 200);
+    assert.equal(await putDefaults(9), 400);
   });
   const reshaped = { components: { schemas: { Sampling: { properties: {} } } } };
   assert.throws(() => withRequestLimits(reshaped, { maxMessages: 2, maxTokens: 8 }), /max_tokens/);
