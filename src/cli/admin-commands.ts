@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Scope } from '../domain/catalog.js';
 import { keyView, planView, workspaceView } from '../api/admin/views.js';
 import { usageReport } from '../api/v1/usage.js';
-import { loadConfig } from '../config/load.js';
+import { loadCliConfig } from './cli-config.js';
 import { DATABASE_FILE, openStores, type Stores } from '../daemon/stores.js';
 import { ADMIN_TOKEN_FILE, loadSecrets } from '../daemon/secrets.js';
 import { HearthError } from '../errors.js';
@@ -36,7 +36,7 @@ function print(json: boolean | undefined, value: unknown, human: () => string): 
 
 /** Opens the daemon's data dir directly: SQLite in WAL mode lets these run beside the daemon. */
 async function withStores<T>(values: { config?: string; 'data-dir'?: string }, fn: (s: Stores) => T | Promise<T>): Promise<T> {
-  const config = loadConfig({ file: values.config, overrides: { data_dir: values['data-dir'] } });
+  const config = loadCliConfig({ file: values.config, overrides: { data_dir: values['data-dir'] } });
   // Only init and serve make a data dir. A mistyped --data-dir, or ./data read from another
   // folder than the daemon's, would otherwise be a new empty one that answers "(none)".
   if (!existsSync(join(config.dataDir, DATABASE_FILE))) {
@@ -72,7 +72,7 @@ export async function runAdminCommand(command: string, argv: string[]): Promise<
   };
 
   if (command === 'init') {
-    const config = loadConfig({ file: values.config, overrides: { data_dir: values['data-dir'] } });
+    const config = loadCliConfig({ file: values.config, overrides: { data_dir: values['data-dir'] } });
     const secrets = await loadSecrets(config.dataDir, config.secrets.store);
     openStores(config, secrets.serverSecret).close();
     const tokenFile = join(config.dataDir, ADMIN_TOKEN_FILE);

@@ -1,5 +1,5 @@
-import { loadConfig, redactedConfig } from '../config/load.js';
-import { ConfigError } from '../config/config-error.js';
+import { redactedConfig } from '../config/load.js';
+import { loadCliConfig } from './cli-config.js';
 import { createLogger, describeError } from '../log.js';
 import { startDaemon } from '../daemon/daemon.js';
 import { parseCommandArgs } from './args.js';
@@ -41,13 +41,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     process.stdout.write(help);
     return 0;
   }
-  let config;
-  try {
-    config = loadConfig({ file: values.config, overrides: { data_dir: values['data-dir'], listen: values.listen } });
-  } catch (err) {
-    if (err instanceof ConfigError) throw new CliError(err.message);
-    throw err;
-  }
+  const config = loadCliConfig({ file: values.config, overrides: { data_dir: values['data-dir'], listen: values.listen } });
   const log = createLogger('hearth', config.log.level);
   log.info('configuration', { config: redactedConfig(config) });
   let daemon;

@@ -41,6 +41,11 @@ test('config mistakes stop serve with a message naming the key', async () => {
     assert.match(r.stderr, /engine\.paralel: unknown key/);
     assert.match(r.stderr, /limits\.max_body/);
     assert.doesNotMatch(r.stderr, /at .*\.js:\d+/);
+    // The admin commands read the same config and say the same, in one line.
+    const admin = await hearth(['keys', 'list', '--config', file]);
+    assert.equal(admin.code, 2);
+    assert.match(admin.stderr, /engine\.paralel: unknown key/);
+    assert.doesNotMatch(admin.stderr, /at .*\.js:\d+/);
     const env = await hearth(['serve', '--data-dir', dir], { HEARTH_LISTN: '1.2.3.4:5' });
     assert.equal(env.code, 2);
     assert.match(env.stderr, /HEARTH_LISTN/);
