@@ -5,6 +5,8 @@ export interface ModelMeta {
   description?: string;
   isActive?: boolean;
   parameters?: Record<string, unknown>;
+  /** The workspace whose fine-tune job registered the model; undefined: the operator's, for every workspace. */
+  owner?: string;
 }
 
 interface Row {
@@ -13,11 +15,17 @@ interface Row {
   description: string | null;
   is_active: number | null;
   parameters: string | null;
+  owner_workspace_id: string | null;
 }
 
 /** A model name with its tag: Ollama's ":latest" when the name has none (a registry host's port is not a tag). */
 export function withTag(model: string): string {
   return model.slice(model.lastIndexOf('/') + 1).includes(':') ? model : `${model}:latest`;
+}
+
+/** Whether a workspace may see and use a model: the operator's models are everyone's, a registered one its owner's. */
+export function usableBy(meta: ModelMeta | undefined, workspaceId: string): boolean {
+  return meta?.owner === undefined || meta.owner === workspaceId;
 }
 
 /** What the operator says about each model; unset fields fall back to what the backend reports. */
@@ -31,13 +39,14 @@ export class ModelMetadata {
 
   all(): Map<string, ModelMeta> {
     this.cache ??= new Map(
-      (this.db.prepare('SELECT model_id, name, description, is_active, parameters FROM model_metadata').all() as Row[]).map((r) => [
+      (this.db.prepare('SELECT model_id, name, description, is_active, parameters, owner_workspace_id FROM model_metadata').all() as Row[]).map((r) => [
         r.model_id,
         {
           name: r.name ?? undefined,
           description: r.description ?? undefined,
           isActive: r.is_active === null ? undefined : r.is_active === 1,
           parameters: r.parameters === null ? undefined : (JSON.parse(r.parameters) as Record<string, unknown>),
+          owner: r.owner_workspace_id ?? undefined,
         },
       ]),
     );
@@ -63,10 +72,19 @@ export class ModelMetadata {
     const next = { ...current, ...Object.fromEntries(Object.entries(meta).filter(([, v]) => v !== undefined)) } as ModelMeta;
     this.db
       .prepare(
-        `INSERT INTO model_metadata (model_id, name, description, is_active, parameters, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT(model_id) DO UPDATE SET name = excluded.name, description = excluded.description, is_active = excluded.is_active, parameters = excluded.parameters, updated_at = excluded.updated_at`,
+        `INSERT INTO model_metadata (model_id, name, description, is_active, parameters, owner_workspace_id, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(model_id) DO UPDATE SET name = excluded.name, description = excluded.description, is_active = excluded.is_active, parameters = excluded.parameters,
+           owner_workspace_id = excluded.owner_workspace_id, updated_at = excluded.updated_at`,
       )
-      .run(modelId, next.name ?? null, next.description ?? null, next.isActive === undefined ? null : next.isActive ? 1 : 0, next.parameters === undefined ? null : JSON.stringify(next.parameters), this.now().toISOString());
+      .run(
+        modelId,
+        next.name ?? null,
+        next.description ?? null,
+        next.isActive === undefined ? null : next.isActive ? 1 : 0,
+        next.parameters === undefined ? null : JSON.stringify(next.parameters),
+        next.owner ?? null,
+        this.now().toISOString(),
+      );
     this.cache = undefined;
   }
 }

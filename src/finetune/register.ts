@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { sha256OfFile, uploadBlob } from '../backend/blob-upload.js';
 import { checkModelName, parseModelName } from '../engine/store/model-name.js';
 import { insideDir } from '../paths.js';
+import { withTag } from '../domain/model-metadata.js';
 import { conflict, HearthError, invalidRequest } from '../errors.js';
 import type { ChatService } from '../gateway/chat-service.js';
 import type { TrainingRecord } from './dataset-records.js';
@@ -53,14 +54,23 @@ export interface RegistrationResult {
  * Registers the job's output as `modelName`; 409 unless the job succeeded, or if the name is
  * taken and `overwrite` is not true. A model that fails the smoke test is removed again.
  */
-export async function registerJobOutput(chat: ChatService, job: Job, jobDir: string, body: RegisterRequest, smokeRecord: TrainingRecord | undefined): Promise<RegistrationResult> {
+export async function registerJobOutput(
+  chat: ChatService,
+  job: Job,
+  jobDir: string,
+  body: RegisterRequest,
+  smokeRecord: TrainingRecord | undefined,
+  /** Whether the job's workspace may replace an existing model of this name (one it registered itself). */
+  mayReplace: (modelName: string) => boolean,
+): Promise<RegistrationResult> {
   if (job.state !== 'succeeded') throw conflict(`job '${job.id}' is ${job.state}: only a succeeded job can be registered`, 'job_not_succeeded');
   const modelName = checkedModelName(body.modelName);
   if (body.overwrite !== undefined && typeof body.overwrite !== 'boolean') throw invalidRequest('overwrite must be true or false', 'invalid_overwrite');
   const models = await chat.models();
-  const normalized = (n: string) => (n.includes(':') ? n : `${n}:latest`);
-  if (models.some((m) => normalized(m.name) === normalized(modelName)) && body.overwrite !== true) {
-    throw conflict(`a model named '${modelName}' already exists; send "overwrite": true to replace it`, 'model_exists');
+  if (models.some((m) => withTag(m.name) === withTag(modelName))) {
+    // The operator's models and other workspaces' are never replaced from a workspace's job.
+    if (!mayReplace(modelName)) throw conflict(`a model named '${modelName}' already exists and is not this workspace's to replace; choose another name`, 'model_exists');
+    if (body.overwrite !== true) throw conflict(`a model named '${modelName}' already exists; send "overwrite": true to replace it`, 'model_exists');
   }
 
   const artifacts = (job.output?.artifacts ?? {}) as { adapter?: unknown; model?: unknown; adapterFiles?: Record<string, unknown> };

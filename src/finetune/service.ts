@@ -8,7 +8,7 @@ import { hyperparametersOf, TRAINERS, FINAL_STATES, type Job, type Jobs, type Tr
 import { locateBaseModel } from './base-model.js';
 import type { FinetuneRunner, TrainerLaunch } from './runner.js';
 import { registerJobOutput, type RegisterRequest } from './register.js';
-import type { ModelMetadata } from '../domain/model-metadata.js';
+import { usableBy, type ModelMetadata } from '../domain/model-metadata.js';
 import { llamaCppMemoryNeed, prepareLlamaCpp, type LlamaCppSettings } from './trainers/llamacpp.js';
 import { hfWeightsDir, needsGgufAdapter, peftMemoryNeed, preparePeft, type PeftSettings } from './trainers/peft.js';
 
@@ -81,18 +81,21 @@ export class FinetuneService {
       startAt = new Date(body.startAt);
       if (Number.isNaN(startAt.getTime())) throw invalidRequest('startAt must be an ISO 8601 date-time', 'invalid_start_at');
     }
-    await this.requireBaseModel(body.baseModel);
+    await this.requireBaseModel(workspaceId, body.baseModel);
     return this.o.jobs.create(workspaceId, { datasetId: body.datasetId, baseModel: body.baseModel, trainer, hyperparameters, startAt });
   }
 
   /** 400 naming the base model unless the backend has it (and its weights are on this machine). */
-  private async requireBaseModel(model: string): Promise<void> {
+  private async requireBaseModel(workspaceId: string, model: string): Promise<void> {
+    const unknown = () => invalidRequest(`baseModel '${model}': the backend has no such model (see GET /api/v1/models)`, 'unknown_base_model');
+    // Another workspace's fine-tuned model is no base for this one: the same answer as no model.
+    if (!usableBy(this.o.metadata.lookup(model), workspaceId)) throw unknown();
     let base;
     try {
       base = await locateBaseModel(this.o.chat, model, this.o.engineModelsDir());
     } catch (err) {
       // /api/show answers 404 for a model the backend does not have.
-      if (err instanceof HearthError && err.kind === 'not_found') throw invalidRequest(`baseModel '${model}': the backend has no such model (see GET /api/v1/models)`, 'unknown_base_model');
+      if (err instanceof HearthError && err.kind === 'not_found') throw unknown();
       throw err;
     }
     if (base.adapters > 0) throw invalidRequest(`baseModel '${model}' is itself a base plus an adapter; fine-tune its base instead`, 'base_model_has_adapter');
@@ -120,9 +123,11 @@ export class FinetuneService {
   async register(workspaceId: string, id: string, body: RegisterRequest): Promise<Job> {
     const job = this.o.jobs.get(workspaceId, id);
     const smoke = job.state === 'succeeded' ? this.o.datasets.records(workspaceId, job.datasetId)[0] : undefined;
-    const r = await registerJobOutput(this.o.chat, job, this.runner!.jobDir(job.id), body, smoke);
+    const mayReplace = (name: string) => this.o.metadata.lookup(name)?.owner === workspaceId;
+    const r = await registerJobOutput(this.o.chat, job, this.runner!.jobDir(job.id), body, smoke, mayReplace);
     this.o.jobs.setRegistered(job.id, r.modelName);
-    this.o.metadata.set(r.modelName, { description: `Fine-tuned from ${job.baseModel} by job ${job.id} (${job.trainer}, ${job.hyperparameters.epochs} epochs)` });
+    // The model is this workspace's: other workspaces neither see nor call it.
+    this.o.metadata.set(r.modelName, { description: `Fine-tuned from ${job.baseModel} by job ${job.id} (${job.trainer}, ${job.hyperparameters.epochs} epochs)`, owner: workspaceId });
     this.runner?.appendLog(job.id, `registered as ${r.modelName}; smoke test answered ${JSON.stringify(r.smoke.reply.slice(0, 80))}`);
     this.o.log.info('fine-tuned model registered', { job: job.id, model: r.modelName });
     return this.o.jobs.byId(job.id);

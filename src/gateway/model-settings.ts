@@ -1,10 +1,11 @@
 import type { RequestHandler } from 'express';
-import { HearthError } from '../errors.js';
-import type { ModelMetadata } from '../domain/model-metadata.js';
+import { HearthError, notFound } from '../errors.js';
+import { usableBy, type ModelMetadata } from '../domain/model-metadata.js';
 import type { Sampling } from './chat-service.js';
 
-// What the operator sets per model (PUT /api/admin/models/{model}) and a chat or generate call
-// obeys: whether the model may be used at all, and the sampling defaults for what a call leaves out.
+// What is set per model and a chat or generate call obeys: whose it is (a fine-tuned model is its
+// workspace's), whether the operator switched it off (PUT /api/admin/models/{model}), and the
+// sampling defaults for what a call leaves out.
 
 /** The sampling fields a model's `parameters` may default (the contract's ModelDefaults). */
 const DEFAULTABLE = ['temperature', 'top_p', 'top_k', 'max_tokens', 'stop', 'seed'] as const;
@@ -18,15 +19,17 @@ export function modelDefaults(parameters: Record<string, unknown> | undefined): 
 }
 
 /**
- * Refuses a model the operator switched off (is_active: false) before anything is reserved or
+ * Refuses another workspace's fine-tuned model and a model the operator switched off (is_active: false) before anything is reserved or
  * the backend is called, and fills the sampling fields the body leaves out from the model's
  * parameters. Runs after the contract's validation: the body is a valid request.
  */
 export function applyModelSettings(metadata: ModelMetadata): RequestHandler {
-  return (req, _res, next) => {
+  return (req, res, next) => {
     const body = req.body as Record<string, unknown> & { model: string };
     const set = metadata.lookup(body.model);
     if (set === undefined) return next();
+    // Another workspace's fine-tuned model: as if it did not exist (its name tells nothing).
+    if (!usableBy(set, res.locals.principal!.workspaceId)) throw notFound(`model "${body.model}" not found`, 'model_not_found');
     if (set.isActive === false) {
       throw new HearthError('not_found', `model '${body.model}' is switched off by the operator of this server`, { code: 'model_inactive' });
     }

@@ -117,6 +117,32 @@ describe('fine-tune training (llamacpp trainer)', () => {
     assert.equal(reg.status, 200, JSON.stringify(reg.body));
     // Chat renders the prompt with the template stored in the saved GGUF: the same as in training.
     assert.match(await c.ask('tuned-full'), /ZEBRA/);
+
+    // A workspace's fine-tuned models are its own. This workspace sees its model and not the
+    // one the first test's workspace registered; a third sees neither.
+    const listed = async (cl: typeof c) => (await cl.call<{ models: Array<{ id: string }> }>('GET', '/models')).body.models.map((m) => m.id);
+    assert.ok((await listed(c)).includes('tuned-full:latest'));
+    assert.ok(!(await listed(c)).some((m) => m.startsWith('my-tuned-model')), 'another workspace\'s model is not listed');
+    const other = client(d, (await d.keyFor('chat_agent_train')).key);
+    assert.deepEqual((await listed(other)).filter((m) => m.startsWith('tuned-full') || m.startsWith('my-tuned-model')), []);
+    assert.ok((await listed(other)).includes('hearth-demo:latest'), "the operator's models are everyone's");
+    const call = await other.call<{ error: { code: string; message: string } }>('POST', '/chat', { model: 'tuned-full', messages: [{ role: 'user', content: question }] });
+    assert.equal(call.status, 404);
+    assert.equal(call.body.error.code, 'model_not_found', 'as if it did not exist');
+    const gen = await other.call('POST', '/generate', { model: 'tuned-full:latest', prompt: question });
+    assert.equal(gen.status, 404);
+    // Nor is it a base for another workspace's job.
+    const otherDs = (await other.call<{ id: string }>('POST', '/finetune/datasets', { title: 's', records: secretWord })).body.id;
+    const base = await other.call<{ error: { code: string } }>('POST', '/finetune/jobs', { datasetId: otherDs, baseModel: 'tuned-full' });
+    assert.equal(base.status, 400);
+    assert.equal(base.body.error.code, 'unknown_base_model');
+    // And a workspace's job never replaces a model that is not its own, overwrite or not.
+    for (const taken of ['my-tuned-model', 'hearth-demo']) {
+      const r = await c.call<{ error: { code: string; message: string } }>('POST', `/finetune/jobs/${id}/register`, { modelName: taken, overwrite: true });
+      assert.equal(r.status, 409, taken);
+      assert.match(r.body.error.message, /not this workspace's to replace/);
+    }
+    assert.doesNotMatch(await c.ask('hearth-demo'), /ZEBRA/, 'the base model is untouched');
   });
 
   test('cancel ends the trainer process group; kill -9 fails the job with its log tail; two jobs run one after the other', async () => {

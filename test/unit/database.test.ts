@@ -95,6 +95,28 @@ describe('openDatabase', () => {
     db2.close();
   });
 
+  it('0005 gives models registered before it the workspace of the job that registered them', () => {
+    const v4 = join(dir, 'v4');
+    mkdirSync(v4);
+    for (const f of loadMigrations().slice(0, 4)) copyFileSync(join(migrationsDir, f.name), join(v4, f.name));
+    const path = join(dir, 'hearth.db');
+    const old = openDatabase(path, { migrationsDir: v4 });
+    old.exec(`INSERT INTO plans (id, title, description, scopes, monthly_credits, rpm) VALUES ('p', 'P', '', '[]', NULL, 5);
+      INSERT INTO workspaces (id, name, plan_id, monthly_credits, created_at) VALUES ('ws_a', 'a', 'p', NULL, '2026-01-01T00:00:00Z');
+      INSERT INTO datasets VALUES ('ds_1', 'ws_a', 't', 'chat', 1, 1, 1, '2026-01-01T00:00:00Z');
+      INSERT INTO finetune_jobs (id, workspace_id, dataset_id, base_model, trainer, hyperparameters, state, created_at, finished_at, registered_model)
+        VALUES ('ftjob_1', 'ws_a', 'ds_1', 'base', 'llamacpp', '{}', 'succeeded', '2026-01-01T00:00:00Z', '2026-01-01T01:00:00Z', 'tuned');
+      INSERT INTO model_metadata (model_id, description, updated_at) VALUES ('tuned', 'mine', '2026-01-01T01:00:00Z'), ('base:latest', 'the operator''s', '2026-01-01T00:00:00Z');`);
+    old.close();
+    const db = openDatabase(path);
+    const owners = db.prepare('SELECT model_id, owner_workspace_id FROM model_metadata ORDER BY model_id').all();
+    assert.deepEqual(owners, [
+      { model_id: 'base:latest', owner_workspace_id: null },
+      { model_id: 'tuned', owner_workspace_id: 'ws_a' },
+    ]);
+    db.close();
+  });
+
   it('rolls a failing migration back entirely', () => {
     const bad = join(dir, 'bad');
     mkdirSync(bad);

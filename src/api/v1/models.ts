@@ -1,13 +1,14 @@
 import { Router } from 'express';
 import type { ChatService } from '../../gateway/chat-service.js';
-import type { ModelMetadata } from '../../domain/model-metadata.js';
+import { usableBy, type ModelMetadata } from '../../domain/model-metadata.js';
 import { modelDefaults } from '../../gateway/model-settings.js';
 
-/** GET /api/v1/models: the backend's models joined with the operator's metadata. */
+/** GET /api/v1/models: the backend's models this key's workspace may use, joined with the operator's metadata. */
 export function createModelsRouter({ chat, metadata }: { chat: ChatService; metadata: ModelMetadata }): Router {
   const router = Router();
   router.get('/models', async (_req, res) => {
-    const models = await chat.models();
+    const workspaceId = res.locals.principal!.workspaceId;
+    const models = (await chat.models()).filter((m) => usableBy(metadata.lookup(m.name), workspaceId));
     res.json({
       models: models.map((m) => {
         const set = metadata.lookup(m.name);
