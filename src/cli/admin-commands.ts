@@ -102,11 +102,13 @@ export async function runAdminCommand(command: string, argv: string[]): Promise<
       case 'keys create': {
         if (!values.workspace) throw new CliError(help.keys!);
         const w = s.workspaces.get(values.workspace);
+        const expiresAt = values.expires === undefined ? undefined : new Date(values.expires);
+        if (expiresAt !== undefined && Number.isNaN(expiresAt.getTime())) throw new CliError(`--expires must be an ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z (got "${values.expires}")`);
         const { key, record } = s.keys.create({
           workspaceId: w.id,
           name: values.name ?? 'default',
           scopes: values.scopes ? (values.scopes.split(',').map((x) => x.trim()) as Scope[]) : undefined,
-          expiresAt: values.expires ? new Date(values.expires) : undefined,
+          expiresAt,
         });
         print(values.json, { ...keyView(record), key }, () => `key ${record.id} for workspace ${w.name} (scopes ${record.scopes.join(',')}); shown once:\n${key}`);
         return 0;

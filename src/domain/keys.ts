@@ -263,8 +263,8 @@ export class Keys {
 
   private checkExpiry(expiresAt: Date | null): Date | null {
     if (expiresAt === null) return null;
-    if (!(expiresAt instanceof Date) || !Number.isFinite(expiresAt.getTime())) throw invalidRequest('expiresAt must be a valid date', 'invalid_expiry');
-    if (expiresAt.getTime() <= this.clock.now().getTime()) throw invalidRequest('expiresAt must be in the future', 'invalid_expiry');
+    if (!(expiresAt instanceof Date) || !Number.isFinite(expiresAt.getTime())) throw invalidRequest('expires_at must be a valid date-time', 'invalid_expiry');
+    if (expiresAt.getTime() <= this.clock.now().getTime()) throw invalidRequest('expires_at must be in the future', 'invalid_expiry');
     return expiresAt;
   }
 }

@@ -72,6 +72,9 @@ describe('admin API', () => {
     assert.equal((await chat(rotated.body.key)).status, 401);
     assert.equal((await d.admin<ErrorBody>('POST', '/api/admin/keys/0000000000000000/revoke')).status, 404);
     assert.equal((await d.admin<ErrorBody>('POST', '/api/admin/keys/not-an-id/revoke')).status, 400);
+    const past = await d.admin<ErrorBody>('POST', '/api/admin/keys', { workspace: 'acme', name: 'late', expires_at: '2020-01-01T00:00:00Z' });
+    assert.equal(past.status, 400);
+    assert.match(past.body.error.message, /^expires_at must be in the future/, 'the message names the field as the API spells it');
     const beyond = await d.admin<ErrorBody>('POST', '/api/admin/keys', { workspace: 'acme', name: 'wide', scopes: ['chat', 'chat_agent_train'] });
     assert.equal(beyond.status, 400);
     assert.match(beyond.body.error.message, /chat_agent_train/);

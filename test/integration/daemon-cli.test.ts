@@ -159,6 +159,9 @@ describe('the admin CLI beside a running daemon', () => {
     const listedCosts = await d.admin<{ endpoints: Array<{ endpoint: string; credits: number }> }>('GET', '/api/admin/endpoints');
     assert.equal(listedCosts.body.endpoints.find((e) => e.endpoint === 'POST /generate')?.credits, 7);
     assert.equal((await d.admin('PUT', '/api/admin/endpoints', { endpoint: 'POST /generate', credits: 1 })).status, 200);
+    const when = await hearth(['keys', 'create', '--workspace', 'team', '--expires', 'next week', ...dd]);
+    assert.equal(when.code, 2);
+    assert.match(when.stderr, /--expires must be an ISO 8601 date-time/);
     const bad = await hearth(['workspaces', 'create', 'x', '--plan', 'nope', ...dd]);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /nope/);
