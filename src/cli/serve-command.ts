@@ -1,7 +1,7 @@
 import { redactedConfig } from '../config/load.js';
 import { loadCliConfig } from './cli-config.js';
 import { createLogger, describeError } from '../log.js';
-import { startDaemon } from '../daemon/daemon.js';
+import { startDaemon, type RunningDaemon } from '../daemon/daemon.js';
 import { parseCommandArgs } from './args.js';
 import { CliError } from './cli-error.js';
 import { HearthError } from '../errors.js';
@@ -44,7 +44,23 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   const config = loadCliConfig({ file: values.config, overrides: { data_dir: values['data-dir'], listen: values.listen } });
   const log = createLogger('hearth', config.log.level);
   log.info('configuration', { config: redactedConfig(config) });
-  let daemon;
+  // Signals are handled from the start: Node gives an unhandled SIGTERM no 'exit' event, so one
+  // arriving while the backend is still coming up (up to backend.start_timeout) would leave a
+  // started `ollama serve` behind. Until the daemon is up there is nothing to drain, and a second
+  // signal during the drain means now: exiting runs the hook that stops every supervised group.
+  let daemon: RunningDaemon | undefined;
+  let onStop: ((signal: NodeJS.Signals) => void) | undefined;
+  let draining = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (daemon === undefined || onStop === undefined || draining) {
+      log.info(draining ? 'stopped at once by a second signal' : 'stopped while starting', { signal });
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    }
+    draining = true;
+    onStop(signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   try {
     daemon = await startDaemon(config, log);
   } catch (err) {
@@ -55,16 +71,15 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     if (reason !== undefined) throw new CliError(reason, 1);
     throw err;
   }
+  const running = daemon;
   await new Promise<void>((done) => {
-    const stop = (signal: string) => {
+    onStop = (signal) => {
       log.info('shutting down', { signal });
-      daemon.close().then(done, (err: unknown) => {
+      running.close().then(done, (err: unknown) => {
         log.error('shutdown failed', { err: describeError(err) });
         done();
       });
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
   });
   log.info('stopped');
   return 0;

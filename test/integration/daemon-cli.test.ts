@@ -2,13 +2,15 @@
 // CLI commands beside a running daemon, and SIGTERM draining a stream in flight.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { createInterface } from 'node:readline';
 import { hearthBin } from '../helpers/engine-process.js';
 import { productEnv, startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
+import { isRunning } from '../helpers/processes.js';
 
 const run = promisify(execFile);
 
@@ -68,6 +70,35 @@ test('a data dir that cannot be made stops serve with one line naming it', async
     assert.match(r.stderr, new RegExp(`ENOTDIR.*${dataDir}.*must be writable`));
     assert.doesNotMatch(r.stderr, /^\s+at .*:\d+/m);
     assert.match(r.stdout, /"message":"hearth did not start"/, 'and the log says so');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('SIGTERM while the backend is still starting stops the daemon and the child it started at once', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'hearth-early-'));
+  try {
+    const child = spawn(process.execPath, [hearthBin, 'serve', '--data-dir', dir, '--listen', '127.0.0.1:0'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: productEnv({ HEARTH_BACKEND_MODE: 'engine', HEARTH_ENGINE_LISTEN: '127.0.0.1:0', HEARTH_ENGINE_GPU: 'off', HEARTH_ENGINE_THREADS: '1' }),
+    });
+    const lines: string[] = [];
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    // The engine is spawned, the daemon not yet ready: signal it in that window.
+    const enginePid = await new Promise<number>((resolve, reject) => {
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        lines.push(line);
+        if (line.includes('"supervised process spawned"')) {
+          child.kill('SIGTERM');
+          resolve((JSON.parse(line) as { pid: number }).pid);
+        }
+      });
+      child.once('exit', () => reject(new Error(`exited before the engine was spawned: ${lines.join('\n')}`)));
+    });
+    assert.equal(await exited, 143, 'an exit of its own, not death by the signal');
+    assert.ok(lines.some((l) => l.includes('"stopped while starting"')), 'and it says so');
+    // Killed by the daemon's exit hook, not left to notice its parent is gone (--watch-parent polls).
+    assert.equal(isRunning(enginePid), false, 'the engine it had started is gone with it');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
