@@ -65,11 +65,11 @@ export class ModelMetadata {
     return all.get(full) ?? (full.endsWith(':latest') ? all.get(full.slice(0, -':latest'.length)) : undefined);
   }
 
-  /** Merges into what is set for the model (absent fields keep their value). */
-  set(model: string, meta: ModelMeta): void {
+  /** Merges into what is set for the model (absent fields keep their value; owner null: the operator's again). */
+  set(model: string, meta: Omit<ModelMeta, 'owner'> & { owner?: string | null }): void {
     const modelId = withTag(model);
     const current = this.lookup(modelId) ?? {};
-    const next = { ...current, ...Object.fromEntries(Object.entries(meta).filter(([, v]) => v !== undefined)) } as ModelMeta;
+    const next = { ...current, ...Object.fromEntries(Object.entries(meta).filter(([, v]) => v !== undefined)) } as Omit<ModelMeta, 'owner'> & { owner?: string | null };
     this.db
       .prepare(
         `INSERT INTO model_metadata (model_id, name, description, is_active, parameters, owner_workspace_id, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)

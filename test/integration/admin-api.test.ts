@@ -134,6 +134,21 @@ describe('admin API', () => {
     assert.equal((await d.api<{ credits: { used: number } }>(key, 'GET', '/usage')).body.credits.used, 0, 'nothing charged');
     assert.equal((await d.admin('PUT', '/api/admin/models/hearth-demo:latest', { is_active: true })).status, 200);
     assert.equal((await chat(key)).status, 200, 'switched on again');
+
+    // The operator can give a model to one workspace, and take it back for everyone.
+    const given = await d.admin<{ workspace_id: string | null }>('PUT', '/api/admin/models/hearth-demo', { workspace: 'acme' });
+    assert.equal(given.status, 200);
+    const acmeKey = (await d.admin<{ key: string }>('POST', '/api/admin/keys', { workspace: 'acme', name: 'lister' })).body.key;
+    const ids = async (k: string) => (await d.api<{ models: Array<{ id: string }> }>(k, 'GET', '/models')).body.models.map((m) => m.id);
+    assert.ok((await ids(acmeKey)).includes('hearth-demo:latest'));
+    assert.ok(!(await ids(key)).includes('hearth-demo:latest'), "another workspace's now");
+    const hidden = await chat(key);
+    assert.equal(hidden.status, 404);
+    assert.equal((hidden.body as ErrorBody).error.code, 'model_not_found');
+    const back = await d.admin<{ workspace_id: string | null }>('PUT', '/api/admin/models/hearth-demo', { workspace: null });
+    assert.equal(back.body.workspace_id, null);
+    assert.equal((await chat(key)).status, 200, "the operator's again, for everyone");
+    assert.equal((await d.admin<ErrorBody>('PUT', '/api/admin/models/hearth-demo', { workspace: 'nobody' })).status, 404);
     const bad = await d.admin<ErrorBody>('PUT', '/api/admin/models/..%2Fetc', { name: 'x' });
     assert.equal(bad.status, 400);
   });

@@ -71,8 +71,11 @@ export function createAdminRouter(deps: AdminDeps): Router {
   });
 
   router.put('/models/:model', (req, res) => {
-    const b = req.body as { name?: string; description?: string; is_active?: boolean; parameters?: Record<string, unknown> };
-    metadata.set(req.params.model, { name: b.name, description: b.description, isActive: b.is_active, parameters: b.parameters });
+    const b = req.body as { name?: string; description?: string; is_active?: boolean; parameters?: Record<string, unknown>; workspace?: string | null };
+    // The operator may give a model to a workspace, or take it back (null): a name a workspace
+    // registered before the operator pulled a model of that name, say.
+    const owner = b.workspace === undefined ? undefined : b.workspace === null ? null : workspaces.get(b.workspace).id;
+    metadata.set(req.params.model, { name: b.name, description: b.description, isActive: b.is_active, parameters: b.parameters, owner });
     // The model's whole record as it now stands, under its full name.
     res.json({ id: withTag(req.params.model), ...modelView(metadata.lookup(req.params.model)) });
   });

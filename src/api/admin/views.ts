@@ -39,4 +39,6 @@ export const modelView = (m: ModelMeta | undefined) => ({
   ...(m?.description === undefined ? {} : { description: m.description }),
   ...(m?.isActive === undefined ? {} : { is_active: m.isActive }),
   parameters: modelDefaults(m?.parameters),
+  // The owning workspace's id; null: the operator's model, for every workspace.
+  workspace_id: m?.owner ?? null,
 });
