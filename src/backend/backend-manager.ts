@@ -155,7 +155,7 @@ function engineArgs(engine: EngineBackendConfig, host: string, port: number): st
     '--keep-alive', engine.keepAlive,
     '--gpu', engine.gpu,
     // A daemon killed with SIGKILL cannot stop its children: the engine then stops itself.
-    '--watch-parent',
+    '--parent-pid', String(process.pid),
     '--log-level', engine.logLevel ?? 'info',
     ...(engine.threads > 0 ? ['--threads', String(engine.threads)] : []),
   ];

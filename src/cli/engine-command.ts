@@ -5,6 +5,7 @@ import { detectCpuThreads } from '../engine/runtime/threads.js';
 import { parseKeepAlive } from '../engine/runtime/keep-alive.js';
 import { parseCommandArgs, parseListen } from './args.js';
 import { CliError } from './cli-error.js';
+import { parentToWatch, watchParent } from '../supervisor/watch-parent.js';
 
 const help = `Usage: hearth engine --models DIR [--listen 127.0.0.1:11435] [options]
 
@@ -24,7 +25,8 @@ Options:
   --max-blob-gb N      largest uploaded blob                                   (256)
   --drain-seconds N    on SIGTERM, how long requests in flight may finish      (5)
   --log-level LEVEL    error | warn | info | debug                             (info)
-  --watch-parent       stop when the process that started this one dies (used by hearth serve)
+  --watch-parent       stop when the process that started this one dies
+  --parent-pid PID     stop when this process (the starter, by its pid) dies (used by hearth serve)
 `;
 
 function positiveInt(value: string | undefined, flag: string, fallback: number): number {
@@ -49,12 +51,29 @@ export async function runEngineCommand(argv: string[]): Promise<number> {
     'max-blob-gb': { type: 'string' },
     'drain-seconds': { type: 'string' },
     'watch-parent': { type: 'boolean' },
+    'parent-pid': { type: 'string' },
     'log-level': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     process.stdout.write(help);
     return 0;
+  }
+  // Watched from the first moment: a parent that dies while the engine is still loading (a
+  // daemon killed during its start) must not leave it behind, holding its port. Until it serves
+  // there is nothing to drain.
+  let parentGone: () => void = () => process.exit(1);
+  let parent: number | undefined;
+  try {
+    parent = parentToWatch(values);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+  if (parent !== undefined) {
+    watchParent(parent, () => {
+      process.stderr.write('hearth engine: the process that started it is gone: stopping\n');
+      parentGone();
+    });
   }
   if (!values.models) throw new CliError('--models DIR is required\n\n' + help);
   const { host, port } = parseListen(values.listen ?? '127.0.0.1:11435');
@@ -100,13 +119,8 @@ export async function runEngineCommand(argv: string[]): Promise<number> {
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
-    if (values['watch-parent']) {
-      // When the parent dies this process is re-parented (to init or a subreaper).
-      const parent = process.ppid;
-      setInterval(() => {
-        if (process.ppid !== parent) stop('parent exited');
-      }, 1000).unref();
-    }
+    // When the parent dies this process is re-parented (to init or a subreaper): drain and stop.
+    parentGone = () => stop('parent exited');
   });
   return 0;
 }

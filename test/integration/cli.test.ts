@@ -1,7 +1,7 @@
 // The `hearth` command and the make-test-model script, run as real processes.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,20 @@ test('hearth --help lists the commands; an unknown command exits 2', async () =>
   const bad = await hearth(['frobnicate']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /unknown command "frobnicate"/);
+});
+
+test('hearth engine --parent-pid stops at once when its starter is already gone (a daemon killed during its start)', async () => {
+  // A process that has come and gone: its pid is nobody's parent now.
+  const gone = spawn(process.execPath, ['-e', '']);
+  await new Promise((r) => gone.once('exit', r));
+  const models = await mkdtemp(join(tmpdir(), 'hearth-orphan-'));
+  try {
+    const r = await hearth(['engine', '--models', models, '--listen', '127.0.0.1:0', '--parent-pid', String(gone.pid)]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /the process that started it is gone/);
+  } finally {
+    await rm(models, { recursive: true, force: true });
+  }
 });
 
 test('hearth engine rejects bad flags with a one-line message', async () => {

@@ -97,7 +97,7 @@ test('SIGTERM while the backend is still starting stops the daemon and the child
     });
     assert.equal(await exited, 143, 'an exit of its own, not death by the signal');
     assert.ok(lines.some((l) => l.includes('"stopped while starting"')), 'and it says so');
-    // Killed by the daemon's exit hook, not left to notice its parent is gone (--watch-parent polls).
+    // Killed by the daemon's exit hook, not left to notice its parent is gone (--parent-pid polls).
     assert.equal(isRunning(enginePid), false, 'the engine it had started is gone with it');
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -36,7 +36,7 @@ describe('chooseBackend', () => {
     assert.equal(launch.command?.command, process.execPath);
     assert.deepEqual(launch.command?.args, [
       hearthBin, 'engine', '--models', '/var/lib/hearth/models', '--listen', `127.0.0.1:${port}`,
-      '--parallel', '2', '--max-queue', '64', '--num-ctx', '2048', '--keep-alive', '5m', '--gpu', 'off', '--watch-parent', '--log-level', 'info',
+      '--parallel', '2', '--max-queue', '64', '--num-ctx', '2048', '--keep-alive', '5m', '--gpu', 'off', '--parent-pid', String(process.pid), '--log-level', 'info',
     ], 'threads 0 leaves the thread count to the engine');
   });
 

@@ -44,5 +44,5 @@ export async function prepareLlamaCpp(job: Job, dir: string, base: BaseModelFile
   };
   const specPath = join(dir, 'spec.json');
   writeFileSync(specPath, JSON.stringify(spec), { mode: 0o600 });
-  return { launch: { command: process.execPath, args: [WORKER_PATH, '--spec', specPath, '--watch-parent'] }, wrapper };
+  return { launch: { command: process.execPath, args: [WORKER_PATH, '--spec', specPath, '--parent-pid', String(process.pid)] }, wrapper };
 }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { HearthError } from '../../errors.js';
+import { parentToWatch, watchParent } from '../../supervisor/watch-parent.js';
 import { withGguf } from '../../gguf/reader.js';
 import { writeFullModel, writeLoraAdapter } from './artifacts.js';
 import { resolveLlamaBins } from './bins.js';
@@ -32,17 +33,15 @@ function log(line: string): void {
 }
 
 async function readSpec(argv: string[]): Promise<TrainSpec> {
-  const { values } = parseArgs({ args: argv, options: { spec: { type: 'string' }, 'watch-parent': { type: 'boolean' } } });
-  if (values['watch-parent']) {
-    // No trainer outlives its daemon: when the parent dies this process is re-parented. Steps
-    // yield to the event loop between them, so this fires within a step and a second.
-    const parent = process.ppid;
-    setInterval(() => {
-      if (process.ppid !== parent) {
-        log('the daemon that started this trainer is gone: stopping');
-        process.exit(1);
-      }
-    }, 1000).unref();
+  const { values } = parseArgs({ args: argv, options: { spec: { type: 'string' }, 'watch-parent': { type: 'boolean' }, 'parent-pid': { type: 'string' } } });
+  const parent = parentToWatch(values);
+  if (parent !== undefined) {
+    // No trainer outlives its daemon. Steps yield to the event loop between them, so this
+    // fires within a step and a second.
+    watchParent(parent, () => {
+      log('the daemon that started this trainer is gone: stopping');
+      process.exit(1);
+    });
   }
   if (values.spec === undefined) throw new HearthError('invalid_request', 'usage: worker.js --spec FILE');
   let raw: unknown;
