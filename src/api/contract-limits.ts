@@ -16,15 +16,15 @@ export function withRequestLimits<T extends Record<string, unknown>>(spec: T, li
   const schemas = (copy as { components?: { schemas?: Record<string, Schema> } }).components?.schemas ?? {};
   const maxTokens = schemas.Sampling?.properties?.max_tokens;
   const messages = schemas.ChatRequest?.allOf?.find((s) => s.properties?.messages)?.properties?.messages;
-  // A contract reshaped without these would silently drop the operator's limits: refuse to start.
-  if (maxTokens?.maximum === undefined || messages?.maxItems === undefined) {
-    throw new Error('openapi/hearth.yaml: Sampling.max_tokens.maximum or ChatRequest.messages.maxItems is missing');
-  }
-  maxTokens.maximum = limits.maxTokens;
-  messages.maxItems = limits.maxMessages;
   // A model's default max_tokens is bound the same: a call that leaves it out must not get more
   // than a call may ask for.
   const defaultMaxTokens = schemas.ModelDefaults?.properties?.max_tokens;
-  if (defaultMaxTokens) defaultMaxTokens.maximum = limits.maxTokens;
+  // A contract reshaped without these would silently drop the operator's limits: refuse to start.
+  if (maxTokens?.maximum === undefined || messages?.maxItems === undefined || defaultMaxTokens?.maximum === undefined) {
+    throw new Error('openapi/hearth.yaml: Sampling.max_tokens.maximum, ChatRequest.messages.maxItems or ModelDefaults.max_tokens.maximum is missing');
+  }
+  maxTokens.maximum = limits.maxTokens;
+  messages.maxItems = limits.maxMessages;
+  defaultMaxTokens.maximum = limits.maxTokens;
   return copy;
 }

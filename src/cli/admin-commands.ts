@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Scope } from '../domain/catalog.js';
 import { keyView, planView, workspaceView } from '../api/admin/views.js';
-import { usageReport } from '../api/v1/usage.js';
+import { usageReport, usageReports } from '../api/v1/usage.js';
 import { loadCliConfig } from './cli-config.js';
 import { DATABASE_FILE, openStores, type Stores } from '../daemon/stores.js';
 import { ADMIN_TOKEN_FILE, loadSecrets } from '../daemon/secrets.js';
@@ -154,8 +154,7 @@ export async function runAdminCommand(command: string, argv: string[]): Promise<
         return 0;
       }
       case 'usage': {
-        const list = values.workspace ? [s.workspaces.get(values.workspace)] : s.workspaces.list();
-        const reports = list.map((w) => usageReport(s, w.id, values.period));
+        const reports = values.workspace ? [usageReport(s, s.workspaces.get(values.workspace).id, values.period)] : usageReports(s, values.period);
         print(values.json, reports, () =>
           table(reports.map((r) => ({ workspace: r.workspace.name, plan: r.plan.id, period: r.period.id, used: r.credits.used, limit: r.credits.limit ?? 'unlimited', remaining: r.credits.remaining ?? 'unlimited' }))),
         );

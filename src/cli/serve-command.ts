@@ -48,11 +48,10 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   // arriving while the backend is still coming up (up to backend.start_timeout) would leave a
   // started `ollama serve` behind. Until the daemon is up there is nothing to drain, and a second
   // signal during the drain means now: exiting runs the hook that stops every supervised group.
-  let daemon: RunningDaemon | undefined;
   let onStop: ((signal: NodeJS.Signals) => void) | undefined;
   let draining = false;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (daemon === undefined || onStop === undefined || draining) {
+    if (onStop === undefined || draining) {
       log.info(draining ? 'stopped at once by a second signal' : 'stopped while starting', { signal });
       process.exit(signal === 'SIGINT' ? 130 : 143);
     }
@@ -61,6 +60,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  let daemon: RunningDaemon;
   try {
     daemon = await startDaemon(config, log);
   } catch (err) {
@@ -71,11 +71,10 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     if (reason !== undefined) throw new CliError(reason, 1);
     throw err;
   }
-  const running = daemon;
   await new Promise<void>((done) => {
     onStop = (signal) => {
       log.info('shutting down', { signal });
-      running.close().then(done, (err: unknown) => {
+      daemon.close().then(done, (err: unknown) => {
         log.error('shutdown failed', { err: describeError(err) });
         done();
       });

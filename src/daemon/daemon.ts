@@ -11,8 +11,8 @@ import { createGatewayApp } from '../api/index.js';
 import { ChatService } from '../gateway/chat-service.js';
 import { domainCronJobs, startCronJobs } from '../domain/rollover.js';
 import { drainServer } from '../http-lifecycle.js';
-import { loadSecrets } from './secrets.js';
-import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
+import { ADMIN_TOKEN_FILE, loadSecrets } from './secrets.js';
+import { lockDataDir } from './data-dir-lock.js';
 import { FinetuneService } from '../finetune/service.js';
 import { FinetuneRunner } from '../finetune/runner.js';
 import { systemClock } from '../domain/clock.js';
@@ -46,32 +46,41 @@ export async function startDaemon(config: HearthConfig, log: Logger, announce: (
   const startedAt = Date.now();
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const lock = lockDataDir(config.dataDir);
-  // What has been started so far, stopped in reverse order when a later step fails (the listen
-  // address taken, say): a daemon that did not start must not leave its engine running.
+  // How to stop each part started so far, in the order they started. close() runs it in reverse;
+  // so does a start that fails part-way (the listen address taken, say): a daemon that did not
+  // start must not leave its engine running.
   const undo: Array<() => unknown> = [() => lock.release()];
   try {
-    return await startOnLockedDataDir(config, log, announce, { lock, undo, startedAt });
+    return await startOnLockedDataDir(config, log, announce, { undo, startedAt });
   } catch (err) {
-    for (const step of undo.reverse()) {
-      try {
-        await step();
-      } catch (stopErr) {
-        log.warn('cleanup after a failed start did not finish', { err: describeError(stopErr) });
-      }
-    }
+    await stopAll(undo, log).catch(() => undefined);
     throw err;
   }
+}
+
+/** Runs the stop steps last first, every one of them even when one fails; rejects with the first failure. */
+async function stopAll(undo: ReadonlyArray<() => unknown>, log: Logger): Promise<void> {
+  let first: unknown;
+  for (const step of [...undo].reverse()) {
+    try {
+      await step();
+    } catch (err) {
+      log.warn('a part of the daemon did not stop cleanly', { err: describeError(err) });
+      first ??= err;
+    }
+  }
+  if (first !== undefined) throw first;
 }
 
 async function startOnLockedDataDir(
   config: HearthConfig,
   log: Logger,
   announce: (line: string) => void,
-  { lock, undo, startedAt }: { lock: DataDirLock; undo: Array<() => unknown>; startedAt: number },
+  { undo, startedAt }: { undo: Array<() => unknown>; startedAt: number },
 ): Promise<RunningDaemon> {
   const secrets = await loadSecrets(config.dataDir, config.secrets.store);
   if (secrets.created) {
-    announce(`Hearth admin token (shown once; also saved in ${join(config.dataDir, 'admin-token')}, mode 0600):\n  ${secrets.adminToken}`);
+    announce(`Hearth admin token (shown once; also saved in ${join(config.dataDir, ADMIN_TOKEN_FILE)}, mode 0600):\n  ${secrets.adminToken}`);
   }
   const stores = openStores(config, secrets.serverSecret);
   undo.push(() => stores.close());
@@ -159,7 +168,7 @@ async function startOnLockedDataDir(
     server.once('error', reject);
     server.listen(port, host, () => resolve());
   });
-  undo.push(() => new Promise((done) => server.close(done)));
+  undo.push(() => drainServer(server, config.limits.shutdownDrain));
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   // Requests in flight for an hour are long gone; anything older still reserved was interrupted.
@@ -171,6 +180,7 @@ async function startOnLockedDataDir(
     ],
     { log },
   );
+  undo.push(() => cron.stop());
   // Pending jobs of the previous run keep their place in the queue.
   runner.pump();
   log.info('hearth ready', { url, backend: backend.info(), data_dir: config.dataDir });
@@ -182,15 +192,8 @@ async function startOnLockedDataDir(
     stores,
     backend,
     close() {
-      closing ??= (async () => {
-        await drainServer(server, config.limits.shutdownDrain);
-        await cron.stop();
-        await runner.close();
-        chat.close();
-        await backend.stop();
-        stores.close();
-        lock.release();
-      })();
+      // The timers first, then the requests in flight (up to the drain time), then the rest.
+      closing ??= stopAll(undo, log);
       return closing;
     },
   };

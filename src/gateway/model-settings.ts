@@ -19,9 +19,10 @@ export function modelDefaults(parameters: Record<string, unknown> | undefined): 
 }
 
 /**
- * Refuses another workspace's fine-tuned model and a model the operator switched off (is_active: false) before anything is reserved or
- * the backend is called, and fills the sampling fields the body leaves out from the model's
- * parameters. Runs after the contract's validation: the body is a valid request.
+ * Refuses another workspace's fine-tuned model and a model the operator switched off
+ * (is_active: false) before anything is reserved or the backend is called, and fills the
+ * sampling fields the body leaves out from the model's parameters. Runs after the contract's
+ * validation: the body is a valid request.
  */
 export function applyModelSettings(metadata: ModelMetadata): RequestHandler {
   return (req, res, next) => {

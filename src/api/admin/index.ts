@@ -3,7 +3,7 @@ import type { Catalog, Scope } from '../../domain/catalog.js';
 import type { Keys } from '../../domain/keys.js';
 import type { Ledger } from '../../domain/ledger.js';
 import type { Workspaces } from '../../domain/workspaces.js';
-import { usageReport } from '../v1/usage.js';
+import { usageReport, usageReports } from '../v1/usage.js';
 import { withTag, type ModelMetadata } from '../../domain/model-metadata.js';
 import { keyView, modelView, planView, workspaceView } from './views.js';
 
@@ -38,8 +38,7 @@ export function createAdminRouter(deps: AdminDeps): Router {
   });
 
   router.get('/usage', (req, res) => {
-    const period = typeof req.query.period === 'string' ? req.query.period : undefined;
-    res.json({ usage: workspaces.list().map((w) => usageReport({ ledger, catalog, workspaces }, w.id, period)) });
+    res.json({ usage: usageReports({ ledger, catalog, workspaces }, typeof req.query.period === 'string' ? req.query.period : undefined) });
   });
 
   router.get('/keys', (req, res) => {

@@ -8,10 +8,9 @@ export function createModelsRouter({ chat, metadata }: { chat: ChatService; meta
   const router = Router();
   router.get('/models', async (_req, res) => {
     const workspaceId = res.locals.principal!.workspaceId;
-    const models = (await chat.models()).filter((m) => usableBy(metadata.lookup(m.name), workspaceId));
+    const models = (await chat.models()).map((m) => ({ m, set: metadata.lookup(m.name) })).filter(({ set }) => usableBy(set, workspaceId));
     res.json({
-      models: models.map((m) => {
-        const set = metadata.lookup(m.name);
+      models: models.map(({ m, set }) => {
         return {
           id: m.name,
           name: set?.name ?? m.name.replace(/:latest$/, ''),

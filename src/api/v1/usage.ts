@@ -23,6 +23,11 @@ export function usageReport({ ledger, catalog, workspaces }: UsageDeps, workspac
   };
 }
 
+/** Every workspace's report for one period, in the order of the workspace list (GET /api/admin/usage, hearth usage). */
+export function usageReports(deps: UsageDeps, period?: string) {
+  return deps.workspaces.list().map((w) => usageReport(deps, w.id, period));
+}
+
 /** GET /api/v1/usage: any valid key sees its own workspace's period. */
 export function createUsageRouter(deps: UsageDeps): Router {
   const router = Router();
