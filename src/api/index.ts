@@ -138,7 +138,7 @@ export function createGatewayApp(deps: GatewayDeps): Express {
   v1.use(createJobsRouter({ finetune: deps.finetune, catalog, ledger }));
   app.use('/api/v1', v1);
 
-  app.use('/api/admin', noteMount, requireAdmin(deps.adminToken), jsonBody, contract, createAdminRouter({ catalog, workspaces, keys, ledger, metadata }));
+  app.use('/api/admin', noteMount, requireAdmin(deps.adminToken), jsonBody, contract, createAdminRouter({ catalog, workspaces, keys, ledger, metadata, chat }));
   app.use(createDocsRouter());
 
   app.use((req) => {

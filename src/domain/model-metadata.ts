@@ -18,9 +18,22 @@ interface Row {
   owner_workspace_id: string | null;
 }
 
-/** A model name with its tag: Ollama's ":latest" when the name has none (a registry host's port is not a tag). */
-export function withTag(model: string): string {
-  return model.slice(model.lastIndexOf('/') + 1).includes(':') ? model : `${model}:latest`;
+const DEFAULT_HOST_PREFIX = 'registry.ollama.ai/';
+const DEFAULT_NAMESPACE_PREFIX = 'library/';
+
+/**
+ * The one key of a model name, as the backend resolves it: Ollama and the bundled engine read
+ * "Llama3", "llama3", "library/llama3" and "registry.ollama.ai/library/llama3:latest" as one
+ * model (case-insensitive, default host, namespace and tag), so the operator's settings and a
+ * model's owner must be found under every one of those spellings. Otherwise another workspace
+ * could call a fine-tuned model, or a switched-off one, by spelling its name differently.
+ */
+export function modelKey(model: string): string {
+  let key = model.toLowerCase();
+  if (key.startsWith(DEFAULT_HOST_PREFIX) && key.split('/').length === 3) key = key.slice(DEFAULT_HOST_PREFIX.length);
+  if (key.startsWith(DEFAULT_NAMESPACE_PREFIX) && key.split('/').length === 2) key = key.slice(DEFAULT_NAMESPACE_PREFIX.length);
+  // Ollama's ":latest" when the name has none (a registry host's port is not a tag).
+  return key.slice(key.lastIndexOf('/') + 1).includes(':') ? key : `${key}:latest`;
 }
 
 /** Whether a workspace may see and use a model: the operator's models are everyone's, a registered one its owner's. */
@@ -53,21 +66,15 @@ export class ModelMetadata {
     return this.cache;
   }
 
-  /**
-   * What is set for a model as a client or the backend names it: "llama3" and "llama3:latest"
-   * are one model, as in Ollama. Rows are kept under the full name; a row written under a bare
-   * name before that rule is still found.
-   */
+  /** What is set for a model under any spelling of its name (rows are kept under modelKey, migration 0006). */
   lookup(model: string): ModelMeta | undefined {
     const all = this.all();
-    if (all.size === 0) return undefined;
-    const full = withTag(model);
-    return all.get(full) ?? (full.endsWith(':latest') ? all.get(full.slice(0, -':latest'.length)) : undefined);
+    return all.size === 0 ? undefined : all.get(modelKey(model));
   }
 
   /** Merges into what is set for the model (absent fields keep their value; owner null: the operator's again). */
   set(model: string, meta: Omit<ModelMeta, 'owner'> & { owner?: string | null }): void {
-    const modelId = withTag(model);
+    const modelId = modelKey(model);
     const current = this.lookup(modelId) ?? {};
     const next = { ...current, ...Object.fromEntries(Object.entries(meta).filter(([, v]) => v !== undefined)) } as Omit<ModelMeta, 'owner'> & { owner?: string | null };
     this.db

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { sha256OfFile, uploadBlob } from '../backend/blob-upload.js';
 import { checkModelName, parseModelName } from '../engine/store/model-name.js';
 import { insideDir } from '../paths.js';
-import { withTag } from '../domain/model-metadata.js';
+import { modelKey } from '../domain/model-metadata.js';
 import { conflict, HearthError, invalidRequest } from '../errors.js';
 import type { ChatService } from '../gateway/chat-service.js';
 import type { TrainingRecord } from './dataset-records.js';
@@ -67,7 +67,7 @@ export async function registerJobOutput(
   const modelName = checkedModelName(body.modelName);
   if (body.overwrite !== undefined && typeof body.overwrite !== 'boolean') throw invalidRequest('overwrite must be true or false', 'invalid_overwrite');
   const models = await chat.models();
-  if (models.some((m) => withTag(m.name) === withTag(modelName))) {
+  if (models.some((m) => modelKey(m.name) === modelKey(modelName))) {
     // The operator's models and other workspaces' are never replaced from a workspace's job.
     if (!mayReplace(modelName)) throw conflict(`a model named '${modelName}' already exists and is not this workspace's to replace; choose another name`, 'model_exists');
     if (body.overwrite !== true) throw conflict(`a model named '${modelName}' already exists; send "overwrite": true to replace it`, 'model_exists');

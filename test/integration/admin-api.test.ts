@@ -145,6 +145,23 @@ describe('admin API', () => {
     const hidden = await chat(key);
     assert.equal(hidden.status, 404);
     assert.equal((hidden.body as ErrorBody).error.code, 'model_not_found');
+    // The backend reads these as the same model; so does the owner check.
+    for (const model of ['HEARTH-DEMO', 'Hearth-Demo:Latest', 'library/hearth-demo', 'registry.ollama.ai/library/hearth-demo:latest']) {
+      const spelled = await d.api<ErrorBody>(key, 'POST', '/chat', { model, messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 });
+      assert.equal(spelled.status, 404, model);
+      assert.equal(spelled.body.error.code, 'model_not_found', model);
+    }
+    assert.equal((await d.admin('PATCH', '/api/admin/workspaces/acme', { monthly_credits: null })).status, 200, 'its 3 credits are spent above');
+    assert.equal((await d.api(acmeKey, 'POST', '/chat', { model: 'Library/Hearth-Demo', messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 })).status, 200, 'the owner may spell it any way');
+    // The operator sees whose each model is, and names set before the backend has them.
+    assert.equal((await d.admin('PUT', `/api/admin/models/${encodeURIComponent('Library/Not-Pulled-Yet')}`, { workspace: 'acme' })).status, 200);
+    type Listed = { id: string; workspace_id: string | null; on_backend: boolean; name?: string };
+    const all = (await d.admin<{ models: Listed[] }>('GET', '/api/admin/models')).body.models;
+    const acmeId = given.body.workspace_id;
+    assert.equal(typeof acmeId, 'string');
+    assert.deepEqual(all.find((m) => m.id === 'hearth-demo:latest'), { ...all.find((m) => m.id === 'hearth-demo:latest'), workspace_id: acmeId, on_backend: true, name: 'Demo' });
+    assert.deepEqual(all.find((m) => m.id === 'not-pulled-yet:latest'), { id: 'not-pulled-yet:latest', workspace_id: acmeId, on_backend: false, parameters: {} });
+    assert.deepEqual(all.map((m) => m.id), [...all.map((m) => m.id)].sort(), 'sorted by id');
     const back = await d.admin<{ workspace_id: string | null }>('PUT', '/api/admin/models/hearth-demo', { workspace: null });
     assert.equal(back.body.workspace_id, null);
     assert.equal((await chat(key)).status, 200, "the operator's again, for everyone");

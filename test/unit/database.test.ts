@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { integrityCheck, loadMigrations, migrationsDir, openDatabase } from '../../src/db/database.js';
 import { HearthError } from '../../src/errors.js';
+import { modelKey } from '../../src/domain/model-metadata.js';
 import { tempDir } from '../helpers/domain-db.js';
 
 const isHearthError = (code: string) => (e: unknown) => e instanceof HearthError && e.code === code;
@@ -15,6 +16,14 @@ describe('openDatabase', () => {
   let cleanup: () => void;
   beforeEach(() => ({ dir, cleanup } = tempDir()));
   afterEach(() => cleanup());
+
+  /** A folder holding the first `n` migrations: the schema of an older Hearth. */
+  const migrationsUpTo = (n: number): string => {
+    const older = join(dir, `v${n}`);
+    mkdirSync(older);
+    for (const f of loadMigrations().slice(0, n)) copyFileSync(join(migrationsDir, f.name), join(older, f.name));
+    return older;
+  };
 
   it('creates the schema on a fresh file, with the pragmas set on purpose', () => {
     const path = join(dir, 'hearth.db');
@@ -96,11 +105,8 @@ describe('openDatabase', () => {
   });
 
   it('0005 gives models registered before it the workspace of the job that registered them', () => {
-    const v4 = join(dir, 'v4');
-    mkdirSync(v4);
-    for (const f of loadMigrations().slice(0, 4)) copyFileSync(join(migrationsDir, f.name), join(v4, f.name));
     const path = join(dir, 'hearth.db');
-    const old = openDatabase(path, { migrationsDir: v4 });
+    const old = openDatabase(path, { migrationsDir: migrationsUpTo(4) });
     old.exec(`INSERT INTO plans (id, title, description, scopes, monthly_credits, rpm) VALUES ('p', 'P', '', '[]', NULL, 5);
       INSERT INTO workspaces (id, name, plan_id, monthly_credits, created_at) VALUES ('ws_a', 'a', 'p', NULL, '2026-01-01T00:00:00Z');
       INSERT INTO datasets VALUES ('ds_1', 'ws_a', 't', 'chat', 1, 1, 1, '2026-01-01T00:00:00Z');
@@ -108,12 +114,44 @@ describe('openDatabase', () => {
         VALUES ('ftjob_1', 'ws_a', 'ds_1', 'base', 'llamacpp', '{}', 'succeeded', '2026-01-01T00:00:00Z', '2026-01-01T01:00:00Z', 'tuned');
       INSERT INTO model_metadata (model_id, description, updated_at) VALUES ('tuned', 'mine', '2026-01-01T01:00:00Z'), ('base:latest', 'the operator''s', '2026-01-01T00:00:00Z');`);
     old.close();
-    const db = openDatabase(path);
+    const db = openDatabase(path, { migrationsDir: migrationsUpTo(5) });
     const owners = db.prepare('SELECT model_id, owner_workspace_id FROM model_metadata ORDER BY model_id').all();
     assert.deepEqual(owners, [
       { model_id: 'base:latest', owner_workspace_id: null },
       { model_id: 'tuned', owner_workspace_id: 'ws_a' },
     ]);
+    db.close();
+  });
+
+  it('0006 keys model metadata by the name as the backend resolves it; of two rows for one model the later stands', () => {
+    const path = join(dir, 'hearth.db');
+    const old = openDatabase(path, { migrationsDir: migrationsUpTo(5) });
+    const row = old.prepare('INSERT INTO model_metadata (model_id, description, updated_at) VALUES (?, ?, ?)');
+    for (const [id, description, at] of [
+      ['My-Model', 'bare, mixed case', '2026-01-01T00:00:00Z'],
+      ['my-model:latest', 'set later', '2026-01-02T00:00:00Z'],
+      ['library/Other:V2', 'namespace and tag', '2026-01-01T00:00:00Z'],
+      ['registry.ollama.ai/library/third', 'host', '2026-01-01T00:00:00Z'],
+      ['team/Tuned', 'own namespace', '2026-01-01T00:00:00Z'],
+      ['hf.co/org/repo:Q4_K_M', 'another host', '2026-01-01T00:00:00Z'],
+      ['localhost:5000/x/y', 'a port is not a tag', '2026-01-01T00:00:00Z'],
+    ]) row.run(id, description, at);
+    old.close();
+    const db = openDatabase(path);
+    const rows = db.prepare('SELECT model_id, description FROM model_metadata ORDER BY model_id').all() as Array<{ model_id: string; description: string }>;
+    assert.deepEqual(
+      rows.map((r) => [r.model_id, r.description]),
+      [
+        ['hf.co/org/repo:q4_k_m', 'another host'],
+        ['localhost:5000/x/y:latest', 'a port is not a tag'],
+        ['my-model:latest', 'set later'],
+        ['other:v2', 'namespace and tag'],
+        ['team/tuned:latest', 'own namespace'],
+        ['third:latest', 'host'],
+      ],
+    );
+    // The SQL and the code agree on every key.
+    for (const r of rows) assert.equal(modelKey(r.model_id), r.model_id);
     db.close();
   });
 

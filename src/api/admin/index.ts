@@ -4,7 +4,8 @@ import type { Keys } from '../../domain/keys.js';
 import type { Ledger } from '../../domain/ledger.js';
 import type { Workspaces } from '../../domain/workspaces.js';
 import { usageReport, usageReports } from '../v1/usage.js';
-import { withTag, type ModelMetadata } from '../../domain/model-metadata.js';
+import { modelKey, type ModelMetadata } from '../../domain/model-metadata.js';
+import type { ChatService } from '../../gateway/chat-service.js';
 import { keyView, modelView, planView, workspaceView } from './views.js';
 
 export interface AdminDeps {
@@ -13,11 +14,12 @@ export interface AdminDeps {
   keys: Keys;
   ledger: Ledger;
   metadata: ModelMetadata;
+  chat: Pick<ChatService, 'models'>;
 }
 
 /** The operator API under /api/admin (mounted behind requireAdmin): workspaces, keys, plans, usage and model metadata. */
 export function createAdminRouter(deps: AdminDeps): Router {
-  const { catalog, workspaces, keys, ledger, metadata } = deps;
+  const { catalog, workspaces, keys, ledger, metadata, chat } = deps;
   const router = Router();
 
   router.get('/workspaces', (_req, res) => void res.json({ workspaces: workspaces.list().map(workspaceView) }));
@@ -69,6 +71,14 @@ export function createAdminRouter(deps: AdminDeps): Router {
     res.json(catalog.setEndpointCost(b.endpoint, { credits: b.credits, scope: b.scope }));
   });
 
+  // Who owns what, and what is set for names the backend lacks: a workspace's registered name
+  // the operator has not pulled yet shows here before it hides the operator's model of that name.
+  router.get('/models', async (_req, res) => {
+    const onBackend = new Set((await chat.models()).map((m) => modelKey(m.name)));
+    const set = metadata.all();
+    const ids = [...new Set([...onBackend, ...set.keys()])].sort();
+    res.json({ models: ids.map((id) => ({ id, ...modelView(set.get(id)), on_backend: onBackend.has(id) })) });
+  });
   router.put('/models/:model', (req, res) => {
     const b = req.body as { name?: string; description?: string; is_active?: boolean; parameters?: Record<string, unknown>; workspace?: string | null };
     // The operator may give a model to a workspace, or take it back (null): a name a workspace
@@ -76,7 +86,7 @@ export function createAdminRouter(deps: AdminDeps): Router {
     const owner = b.workspace === undefined ? undefined : b.workspace === null ? null : workspaces.get(b.workspace).id;
     metadata.set(req.params.model, { name: b.name, description: b.description, isActive: b.is_active, parameters: b.parameters, owner });
     // The model's whole record as it now stands, under its full name.
-    res.json({ id: withTag(req.params.model), ...modelView(metadata.lookup(req.params.model)) });
+    res.json({ id: modelKey(req.params.model), ...modelView(metadata.lookup(req.params.model)) });
   });
   return router;
 }
