@@ -15,7 +15,7 @@ const common = { config: { type: 'string' }, 'data-dir': { type: 'string' }, jso
 const help: Record<string, string> = {
   init: 'hearth init [--data-dir D] [--config F] [--json]\n  Creates the data dir, the server secret, the admin token and the database.',
   workspaces: 'hearth workspaces create NAME --plan PLAN [--credits N] | hearth workspaces list   [--data-dir D] [--json]',
-  keys: 'hearth keys create --workspace W [--name N] [--scopes a,b] [--expires ISO] | keys list [--workspace W] | keys revoke ID | keys rotate ID   [--data-dir D] [--json]',
+  keys: 'hearth keys create --workspace W [--plan P] [--name N] [--scopes a,b] [--expires ISO] | keys list [--workspace W] | keys revoke ID | keys rotate ID   [--data-dir D] [--json]\n  keys create --plan P also makes workspace W on plan P when there is none.',
   plans: 'hearth plans list | hearth plans set PLAN [--credits N|unlimited] [--rpm N]   [--data-dir D] [--json]',
   usage: 'hearth usage [--workspace W] [--period YYYY-MM] [--data-dir D] [--json]',
   endpoints: 'hearth endpoints list | hearth endpoints set "POST /chat" --credits N   [--data-dir D] [--json]',
@@ -54,6 +54,22 @@ async function withStores<T>(values: { config?: string; 'data-dir'?: string }, f
   }
 }
 
+/** The flags each command takes beside the common ones: any other is refused, never ignored. */
+const FLAGS: Record<string, readonly string[]> = {
+  init: [],
+  'workspaces create': ['plan', 'credits'],
+  'workspaces list': [],
+  'keys create': ['workspace', 'plan', 'name', 'scopes', 'expires'],
+  'keys list': ['workspace'],
+  'keys revoke': [],
+  'keys rotate': [],
+  'plans list': [],
+  'plans set': ['credits', 'rpm'],
+  'endpoints list': [],
+  'endpoints set': ['credits'],
+  usage: ['workspace', 'period'],
+};
+
 export async function runAdminCommand(command: string, argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     argv,
@@ -65,6 +81,11 @@ export async function runAdminCommand(command: string, argv: string[]): Promise<
     return 0;
   }
   const [sub, arg] = positionals;
+  const which = `${command} ${sub ?? ''}`.trim();
+  const takes = FLAGS[which];
+  if (takes === undefined) throw new CliError(`unknown ${command} command "${sub ?? ''}"\n${help[command] ?? ''}`);
+  const stray = Object.keys(values).find((flag) => !(flag in common) && !takes.includes(flag));
+  if (stray !== undefined) throw new CliError(`${which} does not take --${stray}\n${help[command] ?? ''}`);
   const int = (v: string | undefined, flag: string) => {
     if (v === undefined) return undefined;
     if (!/^\d+$/.test(v)) throw new CliError(`${flag} must be a non-negative integer (got "${v}")`);
@@ -87,7 +108,7 @@ export async function runAdminCommand(command: string, argv: string[]): Promise<
   }
 
   return withStores(values, (s) => {
-    switch (`${command} ${sub ?? ''}`.trim()) {
+    switch (which) {
       case 'workspaces create': {
         if (!arg || !values.plan) throw new CliError(help.workspaces!);
         const w = workspaceView(s.workspaces.create({ name: arg, planId: values.plan, monthlyCredits: int(values.credits, '--credits') }));
@@ -100,17 +121,23 @@ export async function runAdminCommand(command: string, argv: string[]): Promise<
         return 0;
       }
       case 'keys create': {
-        if (!values.workspace) throw new CliError(help.keys!);
-        const w = s.workspaces.get(values.workspace);
+        const { workspace, plan } = values;
+        if (!workspace) throw new CliError(help.keys!);
         const expiresAt = values.expires === undefined ? undefined : new Date(values.expires);
         if (expiresAt !== undefined && Number.isNaN(expiresAt.getTime())) throw new CliError(`--expires must be an ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z (got "${values.expires}")`);
-        const { key, record } = s.keys.create({
-          workspaceId: w.id,
-          name: values.name ?? 'default',
-          scopes: values.scopes ? (values.scopes.split(',').map((x) => x.trim()) as Scope[]) : undefined,
-          expiresAt,
-        });
-        print(values.json, { ...keyView(record), key }, () => `key ${record.id} for workspace ${w.name} (scopes ${record.scopes.join(',')}); shown once:\n${key}`);
+        // One transaction: a key that cannot be made (scopes beyond the plan, say) leaves no new workspace behind.
+        const made = s.db.transaction(() => {
+          const existing = s.workspaces.list().find((x) => x.name === workspace || x.id === workspace);
+          // --plan names the plan the key is for; it never moves an existing workspace to another plan.
+          if (existing !== undefined && plan !== undefined && existing.planId !== plan) {
+            throw new CliError(`workspace ${existing.name} is on plan ${existing.planId}, not ${plan}; leave out --plan, or change its plan with PATCH /api/admin/workspaces/${existing.name}`);
+          }
+          const w = existing ?? (plan === undefined ? s.workspaces.get(workspace) : s.workspaces.create({ name: workspace, planId: plan }));
+          const scopes = values.scopes ? (values.scopes.split(',').map((x) => x.trim()) as Scope[]) : undefined;
+          return { w, created: existing === undefined, ...s.keys.create({ workspaceId: w.id, name: values.name ?? 'default', scopes, expiresAt }) };
+        })();
+        const { w, created, key, record } = made;
+        print(values.json, { ...keyView(record), key }, () => `${created ? `created workspace ${w.name} (${w.id}) on plan ${w.planId}\n` : ''}key ${record.id} for workspace ${w.name} (scopes ${record.scopes.join(',')}); shown once:\n${key}`);
         return 0;
       }
       case 'keys list': {

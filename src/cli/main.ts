@@ -16,7 +16,7 @@ const commands: Record<string, Command> = {
   },
   init: { summary: 'create the data dir, server secret, admin token and database', run: admin('init') },
   workspaces: { summary: 'workspaces create NAME --plan PLAN [--credits N] | workspaces list', run: admin('workspaces') },
-  keys: { summary: 'keys create --workspace W | keys list | keys revoke ID | keys rotate ID', run: admin('keys') },
+  keys: { summary: 'keys create --workspace W [--plan P] | keys list | keys revoke ID | keys rotate ID', run: admin('keys') },
   plans: { summary: 'plans list | plans set PLAN [--credits N] [--rpm N]', run: admin('plans') },
   usage: { summary: 'credits used and left per workspace this period', run: admin('usage') },
   endpoints: { summary: 'endpoints list | endpoints set "POST /chat" --credits N (credit costs)', run: admin('endpoints') },

@@ -196,6 +196,29 @@ describe('the admin CLI beside a running daemon', () => {
     const bad = await hearth(['workspaces', 'create', 'x', '--plan', 'nope', ...dd]);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /nope/);
+
+    // keys create --plan: the workspace and its key in one step, or nothing at all.
+    const wsCount = async () => (JSON.parse((await hearth(['workspaces', 'list', ...dd, '--json'])).stdout) as unknown[]).length;
+    const before = await wsCount();
+    const beyond = await hearth(['keys', 'create', '--workspace', 'solo', '--plan', 'trial_chat', '--scopes', 'chat,chat_agent_train', ...dd]);
+    assert.equal(beyond.code, 2);
+    assert.match(beyond.stderr, /chat_agent_train/);
+    assert.equal(await wsCount(), before, 'a key that cannot be made leaves no workspace behind');
+    const solo = await hearth(['keys', 'create', '--workspace', 'solo', '--plan', 'trial_chat', ...dd, '--json']);
+    assert.equal(solo.code, 0, solo.stderr);
+    const soloKey = (JSON.parse(solo.stdout) as { key: string }).key;
+    const soloUsage = (await (await fetch(`${d.url}/api/v1/usage`, { headers: { 'x-api-key': soloKey } })).json()) as { plan: { id: string } };
+    assert.equal(soloUsage.plan.id, 'trial_chat');
+    assert.equal((await hearth(['keys', 'create', '--workspace', 'solo', '--plan', 'trial_chat', ...dd])).code, 0, 'the same plan again: another key');
+    const moved = await hearth(['keys', 'create', '--workspace', 'solo', '--plan', 'enterprise', ...dd]);
+    assert.equal(moved.code, 2);
+    assert.match(moved.stderr, /solo is on plan trial_chat, not enterprise/);
+    assert.equal((await hearth(['keys', 'create', '--workspace', 'nobody', ...dd])).code, 1, 'without --plan the workspace must exist');
+    // A flag a command does not use is refused, not ignored.
+    const stray = await hearth(['keys', 'list', '--credits', '5', ...dd]);
+    assert.equal(stray.code, 2);
+    assert.match(stray.stderr, /keys list does not take --credits/);
+    assert.equal((await hearth(['usage', 'team', ...dd])).code, 2, 'nor a stray argument');
   });
 
   // What a test daemon runs with (startDaemonProcess's settings), for serves started by hand here.
