@@ -16,7 +16,7 @@ const help: Record<string, string> = {
   init: 'hearth init [--data-dir D] [--config F] [--json]\n  Creates the data dir, the server secret, the admin token and the database.',
   workspaces: 'hearth workspaces create NAME --plan PLAN [--credits N] | hearth workspaces list   [--data-dir D] [--json]',
   keys: 'hearth keys create --workspace W [--plan P] [--name N] [--scopes a,b] [--expires ISO] | keys list [--workspace W] | keys revoke ID | keys rotate ID   [--data-dir D] [--json]\n  keys create --plan P also makes workspace W on plan P when there is none.',
-  plans: 'hearth plans list | hearth plans set PLAN [--credits N|unlimited] [--rpm N]   [--data-dir D] [--json]',
+  plans: 'hearth plans list | hearth plans set PLAN [--credits N|unlimited] [--rpm N] [--scopes a,b]   [--data-dir D] [--json]',
   usage: 'hearth usage [--workspace W] [--period YYYY-MM] [--data-dir D] [--json]',
   endpoints: 'hearth endpoints list | hearth endpoints set "POST /chat" --credits N   [--data-dir D] [--json]',
 };
@@ -29,6 +29,9 @@ function table(rows: Array<Record<string, unknown>>): string {
   const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
   return [line(cols), ...rows.map((r) => line(cols.map((c) => cell(r[c]))))].join('\n');
 }
+
+/** "--scopes a,b" as a list; the domain checks each name. */
+const scopeList = (flag: string | undefined): Scope[] | undefined => (flag === undefined ? undefined : (flag.split(',').map((x) => x.trim()).filter((x) => x !== '') as Scope[]));
 
 function print(json: boolean | undefined, value: unknown, human: () => string): void {
   process.stdout.write((json ? JSON.stringify(value, null, 2) : human()) + '\n');
@@ -64,7 +67,7 @@ const FLAGS: Record<string, readonly string[]> = {
   'keys revoke': [],
   'keys rotate': [],
   'plans list': [],
-  'plans set': ['credits', 'rpm'],
+  'plans set': ['credits', 'rpm', 'scopes'],
   'endpoints list': [],
   'endpoints set': ['credits'],
   usage: ['workspace', 'period'],
@@ -133,8 +136,7 @@ export async function runAdminCommand(command: string, argv: string[]): Promise<
             throw new CliError(`workspace ${existing.name} is on plan ${existing.planId}, not ${plan}; leave out --plan, or change its plan with PATCH /api/admin/workspaces/${existing.name}`);
           }
           const w = existing ?? (plan === undefined ? s.workspaces.get(workspace) : s.workspaces.create({ name: workspace, planId: plan }));
-          const scopes = values.scopes ? (values.scopes.split(',').map((x) => x.trim()) as Scope[]) : undefined;
-          return { w, created: existing === undefined, ...s.keys.create({ workspaceId: w.id, name: values.name ?? 'default', scopes, expiresAt }) };
+          return { w, created: existing === undefined, ...s.keys.create({ workspaceId: w.id, name: values.name ?? 'default', scopes: scopeList(values.scopes), expiresAt }) };
         })();
         const { w, created, key, record } = made;
         print(values.json, { ...keyView(record), key }, () => `${created ? `created workspace ${w.name} (${w.id}) on plan ${w.planId}\n` : ''}key ${record.id} for workspace ${w.name} (scopes ${record.scopes.join(',')}); shown once:\n${key}`);
@@ -165,8 +167,8 @@ export async function runAdminCommand(command: string, argv: string[]): Promise<
       case 'plans set': {
         if (!arg) throw new CliError(help.plans!);
         const credits = values.credits === 'unlimited' ? null : int(values.credits, '--credits');
-        const p = planView(s.catalog.setPlan(arg, { monthlyCredits: credits, rpm: int(values.rpm, '--rpm') }));
-        print(values.json, p, () => `plan ${p.id}: ${p.monthly_credits ?? 'unlimited'} credits/month, ${p.rpm} requests/minute`);
+        const p = planView(s.catalog.setPlan(arg, { monthlyCredits: credits, rpm: int(values.rpm, '--rpm'), scopes: scopeList(values.scopes) }));
+        print(values.json, p, () => `plan ${p.id}: ${p.monthly_credits ?? 'unlimited'} credits/month, ${p.rpm} requests/minute, scopes ${p.scopes.join(',')}`);
         return 0;
       }
       case 'endpoints list': {

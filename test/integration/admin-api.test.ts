@@ -105,6 +105,31 @@ describe('admin API', () => {
     assert.equal((await d.admin<ErrorBody>('PATCH', '/api/admin/plans/gold', { rpm: 5 })).status, 404);
   });
 
+  test("plans: a scope taken away is refused to the plan's keys at once; one added reaches keys made after", async () => {
+    const { key: old } = await d.keyFor('chat_agent_train');
+    const jobs = async (k: string) => d.api<ErrorBody>(k, 'GET', '/finetune/jobs');
+    assert.equal((await jobs(old)).status, 200);
+    const narrowed = await d.admin<{ scopes: string[] }>('PATCH', '/api/admin/plans/chat_agent_train', { scopes: ['chat', 'chat_agent'] });
+    assert.equal(narrowed.status, 200);
+    assert.deepEqual(narrowed.body.scopes, ['chat', 'chat_agent']);
+    const refused = await jobs(old);
+    assert.equal(refused.status, 403);
+    assert.match(refused.body.error.message, /chat_agent_train/);
+    const widened = await d.admin<{ scopes: string[] }>('PATCH', '/api/admin/plans/chat_agent_train', { scopes: ['chat', 'chat_agent', 'chat_agent_train', 'local_model_access'] });
+    assert.equal(widened.status, 200);
+    assert.equal((await jobs(old)).status, 200, 'given back: the key was made with it');
+    type Usage = { key: { scopes: string[] } };
+    assert.ok(!(await d.api<Usage>(old, 'GET', '/usage')).body.key.scopes.includes('local_model_access'), 'an existing key keeps the scopes it was made with');
+    const { key: fresh } = await d.keyFor('chat_agent_train');
+    assert.ok((await d.api<Usage>(fresh, 'GET', '/usage')).body.key.scopes.includes('local_model_access'), 'a key made after gets the added scope');
+    const bad = await d.admin<ErrorBody>('PATCH', '/api/admin/plans/chat_agent_train', { scopes: ['chat', 'root'] });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error.message, /scopes/);
+    const plans = await d.admin<{ plans: Array<{ id: string; scopes: string[] }> }>('GET', '/api/admin/plans');
+    assert.deepEqual(plans.body.plans.find((p) => p.id === 'chat_agent_train')?.scopes, ['chat', 'chat_agent', 'chat_agent_train', 'local_model_access'], 'the refused change changed nothing');
+    assert.equal((await d.admin('PATCH', '/api/admin/plans/chat_agent_train', { scopes: ['chat', 'chat_agent', 'chat_agent_train'] })).status, 200);
+  });
+
   test('model metadata set by the operator shows in /api/v1/models', async () => {
     // Under its bare name: the same model as hearth-demo:latest, whose description the daemon set.
     const saved = await d.admin<Record<string, unknown>>('PUT', '/api/admin/models/hearth-demo', { name: 'Demo', is_active: false });

@@ -219,6 +219,17 @@ describe('the admin CLI beside a running daemon', () => {
     assert.equal(stray.code, 2);
     assert.match(stray.stderr, /keys list does not take --credits/);
     assert.equal((await hearth(['usage', 'team', ...dd])).code, 2, 'nor a stray argument');
+    // A plan's scopes are the operator's too: taken away, refused to its keys at once.
+    const narrowed = await hearth(['plans', 'set', 'trial_chat', '--scopes', '', ...dd, '--json']);
+    assert.equal(narrowed.code, 0, narrowed.stderr);
+    assert.deepEqual((JSON.parse(narrowed.stdout) as { scopes: string[] }).scopes, []);
+    const soloChat = await fetch(`${d.url}/api/v1/models`, { headers: { 'x-api-key': soloKey } });
+    assert.equal(soloChat.status, 403);
+    const wrong = await hearth(['plans', 'set', 'trial_chat', '--scopes', 'chat,admin', ...dd]);
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /unknown scope 'admin'/);
+    assert.equal((await hearth(['plans', 'set', 'trial_chat', '--scopes', 'chat', ...dd])).code, 0);
+    assert.equal((await fetch(`${d.url}/api/v1/models`, { headers: { 'x-api-key': soloKey } })).status, 200, 'given back');
   });
 
   // What a test daemon runs with (startDaemonProcess's settings), for serves started by hand here.
