@@ -14,7 +14,7 @@ const common = { config: { type: 'string' }, 'data-dir': { type: 'string' }, jso
 
 const help: Record<string, string> = {
   init: 'hearth init [--data-dir D] [--config F] [--json]\n  Creates the data dir, the server secret, the admin token and the database.',
-  workspaces: 'hearth workspaces create NAME --plan PLAN [--credits N] | hearth workspaces list   [--data-dir D] [--json]',
+  workspaces: 'hearth workspaces create NAME --plan PLAN [--credits N] | workspaces set NAME [--plan PLAN] [--credits N|plan] | workspaces list   [--data-dir D] [--json]\n  --credits: the workspace\'s own monthly budget; "plan" returns it to its plan\'s.',
   keys: 'hearth keys create --workspace W [--plan P] [--name N] [--scopes a,b] [--expires ISO] | keys list [--workspace W] | keys revoke ID | keys rotate ID   [--data-dir D] [--json]\n  keys create --plan P also makes workspace W on plan P when there is none.',
   plans: 'hearth plans list | hearth plans set PLAN [--credits N|unlimited] [--rpm N] [--scopes a,b]   [--data-dir D] [--json]',
   usage: 'hearth usage [--workspace W] [--period YYYY-MM] [--data-dir D] [--json]',
@@ -61,6 +61,7 @@ async function withStores<T>(values: { config?: string; 'data-dir'?: string }, f
 const FLAGS: Record<string, readonly string[]> = {
   init: [],
   'workspaces create': ['plan', 'credits'],
+  'workspaces set': ['plan', 'credits'],
   'workspaces list': [],
   'keys create': ['workspace', 'plan', 'name', 'scopes', 'expires'],
   'keys list': ['workspace'],
@@ -118,6 +119,13 @@ export async function runAdminCommand(command: string, argv: string[]): Promise<
         print(values.json, w, () => `created workspace ${w.name} (${w.id}) on plan ${w.plan}`);
         return 0;
       }
+      case 'workspaces set': {
+        if (!arg || (values.plan === undefined && values.credits === undefined)) throw new CliError(help.workspaces!);
+        const credits = values.credits === 'plan' ? null : int(values.credits, '--credits');
+        const w = workspaceView(s.workspaces.update(arg, { planId: values.plan, monthlyCredits: credits }));
+        print(values.json, w, () => `workspace ${w.name}: plan ${w.plan}, ${w.monthly_credits ?? "the plan's"} credits/month`);
+        return 0;
+      }
       case 'workspaces list': {
         const rows = s.workspaces.list().map(workspaceView);
         print(values.json, rows, () => table(rows));
@@ -130,10 +138,10 @@ export async function runAdminCommand(command: string, argv: string[]): Promise<
         if (expiresAt !== undefined && Number.isNaN(expiresAt.getTime())) throw new CliError(`--expires must be an ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z (got "${values.expires}")`);
         // One transaction: a key that cannot be made (scopes beyond the plan, say) leaves no new workspace behind.
         const made = s.db.transaction(() => {
-          const existing = s.workspaces.list().find((x) => x.name === workspace || x.id === workspace);
+          const existing = s.workspaces.find(workspace);
           // --plan names the plan the key is for; it never moves an existing workspace to another plan.
           if (existing !== undefined && plan !== undefined && existing.planId !== plan) {
-            throw new CliError(`workspace ${existing.name} is on plan ${existing.planId}, not ${plan}; leave out --plan, or change its plan with PATCH /api/admin/workspaces/${existing.name}`);
+            throw new CliError(`workspace ${existing.name} is on plan ${existing.planId}, not ${plan}; leave out --plan, or change its plan with hearth workspaces set ${existing.name} --plan ${plan}`);
           }
           const w = existing ?? (plan === undefined ? s.workspaces.get(workspace) : s.workspaces.create({ name: workspace, planId: plan }));
           return { w, created: existing === undefined, ...s.keys.create({ workspaceId: w.id, name: values.name ?? 'default', scopes: scopeList(values.scopes), expiresAt }) };

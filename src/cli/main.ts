@@ -15,7 +15,7 @@ const commands: Record<string, Command> = {
     run: async (argv) => (await import('./serve-command.js')).runServeCommand(argv),
   },
   init: { summary: 'create the data dir, server secret, admin token and database', run: admin('init') },
-  workspaces: { summary: 'workspaces create NAME --plan PLAN [--credits N] | workspaces list', run: admin('workspaces') },
+  workspaces: { summary: 'workspaces create NAME --plan PLAN [--credits N] | workspaces set NAME [--plan P] [--credits N|plan] | workspaces list', run: admin('workspaces') },
   keys: { summary: 'keys create --workspace W [--plan P] | keys list | keys revoke ID | keys rotate ID', run: admin('keys') },
   plans: { summary: 'plans list | plans set PLAN [--credits N] [--rpm N]', run: admin('plans') },
   usage: { summary: 'credits used and left per workspace this period', run: admin('usage') },

@@ -32,7 +32,7 @@ export class Workspaces {
   private readonly stmts;
 
   constructor(
-    db: Database,
+    private readonly db: Database,
     private readonly clock: Clock,
   ) {
     const cols = 'id, name, plan_id, monthly_credits, created_at';
@@ -74,11 +74,27 @@ export class Workspaces {
     return this.stmts.list.all().map(workspaceFromRow);
   }
 
-  /** By id ('ws_…') or by name (case-insensitive). */
-  get(idOrName: string): Workspace {
+  /** By id ('ws_…') or by name (case-insensitive); undefined when there is none. */
+  find(idOrName: string): Workspace | undefined {
     const row = this.stmts.byId.get(idOrName) ?? this.stmts.byName.get(idOrName);
-    if (row === undefined) throw notFound(`no workspace '${idOrName}'`, 'workspace_not_found');
-    return workspaceFromRow(row);
+    return row === undefined ? undefined : workspaceFromRow(row);
+  }
+
+  /** By id or name, as find(); 404 when there is none. */
+  get(idOrName: string): Workspace {
+    const ws = this.find(idOrName);
+    if (ws === undefined) throw notFound(`no workspace '${idOrName}'`, 'workspace_not_found');
+    return ws;
+  }
+
+  /** Changes the plan, the workspace's own budget (null: its plan's), or both, in one transaction: all or nothing. */
+  update(idOrName: string, changes: { planId?: string; monthlyCredits?: number | null }): Workspace {
+    return this.db.transaction(() => {
+      const id = this.get(idOrName).id;
+      if (changes.planId !== undefined) this.setPlan(id, changes.planId);
+      if (changes.monthlyCredits !== undefined) this.setCredits(id, changes.monthlyCredits);
+      return this.get(id);
+    })();
   }
 
   setPlan(idOrName: string, planId: string): Workspace {

@@ -214,6 +214,21 @@ describe('the admin CLI beside a running daemon', () => {
     assert.equal(moved.code, 2);
     assert.match(moved.stderr, /solo is on plan trial_chat, not enterprise/);
     assert.equal((await hearth(['keys', 'create', '--workspace', 'nobody', ...dd])).code, 1, 'without --plan the workspace must exist');
+    assert.equal((await hearth(['keys', 'create', '--workspace', 'SOLO', '--plan', 'trial_chat', ...dd])).code, 0, 'names are case-insensitive');
+    // workspaces set: plan and budget together, or neither.
+    const soloView = async () => (JSON.parse((await hearth(['workspaces', 'list', ...dd, '--json'])).stdout) as Array<{ name: string; plan: string; monthly_credits: number | null }>).find((w) => w.name === 'solo');
+    const set = await hearth(['workspaces', 'set', 'solo', '--plan', 'paid_chat', '--credits', '5', ...dd]);
+    assert.equal(set.code, 0, set.stderr);
+    assert.deepEqual(await soloView(), { ...(await soloView())!, plan: 'paid_chat', monthly_credits: 5 });
+    const half = await hearth(['workspaces', 'set', 'solo', '--plan', 'chat_agent', '--credits', 'lots', ...dd]);
+    assert.equal(half.code, 2);
+    assert.match(half.stderr, /--credits/);
+    const refusedPlan = await hearth(['workspaces', 'set', 'solo', '--credits', '9', '--plan', 'gold', ...dd]);
+    assert.notEqual(refusedPlan.code, 0);
+    assert.deepEqual([(await soloView())?.plan, (await soloView())?.monthly_credits], ['paid_chat', 5], 'a refused change changes nothing');
+    assert.equal((await hearth(['workspaces', 'set', 'solo', '--credits', 'plan', ...dd])).code, 0);
+    assert.equal((await soloView())?.monthly_credits, null, "the plan's budget again");
+    assert.equal((await hearth(['workspaces', 'set', 'solo', '--plan', 'trial_chat', ...dd])).code, 0);
     // A flag a command does not use is refused, not ignored.
     const stray = await hearth(['keys', 'list', '--credits', '5', ...dd]);
     assert.equal(stray.code, 2);

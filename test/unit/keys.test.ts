@@ -41,6 +41,15 @@ describe('Workspaces', () => {
     assert.equal(d.workspaces.get(ws.id).planId, 'enterprise');
     assert.throws(() => d.workspaces.setPlan(ws.id, 'gold'), invalid('unknown_plan'));
   });
+
+  it('update changes plan and budget together or not at all; find answers undefined where get throws', () => {
+    const ws = d.workspaces.create({ name: 'acme', planId: 'trial_chat' });
+    assert.deepEqual(d.workspaces.update('ACME', { planId: 'paid_chat', monthlyCredits: 9 }), { ...ws, planId: 'paid_chat', monthlyCredits: 9 });
+    assert.throws(() => d.workspaces.update(ws.id, { planId: 'chat_agent', monthlyCredits: -1 }), invalid('invalid_credits'));
+    assert.deepEqual(d.workspaces.get(ws.id), { ...ws, planId: 'paid_chat', monthlyCredits: 9 }, 'the plan set before the refused budget was rolled back');
+    assert.equal(d.workspaces.find('nobody'), undefined);
+    assert.equal(d.workspaces.find('Acme')?.id, ws.id);
+  });
 });
 
 describe('Keys', () => {

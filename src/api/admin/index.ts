@@ -29,10 +29,7 @@ export function createAdminRouter(deps: AdminDeps): Router {
   });
   router.patch('/workspaces/:workspace', (req, res) => {
     const b = req.body as { plan?: string; monthly_credits?: number | null };
-    const w = workspaces.get(req.params.workspace);
-    if (b.plan !== undefined) workspaces.setPlan(w.id, b.plan);
-    if (b.monthly_credits !== undefined) workspaces.setCredits(w.id, b.monthly_credits);
-    res.json(workspaceView(workspaces.get(w.id)));
+    res.json(workspaceView(workspaces.update(req.params.workspace, { planId: b.plan, monthlyCredits: b.monthly_credits })));
   });
   router.get('/workspaces/:workspace/usage', (req, res) => {
     const w = workspaces.get(req.params.workspace);
