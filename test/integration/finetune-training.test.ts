@@ -137,7 +137,7 @@ describe('fine-tune training (llamacpp trainer)', () => {
     assert.equal(base.status, 400);
     assert.equal(base.body.error.code, 'unknown_base_model');
     // And a workspace's job never replaces a model that is not its own, overwrite or not.
-    for (const taken of ['my-tuned-model', 'hearth-demo']) {
+    for (const taken of ['my-tuned-model', 'hearth-demo', 'My-Tuned-Model', 'library/hearth-demo:latest']) {
       const r = await c.call<{ error: { code: string; message: string } }>('POST', `/finetune/jobs/${id}/register`, { modelName: taken, overwrite: true });
       assert.equal(r.status, 409, taken);
       assert.match(r.body.error.message, /not this workspace's to replace/);
