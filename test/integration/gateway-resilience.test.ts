@@ -111,6 +111,7 @@ describe('gateway: the engine dies mid-stream', () => {
     }
     assert.match(rest, /event: error\ndata: \{"error":/);
     let saw503 = false;
+    let adminSaw503 = false;
     let recovered = false;
     for (let i = 0; i < 300 && !recovered; i++) {
       const r = await fetch(`${d.url}/api/v1/chat`, { method: 'POST', headers: h, body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'x' }], max_tokens: 1 }) });
@@ -118,6 +119,10 @@ describe('gateway: the engine dies mid-stream', () => {
         saw503 = true;
         assert.match(r.headers.get('retry-after') ?? '', /^\d+$/);
         assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'backend_unavailable');
+        // The operator's model listing needs the backend too: 503 while it is down (or 200 should it be back already).
+        const listing = await d.admin<{ error?: { code: string } }>('GET', '/api/admin/models');
+        assert.ok(listing.status === 503 || listing.status === 200, `admin models: ${listing.status}`);
+        if (listing.status === 503) adminSaw503 = listing.body.error?.code === 'backend_unavailable';
         await new Promise((res2) => setTimeout(res2, 100));
       } else {
         assert.equal(r.status, 200, await r.text());
@@ -125,6 +130,7 @@ describe('gateway: the engine dies mid-stream', () => {
       }
     }
     assert.ok(saw503, 'calls got 503 while the engine was down');
+    assert.ok(adminSaw503, 'GET /api/admin/models got 503 backend_unavailable while the engine was down');
     assert.ok(recovered, 'the supervisor restarted the engine');
     const u = (await (await fetch(`${d.url}/api/v1/usage`, { headers: h })).json()) as { credits: { used: number } };
     assert.equal(u.credits.used, 2, 'the stream that had sent tokens and the recovered call; no 503 was charged');
