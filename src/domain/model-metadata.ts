@@ -75,7 +75,7 @@ export class ModelMetadata {
   /** Merges into what is set for the model (absent fields keep their value; owner null: the operator's again). */
   set(model: string, meta: Omit<ModelMeta, 'owner'> & { owner?: string | null }): void {
     const modelId = modelKey(model);
-    const current = this.lookup(modelId) ?? {};
+    const current = this.all().get(modelId) ?? {};
     const next = { ...current, ...Object.fromEntries(Object.entries(meta).filter(([, v]) => v !== undefined)) } as Omit<ModelMeta, 'owner'> & { owner?: string | null };
     this.db
       .prepare(

@@ -66,8 +66,8 @@ export async function registerJobOutput(
   if (job.state !== 'succeeded') throw conflict(`job '${job.id}' is ${job.state}: only a succeeded job can be registered`, 'job_not_succeeded');
   const modelName = checkedModelName(body.modelName);
   if (body.overwrite !== undefined && typeof body.overwrite !== 'boolean') throw invalidRequest('overwrite must be true or false', 'invalid_overwrite');
-  const models = await chat.models();
-  if (models.some((m) => modelKey(m.name) === modelKey(modelName))) {
+  const key = modelKey(modelName);
+  if ((await chat.models()).some((m) => modelKey(m.name) === key)) {
     // The operator's models and other workspaces' are never replaced from a workspace's job.
     if (!mayReplace(modelName)) throw conflict(`a model named '${modelName}' already exists and is not this workspace's to replace; choose another name`, 'model_exists');
     if (body.overwrite !== true) throw conflict(`a model named '${modelName}' already exists; send "overwrite": true to replace it`, 'model_exists');
