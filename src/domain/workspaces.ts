@@ -90,10 +90,10 @@ export class Workspaces {
   /** Changes the plan, the workspace's own budget (null: its plan's), or both, in one transaction: all or nothing. */
   update(idOrName: string, changes: { planId?: string; monthlyCredits?: number | null }): Workspace {
     return this.db.transaction(() => {
-      const id = this.get(idOrName).id;
-      if (changes.planId !== undefined) this.setPlan(id, changes.planId);
-      if (changes.monthlyCredits !== undefined) this.setCredits(id, changes.monthlyCredits);
-      return this.get(id);
+      let ws = this.get(idOrName);
+      if (changes.planId !== undefined) ws = this.setPlan(ws.id, changes.planId);
+      if (changes.monthlyCredits !== undefined) ws = this.setCredits(ws.id, changes.monthlyCredits);
+      return ws;
     })();
   }
 
