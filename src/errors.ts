@@ -8,6 +8,7 @@ export type ErrorKind =
   | 'authentication'
   | 'permission'
   | 'not_found'
+  | 'method_not_allowed'
   | 'conflict'
   | 'payload_too_large'
   | 'rate_limited'
@@ -20,6 +21,7 @@ export const statusOfKind: Readonly<Record<ErrorKind, number>> = Object.freeze({
   authentication: 401,
   permission: 403,
   not_found: 404,
+  method_not_allowed: 405,
   conflict: 409,
   payload_too_large: 413,
   rate_limited: 429,

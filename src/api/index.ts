@@ -1,10 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import express, { Router, type Express, type NextFunction, type Request, type Response } from 'express';
+import express, { Router, type Express, type RequestHandler } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
-import { parse } from 'yaml';
-import { openapiDir } from '../paths.js';
 import { describeError, type Logger } from '../log.js';
 import { notFound } from '../errors.js';
 import type { Catalog } from '../domain/catalog.js';
@@ -15,12 +11,17 @@ import type { Workspaces } from '../domain/workspaces.js';
 import type { Datasets } from '../finetune/datasets.js';
 import type { FinetuneService } from '../finetune/service.js';
 import type { ChatService } from '../gateway/chat-service.js';
-import { authenticate, authorize, compileEndpoints } from '../gateway/auth.js';
+import { loadHearthSpec } from '../contract/hearth-spec.js';
+import { operationsOf, SURFACES, type AuthKind } from '../contract/operations.js';
+import { OperationMatcher } from '../contract/operation-matcher.js';
+import { authenticate } from '../gateway/auth.js';
 import { gatewayErrorHandler } from '../gateway/errors.js';
+import { authorizeScope, checkInference, meterOperation, resolveOperation } from '../gateway/guard.js';
 import { RateLimiter } from '../gateway/rate-limiter.js';
 import { withRequestLimits } from './contract-limits.js';
 import { createDocsRouter } from './docs.js';
 import { createHealthRouter, type HealthDeps } from './v1/health.js';
+import { createOpenApiRouter } from './v1/openapi.js';
 import { createModelsRouter } from './v1/models.js';
 import { createChatRouter } from './v1/chat.js';
 import { createGenerateRouter } from './v1/generate.js';
@@ -29,6 +30,7 @@ import { createDatasetsRouter } from './v1/finetune-datasets.js';
 import { createJobsRouter } from './v1/finetune-jobs.js';
 import { createAdminRouter } from './admin/index.js';
 import { requireAdmin } from './admin/admin-auth.js';
+import { routeContractDifferences } from './route-check.js';
 import { cacheValidatorRouteMatchers } from './validator-route-cache.js';
 
 export interface GatewayDeps {
@@ -51,26 +53,26 @@ export interface GatewayDeps {
   limiter?: RateLimiter;
 }
 
-/** The OpenAPI document, read once; served as JSON and given to the validator. */
-export function loadHearthSpec(): Record<string, unknown> {
-  return parse(readFileSync(join(openapiDir, 'hearth.yaml'), 'utf8')) as Record<string, unknown>;
-}
-
 const requestIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
 
-/** Hearth's whole HTTP surface: every router is mounted here, in one place. */
+/** Hearth's whole HTTP surface: every router is mounted here, in one place, behind its surface's guard. */
 export function createGatewayApp(deps: GatewayDeps): Express {
   const { log, catalog, workspaces, keys, ledger, metadata, chat } = deps;
   const spec = withRequestLimits(loadHearthSpec(), deps.limits);
+  const operations = operationsOf(spec);
   const limiter = deps.limiter ?? new RateLimiter();
-  const endpoints = compileEndpoints(catalog.endpoints().map((e) => e.endpoint));
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  // Paths compare case-sensitively everywhere (express, the validator and the guard's matcher
+  // read this one setting's rule): /api/v1/Chat is no route, never /api/v1/chat without its scope.
+  app.set('case sensitive routing', true);
 
   // Request id and one access line per request (never the key itself: only its id).
   app.use((req, res, next) => {
     const started = performance.now();
+    // As sent: the guard serves HEAD with the GET operation.
+    const method = req.method;
     const incoming = req.get('x-request-id');
     res.locals.requestId = incoming && requestIdPattern.test(incoming) ? incoming : randomUUID();
     res.setHeader('X-Request-Id', res.locals.requestId);
@@ -78,11 +80,11 @@ export function createGatewayApp(deps: GatewayDeps): Express {
       log.info('request', {
         request_id: res.locals.requestId,
         key_id: res.locals.principal?.keyId,
-        method: req.method,
-        // The path as sent (no query string), and the route it matched as a template, so that
-        // lines of one endpoint group together (/api/v1/finetune/jobs/:id).
+        method,
+        // The path as sent (no query string), and the contract operation it is, as a template,
+        // so that lines of one endpoint group together (/api/v1/finetune/jobs/:id).
         path: req.originalUrl.split('?', 1)[0],
-        route: typeof req.route?.path === 'string' ? `${res.locals.mount ?? ''}${req.route.path}` : undefined,
+        route: res.locals.operation?.expressPath,
         status: res.statusCode,
         ms: Math.round((performance.now() - started) * 100) / 100,
         credits: res.locals.charged ?? 0,
@@ -91,54 +93,77 @@ export function createGatewayApp(deps: GatewayDeps): Express {
     });
     next();
   });
+  // Every request under /api/v1 and /api/admin is a contract operation, or is refused here.
+  app.use(resolveOperation(new OperationMatcher(operations, SURFACES)));
 
-  // Bodies are JSON whatever the Content-Type says (curl -d sends a form type).
-  const jsonContentType = (req: Request, _res: Response, next: NextFunction) => {
-    if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) req.headers['content-type'] = 'application/json';
-    next();
+  // Bodies are JSON whatever the Content-Type says (curl -d sends a form type); the validator
+  // reads the header, so it is set to what the body was parsed as.
+  const json = (limit: number): RequestHandler => {
+    const parse = express.json({ limit, type: () => true });
+    return (req, res, next) =>
+      parse(req, res, (err?: unknown) => {
+        if (err === undefined && (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined)) req.headers['content-type'] = 'application/json';
+        next(err);
+      });
   };
-  const jsonBody = [express.json({ limit: deps.limits.maxBodyBytes, type: () => true }), jsonContentType];
+  const jsonBody = json(deps.limits.maxBodyBytes);
   // A dataset may be far larger than a chat. JSON escaping can double text, so its body may be
   // twice the dataset limit; past the dataset limit itself the 400 names the record.
-  const datasetBody = express.json({ limit: Math.max(deps.limits.maxBodyBytes, 2 * deps.limits.maxDatasetBytes + 65_536), type: () => true });
+  const bodies: Readonly<Record<string, RequestHandler>> = {
+    createDataset: json(Math.max(deps.limits.maxBodyBytes, 2 * deps.limits.maxDatasetBytes + 65_536)),
+  };
+  const body: RequestHandler = (req, res, next) => (bodies[res.locals.operation!.operationId] ?? jsonBody)(req, res, next);
   cacheValidatorRouteMatchers();
-  // One validator for both surfaces; it finds each request's operation from its full URL.
+  // One validator for every surface; it finds each request's operation from its full URL. The
+  // guard has refused everything undeclared already; the validator refuses it again.
   const contract = OpenApiValidator.middleware({
     apiSpec: spec as never,
     validateRequests: { allowUnknownQueryParameters: false },
     validateResponses: deps.validateResponses,
     validateSecurity: false,
-    ignoreUndocumented: true,
+    ignoreUndocumented: false,
   });
-
-  // /api/v1 first: the metered calls pass the fewest layers. Health and the contract need no
-  // key; every other route is authenticated and scope-checked before its body is validated.
-  // req.baseUrl is reset once a router is left, before the access line is written: each mounted
-  // router notes where it is mounted while it is in charge.
-  const noteMount = (req: Request, res: Response, next: NextFunction) => {
-    res.locals.mount = req.baseUrl;
-    next();
+  // Who the caller is, as the operation's surface requires: the key is checked before any body
+  // is read, so an anonymous client cannot make the daemon parse megabytes.
+  const authenticators: Readonly<Record<AuthKind, RequestHandler>> = {
+    none: (_req, _res, next) => next(),
+    key: authenticate({ keys, limiter }),
+    admin: requireAdmin(deps.adminToken),
   };
-  const v1 = Router();
-  v1.use(noteMount);
-  v1.use(createHealthRouter(deps.health));
+  const guard: RequestHandler[] = [
+    (req, res, next) => authenticators[res.locals.operation!.auth](req, res, next),
+    authorizeScope(catalog),
+    body,
+    ...contract,
+    checkInference(metadata),
+    meterOperation({ catalog, ledger }),
+  ];
+
   // The validator keeps the contract's own server ('/'): requests reach the daemon without the
   // public URL's path prefix, which a reverse proxy strips.
   const served = deps.publicBaseUrl === '' ? spec : { ...spec, servers: [{ url: deps.publicBaseUrl.replace(/\/+$/, ''), description: 'This Hearth' }] };
-  v1.get('/openapi.json', (_req, res) => void res.json(served));
-  // The key is checked before any body is read: an anonymous client cannot make the daemon parse megabytes.
-  v1.use(authenticate({ keys, limiter }), authorize({ catalog, endpoints: () => endpoints }));
-  v1.post('/finetune/datasets', datasetBody);
-  v1.use(jsonBody, contract);
-  v1.use(createChatRouter({ chat, catalog, ledger, metadata, heartbeatMs: deps.limits.heartbeatMs }));
-  v1.use(createGenerateRouter({ chat, catalog, ledger, metadata }));
-  v1.use(createModelsRouter({ chat, metadata }));
-  v1.use(createUsageRouter({ ledger, catalog, workspaces }));
-  v1.use(createDatasetsRouter({ datasets: deps.datasets, catalog, ledger }));
-  v1.use(createJobsRouter({ finetune: deps.finetune, catalog, ledger }));
-  app.use('/api/v1', v1);
-
-  app.use('/api/admin', noteMount, requireAdmin(deps.adminToken), jsonBody, contract, createAdminRouter({ catalog, workspaces, keys, ledger, metadata, chat }));
+  const surfaces: Array<[string, Router[]]> = [
+    [
+      '/api/v1',
+      [
+        createHealthRouter(deps.health),
+        createOpenApiRouter(served),
+        createChatRouter({ chat, heartbeatMs: deps.limits.heartbeatMs }),
+        createGenerateRouter({ chat }),
+        createModelsRouter({ chat, metadata }),
+        createUsageRouter({ ledger, catalog, workspaces }),
+        createDatasetsRouter({ datasets: deps.datasets }),
+        createJobsRouter({ finetune: deps.finetune }),
+      ],
+    ],
+    ['/api/admin', [createAdminRouter({ catalog, workspaces, keys, ledger, metadata, chat })]],
+  ];
+  for (const [prefix, routers] of surfaces) {
+    // A route the contract lacks, or an operation nothing serves: refuse to start.
+    const differences = routeContractDifferences(operations, prefix, routers);
+    if (differences.length > 0) throw new Error(`the routes under ${prefix} and openapi/hearth.yaml disagree: ${differences.join('; ')}`);
+    app.use(prefix, ...guard, ...routers);
+  }
   app.use(createDocsRouter());
 
   app.use((req) => {

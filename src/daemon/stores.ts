@@ -3,6 +3,8 @@ import type { Database } from 'better-sqlite3';
 import type { HearthConfig } from '../config/schema.js';
 import { openDatabase } from '../db/database.js';
 import { Catalog } from '../domain/catalog.js';
+import { hearthOperations } from '../contract/hearth-spec.js';
+import { endpointDefaults } from '../contract/operations.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import { Keys } from '../domain/keys.js';
 import { Ledger } from '../domain/ledger.js';
@@ -29,7 +31,7 @@ export const DATABASE_FILE = 'hearth.db';
 
 export function openStores(config: HearthConfig, serverSecret: Buffer, clock: Clock = systemClock): Stores {
   const db = openDatabase(join(config.dataDir, DATABASE_FILE));
-  const catalog = new Catalog(db);
+  const catalog = new Catalog(db, endpointDefaults(hearthOperations()));
   const workspaces = new Workspaces(db, clock);
   const keys = new Keys(db, serverSecret, clock);
   const ledger = new Ledger(db, { clock, timeZone: config.timezone });

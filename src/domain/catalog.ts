@@ -1,10 +1,11 @@
 import type { Database } from '../db/database.js';
 import { invalidRequest, notFound } from '../errors.js';
 
-// The default catalog is data: plans (scopes, monthly credits, rate) and the endpoint → scope →
-// credits table, as documented for customers (seed 000: "Plans and scopes", "Endpoint
-// reference"). It is copied into the database on first run with insert-or-ignore; from then on
-// the operator owns the rows and a restart never overwrites their changes.
+// The default catalog is data: plans (scopes, monthly credits, rate), as documented for customers
+// (seed 000: "Plans and scopes"), and the endpoint → scope → credits table, whose defaults are the
+// contract's (x-hearth-scope, x-hearth-credits in openapi/hearth.yaml; the daemon passes them
+// in). Both are copied into the database with insert-or-ignore; from then on the operator owns
+// the rows and a restart never overwrites their changes.
 
 export const SCOPES = ['chat', 'chat_agent', 'chat_agent_train', 'local_model_access'] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -25,14 +26,14 @@ export interface Plan {
 }
 
 export interface EndpointCost {
-  /** Scope a key needs; null = none (any valid key, or no key at all for GET /health). */
+  /** Scope a key needs; null = any valid key. */
   scope: Scope | null;
   /** Credits charged on a successful call; 0 = free for metering. */
   credits: number;
 }
 
 export interface EndpointEntry extends EndpointCost {
-  /** 'METHOD /path' under /api/v1, resource ids written ':id'. */
+  /** 'METHOD /path' under /api/v1, resource ids written ':id': the contract operation's catalog key. */
   endpoint: string;
 }
 
@@ -73,26 +74,6 @@ export const DEFAULT_PLANS: readonly Readonly<Plan>[] = Object.freeze([
     rpm: ENTERPRISE_RPM,
   },
 ] satisfies Plan[]);
-
-export const DEFAULT_ENDPOINT_COSTS: readonly Readonly<EndpointEntry>[] = Object.freeze([
-  { endpoint: 'GET /health', scope: null, credits: 0 }, // no API key at all
-  { endpoint: 'GET /models', scope: 'chat', credits: 0 },
-  { endpoint: 'POST /chat', scope: 'chat', credits: 1 },
-  { endpoint: 'POST /chat/stream', scope: 'chat', credits: 1 },
-  { endpoint: 'POST /generate', scope: 'chat', credits: 1 },
-  { endpoint: 'GET /usage', scope: null, credits: 0 }, // any valid key, whatever its scopes
-  { endpoint: 'GET /finetune/datasets', scope: 'chat_agent_train', credits: 0 },
-  { endpoint: 'POST /finetune/datasets', scope: 'chat_agent_train', credits: 5 },
-  { endpoint: 'DELETE /finetune/datasets/:id', scope: 'chat_agent_train', credits: 0 },
-  { endpoint: 'GET /finetune/jobs', scope: 'chat_agent_train', credits: 0 },
-  { endpoint: 'POST /finetune/jobs', scope: 'chat_agent_train', credits: 3 },
-  { endpoint: 'GET /finetune/jobs/:id', scope: 'chat_agent_train', credits: 0 },
-  { endpoint: 'POST /finetune/jobs/:id/start', scope: 'chat_agent_train', credits: 25 },
-  { endpoint: 'POST /finetune/jobs/:id/cancel', scope: 'chat_agent_train', credits: 0 },
-  { endpoint: 'GET /finetune/jobs/:id/log', scope: 'chat_agent_train', credits: 0 },
-  { endpoint: 'POST /finetune/jobs/:id/register', scope: 'chat_agent_train', credits: 12 },
-  { endpoint: 'DELETE /finetune/jobs/:id', scope: 'chat_agent_train', credits: 0 },
-] satisfies EndpointEntry[]);
 
 const MAX_RPM = 100_000;
 
@@ -139,7 +120,11 @@ export class Catalog {
   private endpointCache: Map<string, EndpointCost> | undefined;
   private cachedDataVersion = -1;
 
-  constructor(private readonly db: Database) {
+  constructor(
+    private readonly db: Database,
+    /** The contract's operations with their default scope and cost: the endpoints there are. */
+    private readonly defaults: readonly EndpointEntry[],
+  ) {
     this.stmts = {
       insertPlan: db.prepare(
         'INSERT OR IGNORE INTO plans (id, title, description, scopes, monthly_credits, rpm) VALUES (@id, @title, @description, @scopes, @monthlyCredits, @rpm)',
@@ -160,7 +145,7 @@ export class Catalog {
   private seedDefaults(): void {
     this.db.transaction(() => {
       for (const p of DEFAULT_PLANS) this.stmts.insertPlan.run({ ...p, scopes: JSON.stringify(p.scopes) });
-      for (const e of DEFAULT_ENDPOINT_COSTS) this.stmts.insertEndpoint.run(e);
+      for (const e of this.defaults) this.stmts.insertEndpoint.run(e);
     })();
   }
 
@@ -216,8 +201,14 @@ export class Catalog {
   private endpointTable(): Map<string, EndpointCost> {
     const version = this.stmts.dataVersion.get() as number;
     if (this.endpointCache === undefined || version !== this.cachedDataVersion) {
+      // The contract's operations, in its order, as the operator set them. A row of an endpoint
+      // the contract no longer has (GET /health, once listed) is no endpoint.
+      const rows = new Map(this.stmts.endpoints.all().map((r) => [r.endpoint, r]));
       const table = new Map<string, EndpointCost>();
-      for (const r of this.stmts.endpoints.all()) table.set(r.endpoint, Object.freeze({ scope: r.scope as Scope | null /* CHECKed by the schema */, credits: r.credits }));
+      for (const d of this.defaults) {
+        const r = rows.get(d.endpoint);
+        table.set(d.endpoint, Object.freeze(r === undefined ? { scope: d.scope, credits: d.credits } : { scope: r.scope as Scope | null /* CHECKed by the schema */, credits: r.credits }));
+      }
       this.endpointCache = table;
       this.cachedDataVersion = version;
     }

@@ -1,6 +1,5 @@
 import type { RequestHandler } from 'express';
 import { HearthError } from '../errors.js';
-import type { Catalog } from '../domain/catalog.js';
 import type { Keys } from '../domain/keys.js';
 import { RateLimiter } from './rate-limiter.js';
 import type { Principal } from './principal.js';
@@ -43,38 +42,6 @@ export function authenticate({ keys, limiter, now = Date.now }: { keys: Keys; li
     res.setHeader('X-RateLimit-Reset', String(d.resetS));
     if (!d.allowed) throw RateLimiter.exceeded(d, now());
     keys.touch(principal.keyId);
-    next();
-  };
-}
-
-interface CompiledEndpoint {
-  method: string;
-  pattern: RegExp;
-  key: string;
-}
-
-/** Turns catalog keys such as "GET /finetune/jobs/:id" into matchers. */
-export function compileEndpoints(keys: readonly string[]): CompiledEndpoint[] {
-  return keys.map((key) => {
-    const [method, path] = key.split(' ') as [string, string];
-    const pattern = new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[a-zA-Z]+/g, '[^/]+')}/?$`);
-    return { method, pattern, key };
-  });
-}
-
-/**
- * Every /api/v1 route's scope is checked here, from the catalog's endpoint table, before the
- * body is validated or anything is charged: 403 names the missing scope.
- */
-export function authorize({ catalog, endpoints }: { catalog: Catalog; endpoints: () => CompiledEndpoint[] }): RequestHandler {
-  return (req, res, next) => {
-    const principal = res.locals.principal;
-    const match = endpoints().find((e) => e.method === req.method && e.pattern.test(req.path));
-    if (!principal || !match) return next();
-    const { scope } = catalog.endpoint(match.key);
-    if (scope !== null && !principal.scopes.includes(scope)) {
-      throw new HearthError('permission', `this key lacks the "${scope}" scope required by ${req.method} /api/v1${req.path}`, { code: 'missing_scope' });
-    }
     next();
   };
 }

@@ -8,6 +8,7 @@ const typeOfKind: Readonly<Record<ErrorKind, string>> = Object.freeze({
   authentication: 'authentication_error',
   permission: 'permission_error',
   not_found: 'not_found_error',
+  method_not_allowed: 'invalid_request_error',
   conflict: 'conflict_error',
   payload_too_large: 'invalid_request_error',
   rate_limited: 'rate_limit_error',

@@ -1,6 +1,5 @@
-import type { RequestHandler } from 'express';
 import { HearthError, notFound } from '../errors.js';
-import { usableBy, type ModelMetadata } from '../domain/model-metadata.js';
+import { usableBy, type ModelMeta, type ModelMetadata } from '../domain/model-metadata.js';
 import type { Sampling } from './chat-service.js';
 
 // What is set per model and a chat or generate call obeys: whose it is (a fine-tuned model is its
@@ -20,22 +19,20 @@ export function modelDefaults(parameters: Record<string, unknown> | undefined): 
 
 /**
  * Refuses another workspace's fine-tuned model and a model the operator switched off
- * (is_active: false) before anything is reserved or the backend is called, and fills the
- * sampling fields the body leaves out from the model's parameters. Runs after the contract's
- * validation: the body is a valid request.
+ * (is_active: false); answers what the operator set for the model, if anything. The guard runs
+ * it for every inference operation before anything is reserved or the backend is called.
  */
-export function applyModelSettings(metadata: ModelMetadata): RequestHandler {
-  return (req, res, next) => {
-    const body = req.body as Record<string, unknown> & { model: string };
-    const set = metadata.lookup(body.model);
-    if (set === undefined) return next();
-    // Another workspace's fine-tuned model: as if it did not exist (its name tells nothing).
-    if (!usableBy(set, res.locals.principal!.workspaceId)) throw notFound(`model "${body.model}" not found`, 'model_not_found');
-    if (set.isActive === false) {
-      throw new HearthError('not_found', `model '${body.model}' is switched off by the operator of this server`, { code: 'model_inactive' });
-    }
-    const defaults = modelDefaults(set.parameters);
-    for (const k of DEFAULTABLE) if (body[k] === undefined && defaults[k] !== undefined) body[k] = defaults[k];
-    next();
-  };
+export function checkModelAccess(metadata: ModelMetadata, model: string, workspaceId: string): ModelMeta | undefined {
+  const set = metadata.lookup(model);
+  if (set === undefined) return undefined;
+  // Another workspace's fine-tuned model: as if it did not exist (its name tells nothing).
+  if (!usableBy(set, workspaceId)) throw notFound(`model "${model}" not found`, 'model_not_found');
+  if (set.isActive === false) throw new HearthError('not_found', `model '${model}' is switched off by the operator of this server`, { code: 'model_inactive' });
+  return set;
+}
+
+/** Fills the sampling fields a (validated) body leaves out from the model's parameters. */
+export function applyModelDefaults(body: Record<string, unknown>, set: ModelMeta | undefined): void {
+  const defaults = modelDefaults(set?.parameters);
+  for (const k of DEFAULTABLE) if (body[k] === undefined && defaults[k] !== undefined) body[k] = defaults[k];
 }

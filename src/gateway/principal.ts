@@ -1,4 +1,6 @@
 import type { Scope } from '../domain/catalog.js';
+import type { ModelMeta } from '../domain/model-metadata.js';
+import type { Operation } from '../contract/operations.js';
 
 /** Who is calling: the verified key, its workspace and plan, resolved once per request. */
 export interface Principal {
@@ -13,11 +15,11 @@ export interface Principal {
   rpm: number;
 }
 
-/** Settles or refunds the credits reserved for this request. */
+/** The credits reserved for this request (see guard.ts: they are concluded with the response). */
 export interface Meter {
   credits: number;
-  settle(): void;
-  release(): void;
+  /** The client has been served: charge the reservation now (a stream's first token). */
+  served(): void;
 }
 
 declare module 'express-serve-static-core' {
@@ -27,7 +29,11 @@ declare module 'express-serve-static-core' {
     meter?: Meter;
     /** Credits charged by this request, for the access log. */
     charged?: number;
-    /** Where the router that handles this request is mounted (/api/v1), for the access log. */
-    mount?: string;
+    /** The contract operation this request is (set by the guard on every authenticated surface). */
+    operation?: Operation;
+    /** The operator's settings of the model an inference call names (checked by the guard). */
+    model?: ModelMeta;
+    /** The response is a stream, charged at its first token rather than when it finishes. */
+    streaming?: boolean;
   }
 }

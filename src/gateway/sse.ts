@@ -1,11 +1,13 @@
 import type { Response } from 'express';
 import type { HearthError } from '../errors.js';
 import { errorBody } from './errors.js';
+import { served, streamStarted } from './guard.js';
 
 /**
  * The /api/v1/chat/stream event stream: `data: {"token": …}` events, a final `data: {"done":
  * true, …}`, then `data: [DONE]`. Until the first token, comment heartbeats keep proxies and
- * clients from timing out while the prompt is processed.
+ * clients from timing out while the prompt is processed. The call is charged once the first
+ * token (or the end) is out: a stream that fails before it costs nothing.
  */
 export class SseStream {
   private heartbeat?: NodeJS.Timeout;
@@ -14,6 +16,7 @@ export class SseStream {
     private readonly res: Response,
     heartbeatMs: number,
   ) {
+    streamStarted(res);
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     res.setHeader('Cache-Control', 'no-cache');
@@ -30,10 +33,12 @@ export class SseStream {
   token(text: string): void {
     this.stopHeartbeat();
     this.write(`data: ${JSON.stringify({ token: text })}\n\n`);
+    served(this.res);
   }
 
   done(final: Record<string, unknown>): void {
     this.stopHeartbeat();
+    served(this.res);
     this.write(`data: ${JSON.stringify({ done: true, ...final })}\n\n`);
     this.write('data: [DONE]\n\n');
     if (this.open) this.res.end();

@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase, type Database } from '../../src/db/database.js';
+import { hearthOperations } from '../../src/contract/hearth-spec.js';
+import { endpointDefaults } from '../../src/contract/operations.js';
 import { Catalog } from '../../src/domain/catalog.js';
 import { ManualClock } from '../../src/domain/clock.js';
 import { Keys } from '../../src/domain/keys.js';
@@ -34,7 +36,7 @@ export function openDomain(options: { now?: string; timeZone?: string } = {}): D
   const path = join(dir, 'hearth.db');
   const db = openDatabase(path);
   const clock = new ManualClock(options.now ?? '2025-03-15T12:00:00Z');
-  const catalog = new Catalog(db);
+  const catalog = new Catalog(db, endpointDefaults(hearthOperations()));
   const workspaces = new Workspaces(db, clock);
   const keys = new Keys(db, TEST_SECRET, clock);
   const ledger = new Ledger(db, { clock, timeZone: options.timeZone ?? 'UTC' });

@@ -105,7 +105,7 @@ describe('gateway: /api/v1 surface', () => {
     assert.ok(!d.stdout.some((l) => l.includes(secret)), 'the key never appears in the logs');
   });
 
-  test('access lines give the path as sent and the route it matched, the same way on every surface', async () => {
+  test('access lines give the path as sent and the operation it is, the same way on every surface', async () => {
     const { key: trainKey } = await d.keyFor('chat_agent_train');
     const calls: Array<[string, string, string, string | undefined]> = [
       // [request id, method, path, expected route]
@@ -113,10 +113,13 @@ describe('gateway: /api/v1 surface', () => {
       ['acc-usage', 'GET', '/api/v1/usage', '/api/v1/usage'],
       ['acc-health', 'GET', '/api/v1/health', '/api/v1/health'],
       ['acc-job', 'GET', '/api/v1/finetune/jobs/ftjob_0000000000000000', '/api/v1/finetune/jobs/:id'],
-      // Refused by the contract (the id's pattern) before any route took it.
-      ['acc-job-bad', 'GET', '/api/v1/finetune/jobs/ftjob_nope', undefined],
+      // Refused by the contract (the id's pattern), but that operation all the same.
+      ['acc-job-bad', 'GET', '/api/v1/finetune/jobs/ftjob_nope', '/api/v1/finetune/jobs/:id'],
+      // HEAD is logged as sent, as the GET operation it is.
+      ['acc-head', 'HEAD', '/api/v1/usage', '/api/v1/usage'],
       ['acc-admin', 'GET', '/api/admin/plans', '/api/admin/plans'],
       ['acc-none', 'GET', '/api/v1/nothing-here', undefined],
+      ['acc-case', 'GET', '/api/v1/USAGE', undefined],
     ];
     for (const [id, method, path] of calls) {
       const auth: Record<string, string> = path.startsWith('/api/admin') ? { authorization: `Bearer ${d.adminToken}` } : { 'x-api-key': path.includes('finetune') ? trainKey : key };
@@ -124,9 +127,10 @@ describe('gateway: /api/v1 surface', () => {
       await (await fetch(`${d.url}${path}`, { method, headers: { ...auth, 'x-request-id': id }, body })).arrayBuffer();
     }
     await new Promise((r) => setTimeout(r, 200));
-    for (const [id, , path, route] of calls) {
+    for (const [id, method, path, route] of calls) {
       const line = d.logs.find((l) => l.request_id === id);
       assert.ok(line, id);
+      assert.equal(line.method, method, id);
       assert.equal(line.path, path, id);
       assert.equal(line.route, route, id);
     }

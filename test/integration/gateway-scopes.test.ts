@@ -3,6 +3,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
+import { hearthOperations } from '../../src/contract/hearth-spec.js';
+
+/** A concrete path for an operation's template: ids of the right shape that exist nowhere. */
+const concrete = (template: string) => template.replace('{id}', template.includes('/datasets/') ? 'ds_0000000000000000' : 'ftjob_0000000000000000');
+/** Other spellings of a path that a case-insensitive router would take for it. */
+const caseVariants = (path: string) => {
+  const rest = path.slice('/api/v1/'.length);
+  return [`/api/v1/${rest[0]!.toUpperCase()}${rest.slice(1)}`, `/api/v1/${rest.toUpperCase()}`, `/API/V1/${rest}`];
+};
 
 const MODEL = 'hearth-demo';
 const plans: Record<string, string[]> = {
@@ -61,6 +70,61 @@ describe('gateway: scopes', () => {
         }
       }
     }
+  });
+
+  test('every operation of the contract refuses a key without its scope, however the path is spelled', async () => {
+    // Two keys between them lack every scope an operation can ask for: chat (a train-only key)
+    // and chat_agent_train (a trial key).
+    const keys: Record<string, string> = {
+      chat: (await d.keyFor('chat_agent_train', { scopes: ['chat_agent_train'] })).key,
+      chat_agent_train: (await d.keyFor('trial_chat')).key,
+    };
+    const { key: anyKey } = await d.keyFor('chat_agent', { scopes: ['chat_agent'] }); // neither chat nor chat_agent_train
+    const keyOps = hearthOperations().filter((o) => o.auth === 'key');
+    assert.equal(keyOps.length, 16, 'every key-authenticated operation of /api/v1');
+    const send = (method: string, path: string, key: string) =>
+      fetch(`${d.url}${path}`, { method, headers: { 'x-api-key': key, 'content-type': 'application/json' }, body: method === 'POST' ? '{}' : undefined });
+    for (const op of keyOps) {
+      const path = concrete(op.path);
+      if (op.scope === null) {
+        // Any valid key: one with no scope the operation could ask for.
+        assert.equal((await send(op.method, path, anyKey)).status, 200, `${op.method} ${path}`);
+        continue;
+      }
+      const key = keys[op.scope]!;
+      const exact = await send(op.method, path, key);
+      assert.equal(exact.status, 403, `${op.method} ${path}`);
+      assert.equal(((await exact.json()) as { error: { code: string } }).error.code, 'missing_scope');
+      assert.equal((await send(op.method, `${path}/`, key)).status, 403, `${op.method} ${path}/ (trailing slash)`);
+      if (op.method === 'GET') {
+        const head = await send('HEAD', path, key);
+        assert.equal(head.status, 403, `HEAD ${path}`);
+        assert.equal(await head.text(), '', 'HEAD answers without a body');
+      }
+      for (const variant of caseVariants(path)) {
+        const res = await send(op.method, variant, key);
+        assert.equal(res.status, 404, `${op.method} ${variant}: another spelling is no route, never the route without its scope`);
+        assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'route_not_found');
+      }
+    }
+  });
+
+  test('what the contract does not declare is refused before the key is looked at', async () => {
+    for (const [method, path, status] of [
+      ['GET', '/api/v1/nothing', 404],
+      ['DELETE', '/api/v1/chat', 405],
+      ['PUT', '/api/v1/finetune/jobs/ftjob_0000000000000000', 405],
+      ['GET', '/api/v1/fine%74une/jobs', 404],
+      ['GET', '/api/admin/secrets', 404],
+      ['POST', '/api/v1/Chat', 404],
+    ] as const) {
+      // No key at all: the answer is about the route, not a 401.
+      const res = await fetch(`${d.url}${path}`, { method });
+      assert.equal(res.status, status, `${method} ${path}`);
+      if (status === 405) assert.ok(res.headers.get('allow'), 'a 405 says what is allowed');
+    }
+    const allowed = await fetch(`${d.url}/api/v1/chat`, { method: 'DELETE' });
+    assert.equal(allowed.headers.get('allow'), 'POST');
   });
 
   test('a key narrower than its plan is held to its own scopes', async () => {

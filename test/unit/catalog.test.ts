@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { openDatabase } from '../../src/db/database.js';
-import { Catalog, DEFAULT_ENDPOINT_COSTS, DEFAULT_PLANS } from '../../src/domain/catalog.js';
+import { Catalog, DEFAULT_PLANS } from '../../src/domain/catalog.js';
+import { hearthOperations } from '../../src/contract/hearth-spec.js';
+import { endpointDefaults } from '../../src/contract/operations.js';
 import { HearthError } from '../../src/errors.js';
 import { openDomain, type Domain } from '../helpers/domain-db.js';
 
@@ -39,9 +41,10 @@ describe('Catalog', () => {
     assert.deepEqual(plans, DEFAULT_PLANS);
   });
 
-  it('seeds the endpoint table of the documentation', () => {
+  it('seeds the endpoint table of the documentation from the contract', () => {
+    // The customer documentation's endpoint table (seed 000), transcribed; the contract states it.
+    // GET /health needs no key: it is no endpoint of the catalog (nothing to scope or charge).
     const expected: Record<string, [string | null, number]> = {
-      'GET /health': [null, 0],
       'GET /models': ['chat', 0],
       'POST /chat': ['chat', 1],
       'POST /chat/stream': ['chat', 1],
@@ -60,7 +63,7 @@ describe('Catalog', () => {
       'DELETE /finetune/jobs/:id': ['chat_agent_train', 0],
     };
     assert.deepEqual(Object.fromEntries(d.catalog.endpoints().map((e) => [e.endpoint, [e.scope, e.credits]])), expected);
-    assert.equal(DEFAULT_ENDPOINT_COSTS.length, Object.keys(expected).length);
+    assert.equal(endpointDefaults(hearthOperations()).length, Object.keys(expected).length);
     assert.deepEqual(d.catalog.endpoint('POST /finetune/jobs/:id/start'), { scope: 'chat_agent_train', credits: 25 });
     assert.throws(() => d.catalog.endpoint('POST /nope'), (e: unknown) => e instanceof HearthError && e.kind === 'not_found');
   });
@@ -71,7 +74,7 @@ describe('Catalog', () => {
     d.catalog.setEndpointCost('POST /chat', { credits: 2 });
     d.db.close();
     const db = openDatabase(d.path);
-    const again = new Catalog(db);
+    const again = new Catalog(db, endpointDefaults(hearthOperations()));
     assert.equal(again.plan('trial_chat').monthlyCredits, 20_000);
     assert.equal(again.plan('trial_chat').rpm, 30);
     assert.deepEqual(again.plan('enterprise').scopes, ['chat', 'local_model_access']);
@@ -103,5 +106,13 @@ describe('Catalog', () => {
     other.prepare("UPDATE endpoint_costs SET credits = 9 WHERE endpoint = 'POST /generate'").run();
     other.close();
     assert.equal(d.catalog.endpoint('POST /generate').credits, 9);
+  });
+
+  it('lists only the contract’s endpoints, whatever rows an older version left behind', () => {
+    d.db.prepare("INSERT INTO endpoint_costs (endpoint, scope, credits) VALUES ('GET /health', NULL, 0), ('POST /gone', 'chat', 7)").run();
+    const again = new Catalog(d.db, endpointDefaults(hearthOperations()));
+    assert.ok(!again.endpoints().some((e) => e.endpoint === 'GET /health' || e.endpoint === 'POST /gone'));
+    assert.throws(() => again.endpoint('POST /gone'), (e: unknown) => e instanceof HearthError && e.kind === 'not_found');
+    assert.throws(() => again.setEndpointCost('GET /health', { credits: 1 }), (e: unknown) => e instanceof HearthError && e.kind === 'not_found');
   });
 });

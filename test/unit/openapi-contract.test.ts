@@ -46,7 +46,7 @@ test('openapi/engine.yaml loads and validates a request', async () => {
 });
 
 test('openapi/hearth.yaml loads and validates a request', async () => {
-  const { loadHearthSpec } = await import('../../src/api/index.js');
+  const { loadHearthSpec } = await import('../../src/contract/hearth-spec.js');
   await validatorOnly(loadHearthSpec(), async (base) => {
     assert.equal((await post(`${base}/api/v1/chat`, { model: 'm', messages: [hi] })).status, 200);
     const bad = await post(`${base}/api/v1/chat`, { model: 'm', messages: [hi], temperature: 5 });
@@ -56,7 +56,7 @@ test('openapi/hearth.yaml loads and validates a request', async () => {
 });
 
 test("openapi/hearth.yaml's request examples (what Swagger UI's Try it out sends) pass its own validation", async () => {
-  const { loadHearthSpec } = await import('../../src/api/index.js');
+  const { loadHearthSpec } = await import('../../src/contract/hearth-spec.js');
   const spec = loadHearthSpec() as { paths: Record<string, Record<string, { requestBody?: { content?: Record<string, { example?: unknown }> } }>> };
   const examples = Object.entries(spec.paths).flatMap(([path, ops]) =>
     Object.entries(ops).flatMap(([method, op]) => {
@@ -75,7 +75,7 @@ test("openapi/hearth.yaml's request examples (what Swagger UI's Try it out sends
 });
 
 test('withRequestLimits writes limits.max_messages and limits.max_tokens into the contract the validator enforces', async () => {
-  const { loadHearthSpec } = await import('../../src/api/index.js');
+  const { loadHearthSpec } = await import('../../src/contract/hearth-spec.js');
   const { withRequestLimits } = await import('../../src/api/contract-limits.js');
   const original = loadHearthSpec();
   const before = JSON.stringify(original);

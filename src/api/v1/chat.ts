@@ -1,12 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { clientGoneSignal } from '../../http-lifecycle.js';
-import type { Catalog } from '../../domain/catalog.js';
-import type { Ledger } from '../../domain/ledger.js';
 import type { ChatMessage, ChatService, Completion, Sampling } from '../../gateway/chat-service.js';
-import { meter } from '../../gateway/metering.js';
-import { applyModelSettings } from '../../gateway/model-settings.js';
-import type { ModelMetadata } from '../../domain/model-metadata.js';
+import { applyModelDefaults } from '../../gateway/model-settings.js';
 import { SseStream } from '../../gateway/sse.js';
 import { toHearthError } from '../../engine/http/errors.js';
 
@@ -21,21 +17,20 @@ export const newId = (prefix: string) => `${prefix}-${randomUUID().replaceAll('-
 
 export interface ChatRouterDeps {
   chat: ChatService;
-  catalog: Catalog;
-  ledger: Ledger;
-  metadata: ModelMetadata;
   heartbeatMs: number;
 }
 
-/** POST /api/v1/chat (chat.completion) and POST /api/v1/chat/stream (SSE). */
-export function createChatRouter({ chat, catalog, ledger, metadata, heartbeatMs }: ChatRouterDeps): Router {
+/**
+ * POST /api/v1/chat (chat.completion) and POST /api/v1/chat/stream (SSE). The guard has checked
+ * the model and reserved the credits; the model's defaults fill what the body leaves out.
+ */
+export function createChatRouter({ chat, heartbeatMs }: ChatRouterDeps): Router {
   const router = Router();
-  const modelSettings = applyModelSettings(metadata);
 
-  router.post('/chat', modelSettings, meter({ catalog, ledger, endpoint: 'POST /chat' }), async (req, res) => {
+  router.post('/chat', async (req, res) => {
     const body = req.body as ChatBody;
+    applyModelDefaults(req.body as Record<string, unknown>, res.locals.model);
     const c = await chat.chat(body.model, body.messages, body, clientGoneSignal(res));
-    res.locals.meter?.settle();
     res.json({
       id: newId('chatcmpl'),
       object: 'chat.completion',
@@ -46,21 +41,16 @@ export function createChatRouter({ chat, catalog, ledger, metadata, heartbeatMs 
     });
   });
 
-  router.post('/chat/stream', modelSettings, meter({ catalog, ledger, endpoint: 'POST /chat/stream' }), async (req, res) => {
+  router.post('/chat/stream', async (req, res) => {
     const body = req.body as ChatBody;
+    applyModelDefaults(req.body as Record<string, unknown>, res.locals.model);
     const events = await chat.openChatStream(body.model, body.messages, body, clientGoneSignal(res));
     const sse = new SseStream(res, heartbeatMs);
     try {
       for await (const event of events) {
         if (!sse.open) break;
-        if (event.type === 'token') {
-          sse.token(event.text);
-          // A stream counts as successful once its first token is out.
-          res.locals.meter?.settle();
-        } else {
-          res.locals.meter?.settle();
-          sse.done({ finish_reason: event.completion.finishReason, usage: usageOf(event.completion) });
-        }
+        if (event.type === 'token') sse.token(event.text);
+        else sse.done({ finish_reason: event.completion.finishReason, usage: usageOf(event.completion) });
       }
     } catch (err) {
       if (sse.open) sse.error(toHearthError(err));

@@ -1,8 +1,5 @@
 import { Router } from 'express';
-import type { Catalog } from '../../domain/catalog.js';
-import type { Ledger } from '../../domain/ledger.js';
 import type { Dataset, Datasets } from '../../finetune/datasets.js';
-import { meter } from '../../gateway/metering.js';
 
 /** A dataset as the API shows it (camelCase, like the rest of the fine-tune surface in the seed's flow). */
 export function datasetView(d: Dataset) {
@@ -19,15 +16,14 @@ export function datasetView(d: Dataset) {
 }
 
 /** GET/POST /api/v1/finetune/datasets and DELETE /api/v1/finetune/datasets/:id, scoped to the key's workspace. */
-export function createDatasetsRouter({ datasets, catalog, ledger }: { datasets: Datasets; catalog: Catalog; ledger: Ledger }): Router {
+export function createDatasetsRouter({ datasets }: { datasets: Datasets }): Router {
   const router = Router();
   router.get('/finetune/datasets', (_req, res) => {
     res.json({ datasets: datasets.list(res.locals.principal!.workspaceId).map(datasetView) });
   });
-  router.post('/finetune/datasets', meter({ catalog, ledger, endpoint: 'POST /finetune/datasets' }), async (req, res) => {
+  router.post('/finetune/datasets', async (req, res) => {
     const body = req.body as { title: string; records?: unknown; jsonl?: unknown };
     const d = await datasets.create(res.locals.principal!.workspaceId, body);
-    res.locals.meter?.settle();
     res.status(201).json(datasetView(d));
   });
   router.delete('/finetune/datasets/:id', (req, res) => {

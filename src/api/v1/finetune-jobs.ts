@@ -1,10 +1,7 @@
 import { Router } from 'express';
-import type { Catalog } from '../../domain/catalog.js';
-import type { Ledger } from '../../domain/ledger.js';
 import type { Job } from '../../finetune/jobs.js';
 import type { FinetuneService, JobRequest } from '../../finetune/service.js';
 import type { RegisterRequest } from '../../finetune/register.js';
-import { meter } from '../../gateway/metering.js';
 
 const iso = (d: Date | null) => (d === null ? null : d.toISOString());
 
@@ -33,31 +30,26 @@ export function jobView(j: Job) {
 
 export interface JobsRouterDeps {
   finetune: FinetuneService;
-  catalog: Catalog;
-  ledger: Ledger;
 }
 
 /** /api/v1/finetune/jobs: create, list, get, start, cancel, register, log, delete. */
-export function createJobsRouter({ finetune, catalog, ledger }: JobsRouterDeps): Router {
+export function createJobsRouter({ finetune }: JobsRouterDeps): Router {
   const router = Router();
   const ws = (res: { locals: { principal?: { workspaceId: string } } }) => res.locals.principal!.workspaceId;
 
   router.get('/finetune/jobs', (_req, res) => void res.json({ jobs: finetune.jobs.list(ws(res)).map(jobView) }));
-  router.post('/finetune/jobs', meter({ catalog, ledger, endpoint: 'POST /finetune/jobs' }), async (req, res) => {
+  router.post('/finetune/jobs', async (req, res) => {
     const job = await finetune.createJob(ws(res), req.body as JobRequest);
-    res.locals.meter?.settle();
     res.status(201).json(jobView(job));
   });
   router.get('/finetune/jobs/:id', (req, res) => void res.json(jobView(finetune.jobs.get(ws(res), req.params.id as string))));
-  router.post('/finetune/jobs/:id/start', meter({ catalog, ledger, endpoint: 'POST /finetune/jobs/:id/start' }), (req, res) => {
+  router.post('/finetune/jobs/:id/start', (req, res) => {
     const job = finetune.start(ws(res), req.params.id as string);
-    res.locals.meter?.settle();
     res.status(202).json(jobView(job));
   });
   router.post('/finetune/jobs/:id/cancel', async (req, res) => void res.json(jobView(await finetune.cancel(ws(res), req.params.id as string))));
-  router.post('/finetune/jobs/:id/register', meter({ catalog, ledger, endpoint: 'POST /finetune/jobs/:id/register' }), async (req, res) => {
+  router.post('/finetune/jobs/:id/register', async (req, res) => {
     const job = await finetune.register(ws(res), req.params.id as string, req.body as RegisterRequest);
-    res.locals.meter?.settle();
     res.json(jobView(job));
   });
   router.get('/finetune/jobs/:id/log', (req, res) => {

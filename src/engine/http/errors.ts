@@ -29,7 +29,7 @@ export function toHearthError(err: unknown): HearthError {
       .map((e) => `${(e.path ?? '').replace(/^\/?(body|query|params)\/?/, '').replace(/\//g, '.') || 'body'}: ${e.message ?? 'invalid'}`)
       .join('; ');
     if (err.status === 404) return new HearthError('not_found', '404 page not found', { code: 'route_not_found' });
-    if (err.status === 405) return new HearthError('not_found', '405 method not allowed', { code: 'method_not_allowed' });
+    if (err.status === 405) return new HearthError('method_not_allowed', '405 method not allowed', { code: 'method_not_allowed' });
     if (err.status === 413) return new HearthError('payload_too_large', 'request body too large', { code: 'body_too_large' });
     return new HearthError('invalid_request', detail || 'invalid request', { code: 'invalid_request' });
   }

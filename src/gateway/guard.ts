@@ -1,0 +1,128 @@
+import type { RequestHandler, Response } from 'express';
+import { HearthError, notFound } from '../errors.js';
+import type { Catalog } from '../domain/catalog.js';
+import type { Ledger } from '../domain/ledger.js';
+import type { ModelMetadata } from '../domain/model-metadata.js';
+import type { OperationMatcher } from '../contract/operation-matcher.js';
+import type { Operation } from '../contract/operations.js';
+import { checkModelAccess } from './model-settings.js';
+import type { Meter } from './principal.js';
+
+// The guard: what every request on an authenticated surface passes, driven by its operation in
+// the contract, so that no handler can forget a step. In order:
+//
+//   resolveOperation  a method and path the contract does not declare: 404 or 405, before
+//                     anything else (no key check, no body read)
+//   (authentication)  the surface's: a workspace key and its rate limit, or the admin token
+//   authorizeScope    the scope the catalog gives the operation (the contract's, or the
+//                     operator's override), before any body is read
+//   (body, contract)  the JSON body, then the contract's validation
+//   checkInference    a call that runs a model: a model the workspace may use, switched on
+//   meterOperation    reserves the operation's credits; settles them when the response
+//                     succeeds (a stream: at its first token, through `served`), else releases
+//
+// Handlers never settle or release by hand.
+
+function operationOf(res: Response): Operation {
+  const op = res.locals.operation;
+  // Only reachable if a router were mounted outside the surface's guard: refuse, never serve.
+  if (op === undefined) throw notFound('no such route', 'route_not_found');
+  return op;
+}
+
+/**
+ * Finds the request's operation (see operation-matcher.ts) for every path under a surface and
+ * refuses the rest; other paths (docs, the root) pass through untouched.
+ */
+export function resolveOperation(matcher: OperationMatcher): RequestHandler {
+  return (req, res, next) => {
+    const r = matcher.resolve(req.method, req.path);
+    switch (r.kind) {
+      case 'outside':
+        return next();
+      case 'not_found':
+        throw notFound(`no route for ${req.method} ${req.path}`, 'route_not_found');
+      case 'method_not_allowed':
+        res.setHeader('Allow', r.allow.join(', '));
+        throw new HearthError('method_not_allowed', `${req.method} is not allowed on ${req.path} (allowed: ${r.allow.join(', ')})`, { code: 'method_not_allowed' });
+      case 'bad_path':
+        throw new HearthError('invalid_request', `path parameter ${r.param} is not valid percent-encoding`, { code: 'invalid_path' });
+    }
+    res.locals.operation = r.operation;
+    // HEAD is served by the GET operation. Node decided when the response was made that a HEAD
+    // answer has no body, so from here on the validator and the handler see the GET they serve.
+    if (req.method === 'HEAD') req.method = 'GET';
+    next();
+  };
+}
+
+/** 403 unless the key has the operation's scope (as the catalog has it now: the operator may change it). */
+export function authorizeScope(catalog: Catalog): RequestHandler {
+  return (req, res, next) => {
+    const op = operationOf(res);
+    if (op.auth !== 'key') return next();
+    const principal = res.locals.principal;
+    if (principal === undefined) throw new HearthError('authentication', 'missing API key', { code: 'missing_api_key' });
+    const { scope } = catalog.endpoint(op.endpoint!);
+    if (scope !== null && !principal.scopes.includes(scope)) {
+      throw new HearthError('permission', `this key lacks the "${scope}" scope required by ${op.method} ${op.path}`, { code: 'missing_scope' });
+    }
+    next();
+  };
+}
+
+/** A call that runs a model: refuses another workspace's fine-tuned model and one switched off, before anything is reserved. */
+export function checkInference(metadata: ModelMetadata): RequestHandler {
+  return (req, res, next) => {
+    if (!operationOf(res).inference) return next();
+    const model = (req.body as { model?: unknown } | undefined)?.model;
+    // The contract requires `model` on every inference operation; a contract that did not would be refused here.
+    if (typeof model !== 'string') throw new HearthError('invalid_request', 'model is required', { code: 'invalid_request' });
+    res.locals.model = checkModelAccess(metadata, model, res.locals.principal!.workspaceId);
+    next();
+  };
+}
+
+/**
+ * Reserves the operation's credits (an exhausted budget is a 429 before any work), and
+ * concludes the reservation once with the response: a 2xx response that finished settles it; a
+ * stream settles at its first token (`served`), since the client has been served from then on;
+ * anything else, an error or a client gone, releases it.
+ */
+export function meterOperation({ catalog, ledger }: { catalog: Catalog; ledger: Ledger }): RequestHandler {
+  return (_req, res, next) => {
+    const op = operationOf(res);
+    const principal = res.locals.principal;
+    if (op.auth !== 'key' || principal === undefined) return next();
+    const endpoint = op.endpoint!;
+    const { credits } = catalog.endpoint(endpoint);
+    if (credits === 0) return next();
+    const reservation = ledger.reserve({ workspaceId: principal.workspaceId, keyId: principal.keyId, endpoint, credits, requestId: res.locals.requestId });
+    let concluded = false;
+    const conclude = (settle: boolean) => {
+      if (concluded) return;
+      concluded = true;
+      if (settle) {
+        ledger.settle(reservation);
+        res.locals.charged = credits;
+      } else {
+        ledger.release(reservation);
+      }
+    };
+    const meter: Meter = { credits, served: () => conclude(true) };
+    res.locals.meter = meter;
+    res.on('finish', () => conclude(res.locals.streaming !== true && res.statusCode >= 200 && res.statusCode < 300));
+    res.on('close', () => conclude(false));
+    next();
+  };
+}
+
+/** A response that streams: it is charged only once `served` is called (the first token out). */
+export function streamStarted(res: Response): void {
+  res.locals.streaming = true;
+}
+
+/** The client has been served (a stream's first token): the reserved credits are charged. */
+export function served(res: Response): void {
+  res.locals.meter?.served();
+}
