@@ -18,6 +18,7 @@ import { authenticate } from '../gateway/auth.js';
 import { gatewayErrorHandler } from '../gateway/errors.js';
 import { authorizeScope, checkInference, meterOperation, resolveOperation } from '../gateway/guard.js';
 import { RateLimiter } from '../gateway/rate-limiter.js';
+import { ConcurrencyLimiter } from '../gateway/concurrency.js';
 import { withRequestLimits } from './contract-limits.js';
 import { createDocsRouter } from './docs.js';
 import { createHealthRouter, type HealthDeps } from './v1/health.js';
@@ -135,7 +136,7 @@ export function createGatewayApp(deps: GatewayDeps): Express {
     authorizeScope(catalog),
     body,
     ...contract,
-    checkInference(metadata),
+    checkInference({ metadata, concurrency: new ConcurrencyLimiter() }),
     meterOperation({ catalog, ledger }),
   ];
 

@@ -23,6 +23,8 @@ export interface Plan {
   monthlyCredits: number | null;
   /** Requests per minute per workspace. */
   rpm: number;
+  /** Inference calls (chat, streaming chat, generate) a workspace may have in flight at once. */
+  maxConcurrent: number;
 }
 
 export interface EndpointCost {
@@ -44,11 +46,18 @@ export interface EndpointEntry extends EndpointCost {
 const TRIAL_RPM = 60;
 const PAID_RPM = 300;
 const ENTERPRISE_RPM = 1000;
+// Concurrent inference calls per workspace: the bundled engine serves 2 sequences at once and
+// queues 64 (engine.parallel, engine.max_queue), so a trial workspace may fill the slots but
+// never much of the queue, and no single workspace can take the queue from everyone else.
+const TRIAL_CONCURRENT = 2;
+const PAID_CONCURRENT = 4;
+const LOCAL_CONCURRENT = 8;
+const ENTERPRISE_CONCURRENT = 16;
 
 export const DEFAULT_PLANS: readonly Readonly<Plan>[] = Object.freeze([
-  { id: 'trial_chat', title: 'Trial', description: 'Chat API · bounded free tier for evaluation', scopes: ['chat'], monthlyCredits: 15_000, rpm: TRIAL_RPM },
-  { id: 'paid_chat', title: 'Starter', description: 'Higher chat limits for production apps', scopes: ['chat'], monthlyCredits: 600_000, rpm: PAID_RPM },
-  { id: 'chat_agent', title: 'Builder', description: 'Chat + create and manage agents', scopes: ['chat', 'chat_agent'], monthlyCredits: 1_500_000, rpm: PAID_RPM },
+  { id: 'trial_chat', title: 'Trial', description: 'Chat API · bounded free tier for evaluation', scopes: ['chat'], monthlyCredits: 15_000, rpm: TRIAL_RPM, maxConcurrent: TRIAL_CONCURRENT },
+  { id: 'paid_chat', title: 'Starter', description: 'Higher chat limits for production apps', scopes: ['chat'], monthlyCredits: 600_000, rpm: PAID_RPM, maxConcurrent: PAID_CONCURRENT },
+  { id: 'chat_agent', title: 'Builder', description: 'Chat + create and manage agents', scopes: ['chat', 'chat_agent'], monthlyCredits: 1_500_000, rpm: PAID_RPM, maxConcurrent: PAID_CONCURRENT },
   {
     id: 'chat_agent_train',
     title: 'Pro',
@@ -56,6 +65,7 @@ export const DEFAULT_PLANS: readonly Readonly<Plan>[] = Object.freeze([
     scopes: ['chat', 'chat_agent', 'chat_agent_train'],
     monthlyCredits: 4_000_000,
     rpm: PAID_RPM,
+    maxConcurrent: PAID_CONCURRENT,
   },
   {
     id: 'local_agent_train',
@@ -64,6 +74,7 @@ export const DEFAULT_PLANS: readonly Readonly<Plan>[] = Object.freeze([
     scopes: ['chat', 'chat_agent', 'chat_agent_train', 'local_model_access'],
     monthlyCredits: 10_000_000,
     rpm: PAID_RPM,
+    maxConcurrent: LOCAL_CONCURRENT,
   },
   {
     id: 'enterprise',
@@ -72,10 +83,12 @@ export const DEFAULT_PLANS: readonly Readonly<Plan>[] = Object.freeze([
     scopes: ['chat', 'chat_agent', 'chat_agent_train'],
     monthlyCredits: null,
     rpm: ENTERPRISE_RPM,
+    maxConcurrent: ENTERPRISE_CONCURRENT,
   },
 ] satisfies Plan[]);
 
 const MAX_RPM = 100_000;
+const MAX_CONCURRENT = 10_000;
 
 /** Checks a list of scope names, dropping duplicates; names the first unknown one. */
 export function parseScopes(value: unknown, what = 'scopes'): Scope[] {
@@ -104,6 +117,7 @@ interface PlanRow {
   scopes: string;
   monthly_credits: number | null;
   rpm: number;
+  max_concurrent: number;
 }
 
 /** Scope JSON as stored; a name this code no longer knows is ignored rather than granted. */
@@ -112,7 +126,7 @@ export function scopesFromJson(json: string): Scope[] {
 }
 
 export function planFromRow(r: PlanRow): Plan {
-  return { id: r.id, title: r.title, description: r.description, scopes: scopesFromJson(r.scopes), monthlyCredits: r.monthly_credits, rpm: r.rpm };
+  return { id: r.id, title: r.title, description: r.description, scopes: scopesFromJson(r.scopes), monthlyCredits: r.monthly_credits, rpm: r.rpm, maxConcurrent: r.max_concurrent };
 }
 
 export class Catalog {
@@ -127,12 +141,12 @@ export class Catalog {
   ) {
     this.stmts = {
       insertPlan: db.prepare(
-        'INSERT OR IGNORE INTO plans (id, title, description, scopes, monthly_credits, rpm) VALUES (@id, @title, @description, @scopes, @monthlyCredits, @rpm)',
+        'INSERT OR IGNORE INTO plans (id, title, description, scopes, monthly_credits, rpm, max_concurrent) VALUES (@id, @title, @description, @scopes, @monthlyCredits, @rpm, @maxConcurrent)',
       ),
       insertEndpoint: db.prepare('INSERT OR IGNORE INTO endpoint_costs (endpoint, scope, credits) VALUES (@endpoint, @scope, @credits)'),
-      plans: db.prepare<[], PlanRow>('SELECT id, title, description, scopes, monthly_credits, rpm FROM plans ORDER BY rowid'),
-      plan: db.prepare<[string], PlanRow>('SELECT id, title, description, scopes, monthly_credits, rpm FROM plans WHERE id = ?'),
-      updatePlan: db.prepare('UPDATE plans SET scopes = @scopes, monthly_credits = @monthlyCredits, rpm = @rpm WHERE id = @id'),
+      plans: db.prepare<[], PlanRow>('SELECT id, title, description, scopes, monthly_credits, rpm, max_concurrent FROM plans ORDER BY rowid'),
+      plan: db.prepare<[string], PlanRow>('SELECT id, title, description, scopes, monthly_credits, rpm, max_concurrent FROM plans WHERE id = ?'),
+      updatePlan: db.prepare('UPDATE plans SET scopes = @scopes, monthly_credits = @monthlyCredits, rpm = @rpm, max_concurrent = @maxConcurrent WHERE id = @id'),
       endpoints: db.prepare<[], { endpoint: string; scope: string | null; credits: number }>('SELECT endpoint, scope, credits FROM endpoint_costs ORDER BY rowid'),
       updateEndpoint: db.prepare('UPDATE endpoint_costs SET scope = @scope, credits = @credits WHERE endpoint = @endpoint'),
       // Changes whenever another connection (another process: the CLI) commits to the database;
@@ -159,7 +173,7 @@ export class Catalog {
     return planFromRow(row);
   }
 
-  setPlan(id: string, changes: { monthlyCredits?: number | null; rpm?: number; scopes?: readonly Scope[] }): Plan {
+  setPlan(id: string, changes: { monthlyCredits?: number | null; rpm?: number; scopes?: readonly Scope[]; maxConcurrent?: number }): Plan {
     const current = this.plan(id);
     const next: Plan = { ...current };
     if (changes.monthlyCredits !== undefined) next.monthlyCredits = checkCredits(changes.monthlyCredits, 'monthlyCredits', true);
@@ -169,8 +183,14 @@ export class Catalog {
       }
       next.rpm = changes.rpm;
     }
+    if (changes.maxConcurrent !== undefined) {
+      if (!Number.isSafeInteger(changes.maxConcurrent) || changes.maxConcurrent < 1 || changes.maxConcurrent > MAX_CONCURRENT) {
+        throw invalidRequest(`maxConcurrent must be a whole number from 1 to ${MAX_CONCURRENT}`, 'invalid_max_concurrent');
+      }
+      next.maxConcurrent = changes.maxConcurrent;
+    }
     if (changes.scopes !== undefined) next.scopes = parseScopes(changes.scopes);
-    this.stmts.updatePlan.run({ id, scopes: JSON.stringify(next.scopes), monthlyCredits: next.monthlyCredits, rpm: next.rpm });
+    this.stmts.updatePlan.run({ id, scopes: JSON.stringify(next.scopes), monthlyCredits: next.monthlyCredits, rpm: next.rpm, maxConcurrent: next.maxConcurrent });
     return next;
   }
 

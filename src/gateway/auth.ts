@@ -34,6 +34,7 @@ export function authenticate({ keys, limiter, now = Date.now }: { keys: Keys; li
       planTitle: v.plan.title,
       scopes: v.scopes,
       rpm: v.plan.rpm,
+      maxConcurrent: v.plan.maxConcurrent,
     };
     res.locals.principal = principal;
     const d = limiter.take(principal.keyId, principal.rpm);

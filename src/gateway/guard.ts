@@ -6,6 +6,7 @@ import type { ModelMetadata } from '../domain/model-metadata.js';
 import type { OperationMatcher } from '../contract/operation-matcher.js';
 import type { Operation } from '../contract/operations.js';
 import { checkModelAccess } from './model-settings.js';
+import type { ConcurrencyLimiter } from './concurrency.js';
 import type { Meter } from './principal.js';
 
 // The guard: what every request on an authenticated surface passes, driven by its operation in
@@ -17,7 +18,9 @@ import type { Meter } from './principal.js';
 //   authorizeScope    the scope the catalog gives the operation (the contract's, or the
 //                     operator's override), before any body is read
 //   (body, contract)  the JSON body, then the contract's validation
-//   checkInference    a call that runs a model: a model the workspace may use, switched on
+//   checkInference    a call that runs a model: a model the workspace may use, switched on,
+//                     and a place among its plan's concurrent calls (429 past it), held until
+//                     the response closes, so that no workspace can fill the backend's queue
 //   meterOperation    reserves the operation's credits; settles them when the response
 //                     succeeds (a stream: at its first token, through `served`), else releases
 //
@@ -71,14 +74,20 @@ export function authorizeScope(catalog: Catalog): RequestHandler {
   };
 }
 
-/** A call that runs a model: refuses another workspace's fine-tuned model and one switched off, before anything is reserved. */
-export function checkInference(metadata: ModelMetadata): RequestHandler {
+/**
+ * A call that runs a model: refuses another workspace's fine-tuned model and one switched off,
+ * then takes one of the workspace's concurrent places, before anything is reserved.
+ */
+export function checkInference({ metadata, concurrency }: { metadata: ModelMetadata; concurrency: ConcurrencyLimiter }): RequestHandler {
   return (req, res, next) => {
     if (!operationOf(res).inference) return next();
+    const principal = res.locals.principal!;
     const model = (req.body as { model?: unknown } | undefined)?.model;
     // The contract requires `model` on every inference operation; a contract that did not would be refused here.
     if (typeof model !== 'string') throw new HearthError('invalid_request', 'model is required', { code: 'invalid_request' });
-    res.locals.model = checkModelAccess(metadata, model, res.locals.principal!.workspaceId);
+    res.locals.model = checkModelAccess(metadata, model, principal.workspaceId);
+    const release = concurrency.acquire(principal.workspaceId, principal.maxConcurrent);
+    res.on('close', release);
     next();
   };
 }

@@ -13,6 +13,8 @@ export interface Principal {
   /** The key's scopes that its workspace's plan still grants. */
   scopes: readonly Scope[];
   rpm: number;
+  /** Inference calls the workspace may have in flight at once (its plan's). */
+  maxConcurrent: number;
 }
 
 /** The credits reserved for this request (see guard.ts: they are concluded with the response). */

@@ -38,6 +38,15 @@ describe('Catalog', () => {
       local_agent_train: 300,
       enterprise: 1000,
     });
+    // Concurrent inference calls per workspace: trial fills the engine's two slots, no more.
+    assert.deepEqual(Object.fromEntries(plans.map((p) => [p.id, p.maxConcurrent])), {
+      trial_chat: 2,
+      paid_chat: 4,
+      chat_agent: 4,
+      chat_agent_train: 4,
+      local_agent_train: 8,
+      enterprise: 16,
+    });
     assert.deepEqual(plans, DEFAULT_PLANS);
   });
 
@@ -86,6 +95,9 @@ describe('Catalog', () => {
   it('validates plan changes', () => {
     for (const bad of [-1, 1.5, Number.NaN, '10' as unknown as number]) assert.throws(() => d.catalog.setPlan('paid_chat', { monthlyCredits: bad }), invalid);
     for (const bad of [0, 100_001, 2.5]) assert.throws(() => d.catalog.setPlan('paid_chat', { rpm: bad }), invalid);
+    for (const bad of [0, 10_001, 1.5]) assert.throws(() => d.catalog.setPlan('paid_chat', { maxConcurrent: bad }), (e: unknown) => invalid(e) && /maxConcurrent/.test((e as Error).message));
+    assert.equal(d.catalog.setPlan('paid_chat', { maxConcurrent: 9 }).maxConcurrent, 9);
+    assert.equal(d.catalog.plan('paid_chat').maxConcurrent, 9);
     assert.throws(
       () => d.catalog.setPlan('paid_chat', { scopes: ['chat', 'admin' as never] }),
       (e: unknown) => invalid(e) && /'admin'/.test((e as Error).message),

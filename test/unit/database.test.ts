@@ -155,6 +155,22 @@ describe('openDatabase', () => {
     db.close();
   });
 
+  it('0007 gives plans a bound on concurrent inference calls: the seeded plans theirs, the operator\'s own the default', () => {
+    const path = join(dir, 'hearth.db');
+    const old = openDatabase(path, { migrationsDir: migrationsUpTo(6) });
+    old.exec(`INSERT INTO plans (id, title, description, scopes, monthly_credits, rpm) VALUES
+      ('trial_chat', 'Trial', '', '["chat"]', 15000, 60), ('enterprise', 'E', '', '["chat"]', NULL, 1000), ('gold', 'Gold', '', '["chat"]', 5, 5);`);
+    old.close();
+    const db = openDatabase(path, { migrationsDir: migrationsUpTo(7) });
+    assert.deepEqual(db.prepare('SELECT id, max_concurrent FROM plans ORDER BY id').all(), [
+      { id: 'enterprise', max_concurrent: 16 },
+      { id: 'gold', max_concurrent: 4 },
+      { id: 'trial_chat', max_concurrent: 2 },
+    ]);
+    assert.throws(() => db.prepare("UPDATE plans SET max_concurrent = 0 WHERE id = 'gold'").run(), /CHECK/);
+    db.close();
+  });
+
   it('rolls a failing migration back entirely', () => {
     const bad = join(dir, 'bad');
     mkdirSync(bad);

@@ -31,6 +31,7 @@ export const planView = (p: Plan) => ({
   scopes: [...p.scopes],
   monthly_credits: p.monthlyCredits,
   rpm: p.rpm,
+  max_concurrent: p.maxConcurrent,
 });
 
 /** The operator's settings for one model, as PUT /api/admin/models/{model} answers them. */

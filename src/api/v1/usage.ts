@@ -16,7 +16,7 @@ export function usageReport({ ledger, catalog, workspaces }: UsageDeps, workspac
   const u = ledger.usage(workspace.id, period);
   return {
     workspace: { id: workspace.id, name: workspace.name },
-    plan: { id: plan.id, title: plan.title, scopes: [...plan.scopes], rpm: plan.rpm },
+    plan: { id: plan.id, title: plan.title, scopes: [...plan.scopes], rpm: plan.rpm, max_concurrent: plan.maxConcurrent },
     period: { id: u.period, start: u.periodStart.toISOString(), end: u.periodEnd.toISOString() },
     credits: { limit: u.limit, used: u.used, remaining: u.remaining },
     endpoints: u.byEndpoint.map((e) => ({ endpoint: e.endpoint, calls: e.calls, credits: e.credits })),
