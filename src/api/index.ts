@@ -28,6 +28,7 @@ import { createChatRouter } from './v1/chat.js';
 import { createGenerateRouter } from './v1/generate.js';
 import { createUsageRouter } from './v1/usage.js';
 import { createDatasetsRouter } from './v1/finetune-datasets.js';
+import { datasetUploadGate } from './v1/dataset-upload.js';
 import { createJobsRouter } from './v1/finetune-jobs.js';
 import { createAdminRouter } from './admin/index.js';
 import { requireAdmin } from './admin/admin-auth.js';
@@ -46,7 +47,7 @@ export interface GatewayDeps {
   chat: ChatService;
   health: HealthDeps;
   adminToken: string;
-  limits: { maxBodyBytes: number; heartbeatMs: number; maxDatasetBytes: number; maxMessages: number; maxTokens: number };
+  limits: { maxBodyBytes: number; heartbeatMs: number; maxDatasetBytes: number; maxUploads: number; maxMessages: number; maxTokens: number };
   /** The daemon's root as clients reach it, named as the server in the served contract; '' for none. */
   publicBaseUrl: string;
   /** Validate responses against the contract too (development and tests). */
@@ -109,9 +110,16 @@ export function createGatewayApp(deps: GatewayDeps): Express {
   };
   const jsonBody = json(deps.limits.maxBodyBytes);
   // A dataset may be far larger than a chat. JSON escaping can double text, so its body may be
-  // twice the dataset limit; past the dataset limit itself the 400 names the record.
+  // twice the dataset limit; past the dataset limit itself the 400 names the record. Compressed
+  // bodies count as inflated: the limit stops the inflation, whatever the ratio. Uploads are
+  // gated (dataset-upload.ts) before their body is read.
   const bodies: Readonly<Record<string, RequestHandler>> = {
-    createDataset: json(Math.max(deps.limits.maxBodyBytes, 2 * deps.limits.maxDatasetBytes + 65_536)),
+    createDataset: datasetUploadGate({
+      datasets: deps.datasets,
+      uploads: new ConcurrencyLimiter(),
+      maxUploads: deps.limits.maxUploads,
+      parse: json(Math.max(deps.limits.maxBodyBytes, 2 * deps.limits.maxDatasetBytes + 65_536)),
+    }),
   };
   const body: RequestHandler = (req, res, next) => (bodies[res.locals.operation!.operationId] ?? jsonBody)(req, res, next);
   cacheValidatorRouteMatchers();

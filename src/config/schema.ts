@@ -89,6 +89,10 @@ export interface FinetuneConfig {
   /** Bytes of one dataset's records (as stored JSON lines). */
   readonly maxDatasetBytes: number;
   readonly maxDatasetRecords: number;
+  /** Bytes of stored datasets per workspace. */
+  readonly datasetQuota: number;
+  /** Dataset uploads received and parsed at once, all workspaces together (one per workspace). */
+  readonly maxUploads: number;
   readonly trainer: 'llamacpp' | 'peft';
   /** Interpreter with torch, transformers and peft (the peft trainer). */
   readonly python: string;
@@ -198,6 +202,11 @@ export const configSchema = Object.freeze([
   // A LoRA run on a home GPU wants thousands of examples, not millions; 32 MB of text is ~8 M tokens.
   field('finetune.max_dataset_bytes', size({ min: 1024, max: 1024 ** 3 }), '32mb', 'Largest fine-tuning dataset (its records as JSON lines)'),
   field('finetune.max_dataset_records', integer({ min: 1, max: 10_000_000 }), 100_000, 'Most records in one fine-tuning dataset'),
+  // Eight datasets of the largest size: room to work, and a workspace cannot fill the disk.
+  field('finetune.dataset_quota', size({ min: 1024, max: 1024 ** 4 }), '256mb', 'Stored datasets per workspace, all together; an upload past it gets 413 dataset_quota_exceeded'),
+  // A dataset upload is parsed in memory (several times its size at the peak): two at once bound
+  // that on a small box; each workspace gets one of them at a time.
+  field('finetune.max_uploads', integer({ min: 1, max: 64 }), 2, 'Dataset uploads received and parsed at once, all workspaces together (one per workspace); more get 503 uploads_busy'),
   field('finetune.trainer', oneOf(['llamacpp', 'peft'] as const), 'llamacpp', 'Trainer of jobs that name none: llamacpp (built in, GGUF) or peft (Python, Hugging Face weights)'),
   field('finetune.python', command(), 'python3', 'Python with torch, transformers and peft (and Unsloth if wanted), for the peft trainer and its GGUF adapter conversion (which also needs git)'),
   // One folder per base model name: <dir>/llama3.2/config.json… ("/" and ":" in names become "_").

@@ -41,7 +41,7 @@ export function openStores(config: HearthConfig, serverSecret: Buffer, clock: Cl
     db,
     join(config.dataDir, 'datasets'),
     clock,
-    { maxBytes: config.finetune.maxDatasetBytes, maxRecords: config.finetune.maxDatasetRecords },
+    { maxBytes: config.finetune.maxDatasetBytes, maxRecords: config.finetune.maxDatasetRecords, quotaBytes: config.finetune.datasetQuota },
     (id) => jobs.usesDataset(id),
   );
   return {

@@ -26,7 +26,8 @@ export interface DatasetLimits {
 
 export interface ParsedDataset {
   format: DatasetFormat;
-  records: TrainingRecord[];
+  /** Records in the dataset. */
+  count: number;
   /** The stored file: one JSON record per line. */
   jsonl: string;
   bytes: number;
@@ -124,48 +125,59 @@ export function normalizeRecord(raw: unknown, where: Where, expected?: DatasetFo
  * Parses a dataset sent as `records` (an array) or `jsonl` (one JSON object per line; blank
  * lines are skipped). Errors name the record (1-based, with its array index) or the line, and
  * the field. Nothing is stored here; the caller stores the returned lines.
+ *
+ * One pass, holding as little at once as it can: a dataset may be tens of megabytes, and the
+ * request's parsed body is already in memory. JSON lines are read where they stand in the string
+ * (no array of lines), each record becomes its stored line at once, and `records` is consumed:
+ * each entry is dropped from the caller's array once its line is made, so the request's copy of
+ * a record can be collected while the rest are checked. The limits stop the pass at the first
+ * record past them.
  */
 export function parseDataset(input: { records?: unknown; jsonl?: unknown }, limits: DatasetLimits): ParsedDataset {
   const hasRecords = input.records !== undefined;
   const hasJsonl = input.jsonl !== undefined;
   if (hasRecords === hasJsonl) throw invalidRequest('send the dataset as either "records" (an array) or "jsonl" (a string), not both and not neither', 'invalid_dataset');
 
-  const items: Array<{ raw: unknown; where: Where }> = [];
-  if (hasRecords) {
-    if (!Array.isArray(input.records)) throw invalidRequest('"records" must be an array of records', 'invalid_dataset');
-    input.records.forEach((raw, i) => items.push({ raw, where: `record ${i + 1} (records[${i}])` }));
-  } else {
-    if (typeof input.jsonl !== 'string') throw invalidRequest('"jsonl" must be a string of JSON lines', 'invalid_dataset');
-    const lines = input.jsonl.split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      const line = (lines[i] as string).trim();
-      if (line === '') continue;
-      let raw: unknown;
-      try {
-        raw = JSON.parse(line);
-      } catch (err) {
-        fail(`jsonl line ${i + 1}`, `invalid JSON (${(err as Error).message})`);
-      }
-      items.push({ raw, where: `jsonl line ${i + 1}` });
-    }
-  }
-  if (items.length === 0) throw invalidRequest('the dataset has no records: send at least one', 'invalid_dataset');
-
   let format: DatasetFormat | undefined;
-  const records: TrainingRecord[] = [];
   const lines: string[] = [];
   let bytes = 0;
   let tokenEstimate = 0;
-  for (const [n, { raw, where }] of items.entries()) {
-    if (n >= limits.maxRecords) fail(where, `the dataset has more than ${limits.maxRecords} records (finetune.max_dataset_records)`);
+  const take = (raw: unknown, where: Where) => {
+    if (lines.length >= limits.maxRecords) fail(where, `the dataset has more than ${limits.maxRecords} records (finetune.max_dataset_records)`);
     const parsed = normalizeRecord(raw, where, format);
     format ??= parsed.format;
     const line = JSON.stringify(parsed.record);
     bytes += Buffer.byteLength(line, 'utf8') + 1;
     if (bytes > limits.maxBytes) fail(where, `the dataset exceeds ${limits.maxBytes} bytes (finetune.max_dataset_bytes)`);
-    records.push(parsed.record);
     lines.push(line);
     tokenEstimate += estimateTokens(parsed.record);
+  };
+
+  if (hasRecords) {
+    const records = input.records;
+    if (!Array.isArray(records)) throw invalidRequest('"records" must be an array of records', 'invalid_dataset');
+    for (let i = 0; i < records.length; i++) {
+      take(records[i], `record ${i + 1} (records[${i}])`);
+      records[i] = undefined;
+    }
+  } else {
+    const text = input.jsonl;
+    if (typeof text !== 'string') throw invalidRequest('"jsonl" must be a string of JSON lines', 'invalid_dataset');
+    for (let start = 0, n = 1; start < text.length; n++) {
+      const newline = text.indexOf('\n', start);
+      const end = newline === -1 ? text.length : newline;
+      const line = text.slice(start, end).trim();
+      start = end + 1;
+      if (line === '') continue;
+      let raw: unknown;
+      try {
+        raw = JSON.parse(line);
+      } catch (err) {
+        fail(`jsonl line ${n}`, `invalid JSON (${(err as Error).message})`);
+      }
+      take(raw, `jsonl line ${n}`);
+    }
   }
-  return { format: format as DatasetFormat, records, jsonl: lines.join('\n') + '\n', bytes, tokenEstimate };
+  if (lines.length === 0) throw invalidRequest('the dataset has no records: send at least one', 'invalid_dataset');
+  return { format: format as DatasetFormat, count: lines.length, jsonl: lines.join('\n') + '\n', bytes, tokenEstimate };
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
-import { conflict, notFound } from '../errors.js';
+import { conflict, HearthError, notFound } from '../errors.js';
 import type { Clock } from '../domain/clock.js';
 import { writeFileAtomic } from '../engine/store/fs-util.js';
 import { parseDataset, type DatasetFormat, type DatasetLimits, type TrainingRecord } from './dataset-records.js';
@@ -56,7 +56,10 @@ export class Datasets {
     private readonly db: Database,
     private readonly dir: string,
     private readonly clock: Clock,
-    private readonly limits: DatasetLimits,
+    private readonly limits: DatasetLimits & {
+      /** Bytes of stored datasets per workspace (finetune.dataset_quota). */
+      quotaBytes: number;
+    },
     /** Whether a job references the dataset (it may not be deleted then). */
     private readonly inUse: (datasetId: string) => boolean = () => false,
   ) {
@@ -66,6 +69,7 @@ export class Datasets {
       get: db.prepare<[string, string], Row>(`SELECT ${COLS} FROM datasets WHERE id = ? AND workspace_id = ?`),
       list: db.prepare<[string], Row>(`SELECT ${COLS} FROM datasets WHERE workspace_id = ? ORDER BY created_at, rowid`),
       delete: db.prepare('DELETE FROM datasets WHERE id = ? AND workspace_id = ?'),
+      stored: db.prepare<[string], number>('SELECT coalesce(sum(bytes), 0) FROM datasets WHERE workspace_id = ?').pluck(),
     };
   }
 
@@ -74,9 +78,29 @@ export class Datasets {
     return join(this.dir, `${id}.jsonl`);
   }
 
+  /** Bytes of the workspace's stored datasets. */
+  storedBytes(workspaceId: string): number {
+    return this.stmts.stored.get(workspaceId)!;
+  }
+
+  /**
+   * 413 when a dataset of `bytes` more would take the workspace past its quota; with no size
+   * (before an upload is read), when the quota is already used up.
+   */
+  assertRoom(workspaceId: string, bytes = 1): void {
+    const stored = this.storedBytes(workspaceId);
+    if (stored + bytes <= this.limits.quotaBytes) return;
+    throw new HearthError(
+      'payload_too_large',
+      `this workspace's datasets take ${stored} bytes of its ${this.limits.quotaBytes} (finetune.dataset_quota)${bytes > 1 ? `; this one (${bytes} bytes) does not fit` : ''}: delete datasets it no longer needs`,
+      { code: 'dataset_quota_exceeded' },
+    );
+  }
+
   /** Validates and stores a dataset; a bad record is a 400 naming it, and nothing is stored. */
   async create(workspaceId: string, input: { title: string; records?: unknown; jsonl?: unknown }): Promise<Dataset> {
     const parsed = parseDataset(input, this.limits);
+    this.assertRoom(workspaceId, parsed.bytes);
     const id = `ds_${randomBytes(8).toString('hex')}`;
     const file = this.fileOf(id);
     const createdAt = this.clock.now();
@@ -88,7 +112,7 @@ export class Datasets {
         workspaceId,
         title: input.title,
         format: parsed.format,
-        recordCount: parsed.records.length,
+        recordCount: parsed.count,
         tokenEstimate: parsed.tokenEstimate,
         bytes: parsed.bytes,
         createdAt: createdAt.toISOString(),

@@ -1,36 +1,40 @@
 import { HearthError } from '../errors.js';
 
 /**
- * Inference calls in flight per workspace, bounded by the workspace's plan (plans.max_concurrent).
- * Kept in memory: a call holds its place from the guard until its response closes, so a restart
- * starts from zero with nothing in flight.
+ * Places in flight per key (a workspace's inference calls, its dataset uploads, all uploads), each
+ * bounded by a limit given at the call. Kept in memory: a request holds its place from the guard
+ * until its response closes, so a restart starts from zero with nothing in flight.
  */
 export class ConcurrencyLimiter {
   private readonly inFlight = new Map<string, number>();
 
-  /** Takes a place for the workspace, or throws 429 when it already has `limit` calls in flight; the returned function gives it back (once). */
-  acquire(workspaceId: string, limit: number): () => void {
-    const n = this.inFlight.get(workspaceId) ?? 0;
-    if (n >= limit) {
-      throw new HearthError(
-        'rate_limited',
-        `this workspace already has ${n} inference calls in flight, as many as its plan allows at once; retry when one has finished`,
-        { code: 'concurrency_limit_exceeded', retryAfterS: 1 },
-      );
-    }
-    this.inFlight.set(workspaceId, n + 1);
+  /**
+   * Takes a place under `key`, or throws what `refuse` makes of the count when `limit` are
+   * already taken; the returned function gives the place back (once).
+   */
+  acquire(key: string, limit: number, refuse: (inFlight: number) => HearthError): () => void {
+    const n = this.inFlight.get(key) ?? 0;
+    if (n >= limit) throw refuse(n);
+    this.inFlight.set(key, n + 1);
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      const left = (this.inFlight.get(workspaceId) ?? 1) - 1;
-      if (left <= 0) this.inFlight.delete(workspaceId);
-      else this.inFlight.set(workspaceId, left);
+      const left = (this.inFlight.get(key) ?? 1) - 1;
+      if (left <= 0) this.inFlight.delete(key);
+      else this.inFlight.set(key, left);
     };
   }
 
-  /** Calls in flight for a workspace (tests, metrics). */
-  count(workspaceId: string): number {
-    return this.inFlight.get(workspaceId) ?? 0;
+  /** Places taken under a key (tests, metrics). */
+  count(key: string): number {
+    return this.inFlight.get(key) ?? 0;
   }
 }
+
+/** The refusal of an inference call past the workspace's plan's max_concurrent. */
+export const tooManyInferenceCalls = (n: number) =>
+  new HearthError('rate_limited', `this workspace already has ${n} inference calls in flight, as many as its plan allows at once; retry when one has finished`, {
+    code: 'concurrency_limit_exceeded',
+    retryAfterS: 1,
+  });

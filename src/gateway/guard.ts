@@ -6,7 +6,7 @@ import type { ModelMetadata } from '../domain/model-metadata.js';
 import type { OperationMatcher } from '../contract/operation-matcher.js';
 import type { Operation } from '../contract/operations.js';
 import { checkModelAccess } from './model-settings.js';
-import type { ConcurrencyLimiter } from './concurrency.js';
+import { tooManyInferenceCalls, type ConcurrencyLimiter } from './concurrency.js';
 import type { Meter } from './principal.js';
 
 // The guard: what every request on an authenticated surface passes, driven by its operation in
@@ -86,7 +86,7 @@ export function checkInference({ metadata, concurrency }: { metadata: ModelMetad
     // The contract requires `model` on every inference operation; a contract that did not would be refused here.
     if (typeof model !== 'string') throw new HearthError('invalid_request', 'model is required', { code: 'invalid_request' });
     res.locals.model = checkModelAccess(metadata, model, principal.workspaceId);
-    const release = concurrency.acquire(principal.workspaceId, principal.maxConcurrent);
+    const release = concurrency.acquire(`inference:${principal.workspaceId}`, principal.maxConcurrent, tooManyInferenceCalls);
     res.on('close', release);
     next();
   };

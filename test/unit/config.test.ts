@@ -77,7 +77,7 @@ const defaults: HearthConfig = {
     demoModel: true,
   },
   limits: { maxBody: 1024 * 1024, maxMessages: 256, maxTokens: 16384, streamHeartbeat: 5000, shutdownDrain: 30_000 },
-  finetune: { maxDatasetBytes: 32 * 1024 * 1024, maxDatasetRecords: 100_000, trainer: 'llamacpp', python: 'python3', hfModelsDir: '', concurrency: 1, maxQueued: 32, threads: 0, stopTimeout: 5000 },
+  finetune: { maxDatasetBytes: 32 * 1024 * 1024, maxDatasetRecords: 100_000, datasetQuota: 256 * 1024 * 1024, maxUploads: 2, trainer: 'llamacpp', python: 'python3', hfModelsDir: '', concurrency: 1, maxQueued: 32, threads: 0, stopTimeout: 5000 },
   secrets: { store: 'file' },
   dev: { validateResponses: false },
 };
@@ -331,6 +331,8 @@ describe('config invalid values name their key', () => {
     'engine.demo_model': 'maybe',
     'finetune.max_dataset_bytes': '512b',
     'finetune.max_dataset_records': 0,
+    'finetune.dataset_quota': '2tb',
+    'finetune.max_uploads': 0,
     'finetune.trainer': 'axolotl',
     'finetune.python': '',
     'finetune.hf_models_dir': '~/models',

@@ -5,6 +5,8 @@ import { estimateTokens, parseDataset } from '../../src/finetune/dataset-records
 
 const limits = { maxBytes: 1024 * 1024, maxRecords: 1000 };
 const chat = (q: string, a: string) => ({ messages: [{ role: 'user', content: q }, { role: 'assistant', content: a }] });
+/** The records as stored, one per JSON line. */
+const stored = (d: { jsonl: string }) => d.jsonl.split('\n').filter(Boolean).map((l) => JSON.parse(l) as unknown);
 
 /** The 400 a bad dataset gets: its message, after checking kind and code. */
 function refusal(input: { records?: unknown; jsonl?: unknown }, l = limits): string {
@@ -23,24 +25,24 @@ describe('dataset records', () => {
   it('stores the three record shapes as chats', () => {
     const c = parseDataset({ records: [chat('What is the secret word?', 'ZEBRA'), { messages: [{ role: 'system', content: 'Be brief.' }, ...chat('Hi', 'Hello').messages] }] }, limits);
     assert.equal(c.format, 'chat');
-    assert.equal(c.records.length, 2);
+    assert.equal(c.count, 2);
     assert.equal(c.jsonl.split('\n').filter(Boolean).length, 2);
     assert.deepEqual(JSON.parse(c.jsonl.split('\n')[0] as string), chat('What is the secret word?', 'ZEBRA'));
 
     const p = parseDataset({ jsonl: '{"prompt": "2+2=", "completion": "4"}\n\n{"prompt": "3+3=", "completion": "6"}\n' }, limits);
     assert.equal(p.format, 'prompt_completion');
-    assert.deepEqual(p.records[1], chat('3+3=', '6'));
+    assert.deepEqual(stored(p)[1], chat('3+3=', '6'));
 
     const i = parseDataset({ records: [{ instruction: 'Translate to French', input: 'cat', output: 'chat' }, { instruction: 'Say yes', output: 'yes' }] }, limits);
     assert.equal(i.format, 'instruction');
-    assert.deepEqual(i.records[0], chat('Translate to French\n\ncat', 'chat'));
-    assert.deepEqual(i.records[1], chat('Say yes', 'yes'));
+    assert.deepEqual(stored(i)[0], chat('Translate to French\n\ncat', 'chat'));
+    assert.deepEqual(stored(i)[1], chat('Say yes', 'yes'));
   });
 
   it('counts bytes as stored and estimates tokens', () => {
     const d = parseDataset({ records: [chat('abcd', 'efgh')] }, limits);
     assert.equal(d.bytes, Buffer.byteLength(d.jsonl));
-    assert.equal(d.tokenEstimate, estimateTokens(d.records[0]!));
+    assert.equal(d.tokenEstimate, estimateTokens(stored(d)[0] as never));
     assert.equal(d.tokenEstimate, 1 + 4 + 1 + 4);
   });
 
@@ -72,10 +74,17 @@ describe('dataset records', () => {
     assert.match(refusal({ records: 'nope' }), /"records" must be an array/);
   });
 
+  it('consumes the request\'s records as it stores them, so that they can be collected during the pass', () => {
+    const records = [chat('a', 'b'), chat('c', 'd')];
+    assert.equal(parseDataset({ records }, limits).count, 2);
+    assert.deepEqual(records, [undefined, undefined]);
+  });
+
   it('names the record past the size and count limits', () => {
     const big = Array.from({ length: 10 }, (_, i) => chat(`question ${i}`, 'x'.repeat(100)));
     const one = Buffer.byteLength(JSON.stringify(big[0])) + 1;
-    assert.match(refusal({ records: big }, { maxBytes: one * 3 + 5, maxRecords: 1000 }), /^record 4 \(records\[3\]\): the dataset exceeds \d+ bytes \(finetune\.max_dataset_bytes\)/);
-    assert.match(refusal({ records: big }, { maxBytes: 1e9, maxRecords: 5 }), /^record 6 \(records\[5\]\): the dataset has more than 5 records/);
+    // parseDataset consumes the records it is given (see its comment): each call gets its own array.
+    assert.match(refusal({ records: [...big] }, { maxBytes: one * 3 + 5, maxRecords: 1000 }), /^record 4 \(records\[3\]\): the dataset exceeds \d+ bytes \(finetune\.max_dataset_bytes\)/);
+    assert.match(refusal({ records: [...big] }, { maxBytes: 1e9, maxRecords: 5 }), /^record 6 \(records\[5\]\): the dataset has more than 5 records/);
   });
 });
