@@ -80,7 +80,9 @@ async function startOnLockedDataDir(
 ): Promise<RunningDaemon> {
   const secrets = await loadSecrets(config.dataDir, config.secrets.store);
   if (secrets.created) {
-    announce(`Hearth admin token (shown once; also saved in ${join(config.dataDir, ADMIN_TOKEN_FILE)}, mode 0600):\n  ${secrets.adminToken}`);
+    // Where the token is, never the token: under systemd stdout is the journal, which more people
+    // read than the data dir (0700). `hearth init` prints it to the terminal that ran it.
+    announce(`Hearth made an admin token for this data dir: it is in ${join(config.dataDir, ADMIN_TOKEN_FILE)} (mode 0600, readable by this user only)`);
   }
   const stores = openStores(config, secrets.serverSecret);
   undo.push(() => stores.close());

@@ -149,11 +149,13 @@ describe('the admin CLI beside a running daemon', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  test('the first start printed the admin token once; a restart does not', async () => {
-    assert.ok(d.stdout.some((l) => l.includes(d.adminToken)), 'printed on first start');
+  test('a daemon that makes the admin token says where the file is, never the token (its stdout is the journal)', async () => {
+    const file = join(dataDir, 'admin-token');
+    assert.ok(d.stdout.some((l) => l.includes(`admin token for this data dir: it is in ${file}`)), 'the first start names the file');
+    assert.ok(!d.stdout.some((l) => l.includes(d.adminToken)), 'and never prints the token');
     await d.stop();
     d = await startDaemonProcess({ dataDir });
-    assert.ok(!d.stdout.some((l) => l.includes(d.adminToken)), 'not printed again');
+    assert.ok(!d.stdout.some((l) => l.includes('admin token')), 'a restart, which made nothing, says nothing about it');
   });
 
   test('workspaces, keys, plans and usage from the CLI act on the running daemon', async () => {
