@@ -28,7 +28,7 @@ import { createUsageRouter } from './v1/usage.js';
 import { createDatasetsRouter } from './v1/finetune-datasets.js';
 import { createJobsRouter } from './v1/finetune-jobs.js';
 import { createAdminRouter } from './admin/index.js';
-import { requireAdmin } from './admin/admin-auth.js';
+import { adminTokenCheck, requireAdmin } from './admin/admin-auth.js';
 import { cacheValidatorRouteMatchers } from './validator-route-cache.js';
 
 export interface GatewayDeps {
@@ -121,7 +121,8 @@ export function createGatewayApp(deps: GatewayDeps): Express {
   };
   const v1 = Router();
   v1.use(noteMount);
-  v1.use(createHealthRouter(deps.health));
+  const adminPresented = adminTokenCheck(deps.adminToken);
+  v1.use(createHealthRouter({ ...deps.health, isAdmin: (req) => adminPresented(req) === 'admin' }));
   // The validator keeps the contract's own server ('/'): requests reach the daemon without the
   // public URL's path prefix, which a reverse proxy strips.
   const served = deps.publicBaseUrl === '' ? spec : { ...spec, servers: [{ url: deps.publicBaseUrl.replace(/\/+$/, ''), description: 'This Hearth' }] };

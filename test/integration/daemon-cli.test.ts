@@ -283,7 +283,7 @@ describe('the admin CLI beside a running daemon', () => {
 
   test('SIGTERM lets a stream in flight finish, stops the engine and exits 0', async () => {
     const { key } = await d.keyFor('paid_chat');
-    const health = (await (await fetch(`${d.url}/api/v1/health`)).json()) as { backend: { pid: number } };
+    const health = (await d.admin<{ backend: { pid: number } }>('GET', '/api/v1/health')).body;
     const res = await fetch(`${d.url}/api/v1/chat/stream`, { method: 'POST', headers: { 'x-api-key': key }, body: JSON.stringify({ model: 'hearth-demo', messages: [{ role: 'user', content: 'go' }], max_tokens: 400 }) });
     const reader = res.body!.getReader();
     let text = new TextDecoder().decode((await reader.read()).value);
