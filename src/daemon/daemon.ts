@@ -6,7 +6,7 @@ import type { HearthConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { describeError } from '../log.js';
 import { BackendManager } from '../backend/backend-manager.js';
-import { DEMO_MODEL_NAME } from '../backend/demo-model.js';
+import { DEMO_MODEL_MAX_TOKENS, DEMO_MODEL_NAME } from '../backend/demo-model.js';
 import { createGatewayApp } from '../api/index.js';
 import { ChatService } from '../gateway/chat-service.js';
 import { domainCronJobs, startCronJobs } from '../domain/rollover.js';
@@ -116,7 +116,7 @@ async function startOnLockedDataDir(
   try {
     await backend.start();
     if (backend.info().kind === 'engine' && config.engine.demoModel && (await backend.ensureDemoModel())) {
-      stores.metadata.set(`${DEMO_MODEL_NAME}:latest`, { description: DEMO_DESCRIPTION });
+      stores.metadata.set(`${DEMO_MODEL_NAME}:latest`, { description: DEMO_DESCRIPTION, parameters: { max_tokens: DEMO_MODEL_MAX_TOKENS } });
     }
   } catch (err) {
     // Serve anyway: health says degraded and model calls get 503 until the backend comes up.

@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
 
 const MODEL = 'hearth-demo';
+/** The demo model's default max_tokens, as the README gives it. */
+const DEMO_MODEL_MAX_TOKENS = 64;
 
 describe('gateway: /api/v1 surface', () => {
   let d: DaemonProcess;
@@ -55,6 +57,20 @@ describe('gateway: /api/v1 surface', () => {
     assert.ok(demo, JSON.stringify(models));
     assert.match(String(demo.description), /untrained/i);
     for (const k of ['id', 'name', 'description', 'is_active', 'parameters', 'size', 'family', 'quantization', 'modified_at']) assert.ok(k in demo, k);
+  });
+
+  test("a chat on the demo model that leaves out max_tokens stops at the demo's default, which /models shows", async () => {
+    // The README's first call as a newcomer may type it, without max_tokens: without a default the
+    // untrained model generates to the end of its context (half a minute of noise on a CPU).
+    const res = await post('/api/v1/chat', { model: MODEL, messages: [{ role: 'user', content: 'Hello' }] });
+    assert.equal(res.status, 200);
+    const c = (await res.json()) as { choices: Array<{ finish_reason: string }>; usage: { completion_tokens: number } };
+    assert.equal(c.choices[0]?.finish_reason, 'length');
+    assert.equal(c.usage.completion_tokens, DEMO_MODEL_MAX_TOKENS);
+    const streamed = await (await post('/api/v1/chat/stream', { model: MODEL, messages: [{ role: 'user', content: 'Hello' }] })).text();
+    assert.match(streamed, new RegExp(`"completion_tokens":${DEMO_MODEL_MAX_TOKENS}\\b`), 'the stream too');
+    const listed = (await (await fetch(`${d.url}/api/v1/models`, { headers: { 'x-api-key': key } })).json()) as { models: Array<{ id: string; parameters: Record<string, unknown> }> };
+    assert.deepEqual(listed.models.find((m) => m.id === `${MODEL}:latest`)?.parameters, { max_tokens: DEMO_MODEL_MAX_TOKENS });
   });
 
   test('chat answers in the chat.completion shape with usage', async () => {
