@@ -13,6 +13,7 @@ import { domainCronJobs, startCronJobs } from '../domain/rollover.js';
 import { drainServer } from '../http-lifecycle.js';
 import { ADMIN_TOKEN_FILE, loadSecrets } from './secrets.js';
 import { lockDataDir } from './data-dir-lock.js';
+import { removeBackendRecord, writeBackendRecord } from './backend-record.js';
 import { FinetuneService } from '../finetune/service.js';
 import { FinetuneRunner } from '../finetune/runner.js';
 import { systemClock } from '../domain/clock.js';
@@ -113,6 +114,9 @@ async function startOnLockedDataDir(
     log,
   });
   undo.push(() => backend.stop());
+  // For the CLI (hearth models import): where the backend is, which the config alone may not say.
+  writeBackendRecord(config.dataDir, { kind: backend.kind, url: backend.url, pid: process.pid });
+  undo.push(() => removeBackendRecord(config.dataDir));
   try {
     await backend.start();
     if (backend.info().kind === 'engine' && config.engine.demoModel && (await backend.ensureDemoModel())) {
