@@ -301,7 +301,8 @@ async function main(argv: string[]): Promise<number> {
     process.once('exit', () => d.child.kill('SIGKILL'));
     const daemonPid = d.child.pid as number;
 
-    const health = (await (await fetch(`${d.url}/api/v1/health`, { signal: run.signal })).json()) as { backend: { url: string; pid?: number; state: string } };
+    // The backend's address and pid are in health for the admin token only.
+    const health = (await (await fetch(`${d.url}/api/v1/health`, { signal: run.signal, headers: { authorization: `Bearer ${d.adminToken}` } })).json()) as { backend: { url: string; pid?: number; state: string } };
     if (health.backend.state !== 'up' || health.backend.pid === undefined) throw new Error(`backend not up: ${JSON.stringify(health.backend)}`);
     if (health.backend.pid === daemonPid) throw new Error('the backend runs in the daemon process; its CPU could not be told apart');
     // Rate limit and budget out of the way: Enterprise has unlimited credits; raise its rpm to the maximum.

@@ -154,7 +154,8 @@ async function main(): Promise<number> {
   const run = boundedRun(Number(values.timeout));
   const d = await startDaemonProcess({ env: { HEARTH_FINETUNE_THREADS: String(threads), HEARTH_DEV_VALIDATE_RESPONSES: 'false' } });
   try {
-    const health = (await (await fetch(`${d.url}/api/v1/health`)).json()) as { backend: { url: string } };
+    // The backend's address is in health for the admin token only.
+    const health = (await d.admin<{ backend: { url: string } }>('GET', '/api/v1/health')).body;
     await createModelFromFile(health.backend.url, BASE, modelPath);
     const { key } = await d.keyFor('local_agent_train');
     const call = caller(d, key);

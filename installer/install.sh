@@ -3,9 +3,10 @@
 #   sudo installer/install.sh            (needs node 20+ and npm on the machine)
 # Copies the code to /opt/hearth, installs production dependencies from the lockfile, creates
 # the hearth user, /var/lib/hearth (data) and /etc/hearth/config.yaml (from the example, with
-# data_dir set), then enables and starts the service. Re-running it upgrades in place and keeps
-# the data and the config. The server secret stays in a file: a system service has no Secret
-# Service session for secrets.store: keychain.
+# data_dir set), runs `hearth init` as hearth (which prints a new admin token here), then enables
+# and starts the service. Re-running it upgrades in place and keeps the data and the config.
+# The server secret stays in a file: a system service has no Secret Service session for
+# secrets.store: keychain.
 set -eu
 
 main() {
@@ -30,12 +31,17 @@ main() {
   fi
   chown -R hearth:hearth "$data"
   chmod 0700 "$data"
+  # init before the first start, as the service's user with the service's config: it makes the
+  # server secret, the admin token and the database, and prints a new token here, on the
+  # installer's terminal. The daemon would make them too, but it never prints the token (its
+  # stdout is the journal). On an upgrade it only says where the token is.
+  (cd "$data" && runuser -u hearth -- "$(command -v node)" "$prefix/bin/hearth.js" init --config "$etc/config.yaml")
 
   install -m 0644 "$src/systemd/hearth.service" /etc/systemd/system/hearth.service
   systemctl daemon-reload
   systemctl enable --now hearth.service
   echo "Hearth is running. The admin token is in $data/admin-token (readable by root and hearth)."
-  echo "Create a key:  sudo -u hearth node $prefix/bin/hearth.js keys create --workspace NAME --config $etc/config.yaml"
+  echo "Create a key:  sudo -u hearth node $prefix/bin/hearth.js keys create --workspace NAME --plan paid_chat --config $etc/config.yaml"
 }
 
 main "$@"

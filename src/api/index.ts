@@ -31,7 +31,7 @@ import { createDatasetsRouter } from './v1/finetune-datasets.js';
 import { datasetUploadGate } from './v1/dataset-upload.js';
 import { createJobsRouter } from './v1/finetune-jobs.js';
 import { createAdminRouter } from './admin/index.js';
-import { requireAdmin } from './admin/admin-auth.js';
+import { adminTokenCheck, requireAdmin } from './admin/admin-auth.js';
 import { routeContractDifferences } from './route-check.js';
 import { cacheValidatorRouteMatchers } from './validator-route-cache.js';
 
@@ -148,6 +148,8 @@ export function createGatewayApp(deps: GatewayDeps): Express {
     meterOperation({ catalog, ledger }),
   ];
 
+  // Health answers anyone, and gives the backend's details to the admin token.
+  const adminPresented = adminTokenCheck(deps.adminToken);
   // The validator keeps the contract's own server ('/'): requests reach the daemon without the
   // public URL's path prefix, which a reverse proxy strips.
   const served = deps.publicBaseUrl === '' ? spec : { ...spec, servers: [{ url: deps.publicBaseUrl.replace(/\/+$/, ''), description: 'This Hearth' }] };
@@ -155,7 +157,7 @@ export function createGatewayApp(deps: GatewayDeps): Express {
     [
       '/api/v1',
       [
-        createHealthRouter(deps.health),
+        createHealthRouter({ ...deps.health, isAdmin: (req) => adminPresented(req) === 'admin' }),
         createOpenApiRouter(served),
         createChatRouter({ chat, heartbeatMs: deps.limits.heartbeatMs }),
         createGenerateRouter({ chat }),

@@ -15,7 +15,7 @@ import { packageRoot } from '../paths.js';
 import { describeExit, Supervisor, type ExitInfo, type SpawnFunction, type SupervisorState } from '../supervisor/supervisor.js';
 import { ensureDemoModel } from './demo-model.js';
 import { findExecutable } from './find-executable.js';
-import { pickFreePort } from './free-port.js';
+import { canListen, pickFreePort } from './free-port.js';
 import { probeVersion } from './probe.js';
 
 export type BackendMode = 'auto' | 'ollama' | 'engine' | 'external';
@@ -25,7 +25,7 @@ export type BackendState = 'starting' | 'up' | 'down' | 'stopped';
 export type EngineGpu = 'auto' | 'off' | 'cuda' | 'vulkan';
 
 export interface EngineBackendConfig {
-  /** HOST:PORT the engine listens on, normally loopback; port 0 picks a free port before spawning. */
+  /** HOST:PORT the engine listens on, normally loopback; port 0, or a port another process holds, picks a free port before spawning. */
   listen: string;
   /** The engine's model store, normally <dataDir>/models. */
   modelsDir: string;
@@ -137,7 +137,7 @@ function parseListen(listen: string): { host: string; port: number } {
 }
 
 /** The URL clients use for a listen address; a wildcard host is reached through loopback. */
-function urlOfListen(host: string, port: number): string {
+export function urlOfListen(host: string, port: number): string {
   const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
   return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
 }
@@ -166,6 +166,29 @@ export interface BackendLaunch {
   kind: BackendKind;
   url: string;
   command?: { command: string; args: string[]; env?: NodeJS.ProcessEnv };
+  /** Why the URL is not the configured one (engine.listen was taken), for the operator's log. */
+  notice?: string;
+}
+
+/** engine.listen as configured, or a free port on its host when another process holds that one. */
+async function enginePort(listen: string, host: string, port: number): Promise<{ port: number; notice?: string }> {
+  try {
+    if (port === 0) return { port: await pickFreePort(host) };
+    // A second daemon (its own data dir and listen address) would otherwise find its engine's
+    // default port held by the first one's engine. Nothing outside the daemon needs the engine's
+    // port: the daemon records the URL it uses in its data dir (backend-record.ts) for the CLI.
+    // Between this check and the engine's own listen another process could still take the
+    // port; the engine then fails to start and says so, as it would on a configured port.
+    if (await canListen(host, port)) return { port };
+    const free = await pickFreePort(host);
+    return {
+      port: free,
+      notice: `engine.listen ${listen} is held by another process (another hearth serve's engine, say): the bundled engine listens on ${host.includes(':') ? `[${host}]` : host}:${free} instead; set engine.listen (HEARTH_ENGINE_LISTEN) to choose a port`,
+    };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
+    throw new HearthError('invalid_request', `engine.listen ${listen}: the bundled engine cannot listen there (${code}); set engine.listen (HEARTH_ENGINE_LISTEN) to a loopback HOST:PORT such as 127.0.0.1:11435`, { code: 'invalid_config', cause: err });
+  }
 }
 
 /** Resolves the configured mode to a launch; probes and looks up PATH but spawns nothing. */
@@ -176,13 +199,19 @@ export async function chooseBackend(options: Pick<BackendManagerOptions, 'config
   const ollamaLaunch = (url: string, path: string): BackendLaunch => ({ kind: 'ollama', url, command: { command: path, args: ['serve'], env: { OLLAMA_HOST: ollamaHostOf(url) } } });
   const engineLaunch = async (): Promise<BackendLaunch> => {
     const { host, port } = parseListen(config.engine.listen);
-    const chosenPort = port === 0 ? await pickFreePort(host) : port;
-    return { kind: 'engine', url: urlOfListen(host, chosenPort), command: { command: process.execPath, args: engineArgs(config.engine, host, chosenPort) } };
+    const chosen = await enginePort(config.engine.listen, host, port);
+    return {
+      kind: 'engine',
+      url: urlOfListen(host, chosen.port),
+      command: { command: process.execPath, args: engineArgs(config.engine, host, chosen.port) },
+      ...(chosen.notice === undefined ? {} : { notice: chosen.notice }),
+    };
   };
   const refuseIfTaken = async (launch: BackendLaunch): Promise<BackendLaunch> => {
-    // A managed child could not listen there, and its health check would pass against the other server.
+    // `ollama serve` could not listen there, and its health check would pass against the other
+    // server. Only mode "ollama" gets here: "auto" uses a server that answers at backend.url.
     if ((await probeVersion(launch.url, { timeoutMs: probeTimeoutMs })).ok) {
-      throw new HearthError('conflict', `a server already answers at ${launch.url}; use backend mode "external" (or "auto") to use it, or move the ${launch.kind} elsewhere`, { code: 'backend_address_in_use' });
+      throw new HearthError('conflict', `a server already answers at ${launch.url} (backend.url); set backend.mode to "external" or "auto" to use it, or backend.url to a free address for ollama serve`, { code: 'backend_address_in_use' });
     }
     return launch;
   };
@@ -197,13 +226,13 @@ export async function chooseBackend(options: Pick<BackendManagerOptions, 'config
       return refuseIfTaken(ollamaLaunch(url, path));
     }
     case 'engine':
-      return refuseIfTaken(await engineLaunch());
+      return engineLaunch();
     case 'auto': {
       const url = normalizeUrl(config.url);
       if ((await probeVersion(url, { timeoutMs: probeTimeoutMs })).ok) return { kind: 'external', url };
       const path = await find(config.ollamaPath);
       if (path) return ollamaLaunch(url, path);
-      return refuseIfTaken(await engineLaunch());
+      return engineLaunch();
     }
     default:
       throw new HearthError('invalid_request', `unknown backend mode "${String(config.mode)}"`, { code: 'invalid_config' });
@@ -231,6 +260,7 @@ export class BackendManager extends EventEmitter<BackendManagerEvents> {
   /** Resolves the mode to a kind and URL ('auto' probes `url` and looks for ollama on PATH); spawns nothing yet. */
   static async create(options: BackendManagerOptions): Promise<BackendManager> {
     const launch = await chooseBackend(options);
+    if (launch.notice !== undefined) options.log.warn(launch.notice, { configured: options.config.engine.listen, url: launch.url });
     options.log.info('inference backend chosen', { mode: options.config.mode, kind: launch.kind, url: launch.url, command: launch.command?.command });
     return new BackendManager(options, launch);
   }

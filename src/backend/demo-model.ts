@@ -12,6 +12,14 @@ import { writeTestModel } from '../testmodel/test-model.js';
 
 export const DEMO_MODEL_NAME = 'hearth-demo';
 
+/**
+ * The demo model's default max_tokens (its metadata's `parameters`, which a call may override).
+ * Its weights are damped so that it does not stop at an early EOS: without a bound, a newcomer's
+ * first chat would generate to the end of its context, half a minute of noise on a CPU. 64 tokens
+ * take about a second there.
+ */
+export const DEMO_MODEL_MAX_TOKENS = 64;
+
 export const DEMO_MODEL_SYSTEM =
   'You are hearth-demo, an untrained demonstration model served by Hearth. Your weights are random, so your replies are noise.';
 

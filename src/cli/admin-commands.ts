@@ -58,7 +58,7 @@ async function withStores<T>(values: { config?: string; 'data-dir'?: string }, f
 }
 
 /** The flags each command takes beside the common ones: any other is refused, never ignored. */
-const FLAGS: Record<string, readonly string[]> = {
+export const FLAGS: Readonly<Record<string, readonly string[]>> = {
   init: [],
   'workspaces create': ['plan', 'credits'],
   'workspaces set': ['plan', 'credits'],

@@ -14,18 +14,18 @@ const commands: Record<string, Command> = {
     summary: 'run the Hearth daemon (gateway, ledger, backend supervision) on 127.0.0.1:8080',
     run: async (argv) => (await import('./serve-command.js')).runServeCommand(argv),
   },
-  init: { summary: 'create the data dir, server secret, admin token and database', run: admin('init') },
+  init: { summary: 'create the data dir, server secret, database and admin token (printed here, once)', run: admin('init') },
   workspaces: { summary: 'workspaces create NAME --plan PLAN [--credits N] | workspaces set NAME [--plan P] [--credits N|plan] | workspaces list', run: admin('workspaces') },
-  keys: { summary: 'keys create --workspace W [--plan P] | keys list | keys revoke ID | keys rotate ID', run: admin('keys') },
-  plans: { summary: 'plans list | plans set PLAN [--credits N] [--rpm N]', run: admin('plans') },
-  usage: { summary: 'credits used and left per workspace this period', run: admin('usage') },
+  keys: { summary: 'keys create --workspace W [--plan P] [--name N] [--scopes a,b] [--expires ISO] | keys list [--workspace W] | keys revoke ID | keys rotate ID', run: admin('keys') },
+  plans: { summary: 'plans list | plans set PLAN [--credits N|unlimited] [--rpm N] [--max-concurrent N] [--scopes a,b]', run: admin('plans') },
+  usage: { summary: 'usage [--workspace W] [--period YYYY-MM]: credits used and left per workspace', run: admin('usage') },
   endpoints: { summary: 'endpoints list | endpoints set "POST /chat" --credits N (credit costs)', run: admin('endpoints') },
   engine: {
     summary: 'run the bundled inference engine (an Ollama-compatible server on llama.cpp)',
     run: async (argv) => (await import('./engine-command.js')).runEngineCommand(argv),
   },
   models: {
-    summary: 'manage models on an Ollama-compatible server (models import FILE.gguf --name NAME)',
+    summary: "models import FILE.gguf --name NAME [--adapter-for BASE]: into the daemon's backend, or --backend URL",
     run: async (argv) => (await import('./models-command.js')).runModelsCommand(argv),
   },
 };

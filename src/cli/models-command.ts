@@ -1,12 +1,16 @@
 import { stat } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { Ollama } from 'ollama';
 import { BlobRefused, sha256OfFile, uploadBlob } from '../backend/blob-upload.js';
+import { urlOfListen } from '../backend/backend-manager.js';
+import { probeVersion } from '../backend/probe.js';
+import { BACKEND_RECORD_FILE, readBackendRecord } from '../daemon/backend-record.js';
 import { parseCommandArgs } from './args.js';
+import { loadCliConfig } from './cli-config.js';
 import { CliError } from './cli-error.js';
 import { ProgressBar } from './progress.js';
 
-const help = `Usage: hearth models import FILE.gguf --name NAME [--adapter-for BASE] [--backend URL]
+const help = `Usage: hearth models import FILE.gguf --name NAME [--adapter-for BASE] [--backend URL | --config F | --data-dir D]
 
 Uploads a local GGUF file to an Ollama-compatible server (a real Ollama or Hearth's engine)
 through its API (POST /api/blobs, then POST /api/create) and registers it as NAME.
@@ -14,8 +18,54 @@ through its API (POST /api/blobs, then POST /api/create) and registers it as NAM
 Options:
   --name NAME          model name to register, e.g. "mymodel" or "team/mymodel:v2"  (required)
   --adapter-for BASE   FILE is a GGUF LoRA adapter: register NAME as BASE plus this adapter
-  --backend URL        server to import into (default: $OLLAMA_HOST or http://127.0.0.1:11434)
+  --backend URL        server to import into; by default the backend of the hearth serve that
+                       runs on the data dir below, as it recorded it there at start (backend.json),
+                       or with none running the config's backend.url (engine.listen in backend
+                       mode "engine")
+  --config FILE        the daemon's config, as for the admin commands (default: $HEARTH_CONFIG,
+                       else /etc/hearth/config.yaml where it exists)
+  --data-dir DIR       the daemon's data dir (default: the config's data_dir, ./data)
 `;
+
+/** Where to import, and how that address was found: the error that cannot reach it says both. */
+interface Target {
+  url: string;
+  source: string;
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * The server to import into: --backend; else the backend the daemon of the configured data dir
+ * uses, as it recorded it at start (the only way to know an engine port picked then); else what
+ * the config says the backend is.
+ */
+function importTarget(values: { backend?: string; config?: string; 'data-dir'?: string }): Target {
+  if (values.backend !== undefined) {
+    const base = values.backend.replace(/\/+$/, '');
+    return { url: /^https?:\/\//.test(base) ? base : `http://${base}`, source: '--backend' };
+  }
+  const config = loadCliConfig({ file: values.config, overrides: { data_dir: values['data-dir'] } });
+  const record = readBackendRecord(config.dataDir);
+  const recordFile = join(config.dataDir, BACKEND_RECORD_FILE);
+  if (record !== undefined) {
+    const daemon = alive(record.pid) ? `the hearth serve (pid ${record.pid})` : `a hearth serve (pid ${record.pid}) that is no longer running`;
+    return { url: record.url, source: `the ${record.kind} backend of ${daemon}, from ${recordFile}` };
+  }
+  const nothing = `no hearth serve runs on data dir ${config.dataDir} (no ${BACKEND_RECORD_FILE} there)`;
+  if (config.backend.mode === 'engine') {
+    if (config.engine.listen.port === 0) throw new CliError(`${nothing}, and engine.listen port 0 is chosen at each start: start hearth serve with this config, or give --backend URL`);
+    return { url: urlOfListen(config.engine.listen.host, config.engine.listen.port), source: `engine.listen of the config, as ${nothing}` };
+  }
+  return { url: config.backend.url, source: `backend.url of the config, as ${nothing}` };
+}
 
 async function sha256File(path: string, size: number): Promise<string> {
   const bar = new ProgressBar('hashing', size);
@@ -42,7 +92,7 @@ async function upload(base: string, path: string, size: number, digest: string):
 async function importModel(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     argv,
-    { name: { type: 'string' }, 'adapter-for': { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    { name: { type: 'string' }, 'adapter-for': { type: 'string' }, backend: { type: 'string' }, config: { type: 'string' }, 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     true,
   );
   if (values.help) {
@@ -57,15 +107,23 @@ async function importModel(argv: string[]): Promise<number> {
     throw new CliError(`cannot read ${path}`);
   });
   if (!info.isFile()) throw new CliError(`${path} is not a file`);
-  const base = (values.backend ?? process.env.OLLAMA_HOST ?? 'http://127.0.0.1:11434').replace(/\/+$/, '');
-  const url = /^https?:\/\//.test(base) ? base : `http://${base}`;
+  if (values.backend !== undefined && (values.config !== undefined || values['data-dir'] !== undefined)) {
+    throw new CliError('give either --backend or --config/--data-dir: --backend names the server itself');
+  }
+  const { url, source } = importTarget(values);
+  const unreachable = (why: string) =>
+    new CliError(`cannot reach ${url} (${source}): ${why}; ${source === '--backend' ? 'check --backend URL' : "is hearth serve running? Give the daemon's --config or --data-dir, or the server with --backend URL"}`, 1);
+  // Before hashing: a file of gigabytes is not read to learn that nothing answers.
+  const probe = await probeVersion(url, { timeoutMs: 5000 });
+  if (!probe.ok) throw unreachable(probe.error);
 
   const digest = await sha256File(path, info.size);
   try {
     await upload(url, path, info.size, digest);
   } catch (err) {
     if (err instanceof CliError) throw err;
-    throw new CliError(`cannot reach ${url}: ${err instanceof Error ? err.message : String(err)}`, 1);
+    const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : undefined;
+    throw unreachable(cause ?? (err instanceof Error ? err.message : String(err)));
   }
   const fileName = basename(path).toLowerCase().endsWith('.gguf') ? basename(path) : `${basename(path)}.gguf`;
   const client = new Ollama({ host: url });

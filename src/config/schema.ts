@@ -177,7 +177,7 @@ export const configSchema = Object.freeze([
   field('backend.request_timeout', duration({ min: s }), '10m', 'Longest one chat or generation may take at the backend, stream included; past it the call fails with 503 backend_timeout'),
 
   // Next to Ollama's 11434 so both can run on one box.
-  field('engine.listen', hostPort(), '127.0.0.1:11435', 'Address of the bundled engine; keep it on loopback'),
+  field('engine.listen', hostPort(), '127.0.0.1:11435', 'Address of the bundled engine; keep it on loopback. A port another process holds is replaced by a free one at start'),
   // Each parallel sequence holds its own num_ctx of KV cache: 2 overlaps requests without doubling memory much.
   field('engine.parallel', integer({ min: 1, max: 256 }), 2, 'Requests one model serves at once'),
   // Past 64 waiting requests, a client is better told 503 now than answered minutes later.

@@ -6,13 +6,14 @@ import type { HearthConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { describeError } from '../log.js';
 import { BackendManager } from '../backend/backend-manager.js';
-import { DEMO_MODEL_NAME } from '../backend/demo-model.js';
+import { DEMO_MODEL_MAX_TOKENS, DEMO_MODEL_NAME } from '../backend/demo-model.js';
 import { createGatewayApp } from '../api/index.js';
 import { ChatService } from '../gateway/chat-service.js';
 import { domainCronJobs, startCronJobs } from '../domain/rollover.js';
 import { drainServer } from '../http-lifecycle.js';
 import { ADMIN_TOKEN_FILE, loadSecrets } from './secrets.js';
 import { lockDataDir } from './data-dir-lock.js';
+import { removeBackendRecord, writeBackendRecord } from './backend-record.js';
 import { FinetuneService } from '../finetune/service.js';
 import { FinetuneRunner } from '../finetune/runner.js';
 import { systemClock } from '../domain/clock.js';
@@ -80,7 +81,9 @@ async function startOnLockedDataDir(
 ): Promise<RunningDaemon> {
   const secrets = await loadSecrets(config.dataDir, config.secrets.store);
   if (secrets.created) {
-    announce(`Hearth admin token (shown once; also saved in ${join(config.dataDir, ADMIN_TOKEN_FILE)}, mode 0600):\n  ${secrets.adminToken}`);
+    // Where the token is, never the token: under systemd stdout is the journal, which more people
+    // read than the data dir (0700). `hearth init` prints it to the terminal that ran it.
+    announce(`Hearth made an admin token for this data dir: it is in ${join(config.dataDir, ADMIN_TOKEN_FILE)} (mode 0600, readable by this user only)`);
   }
   const stores = openStores(config, secrets.serverSecret);
   undo.push(() => stores.close());
@@ -111,10 +114,13 @@ async function startOnLockedDataDir(
     log,
   });
   undo.push(() => backend.stop());
+  // For the CLI (hearth models import): where the backend is, which the config alone may not say.
+  writeBackendRecord(config.dataDir, { kind: backend.kind, url: backend.url, pid: process.pid });
+  undo.push(() => removeBackendRecord(config.dataDir));
   try {
     await backend.start();
     if (backend.info().kind === 'engine' && config.engine.demoModel && (await backend.ensureDemoModel())) {
-      stores.metadata.set(`${DEMO_MODEL_NAME}:latest`, { description: DEMO_DESCRIPTION });
+      stores.metadata.set(`${DEMO_MODEL_NAME}:latest`, { description: DEMO_DESCRIPTION, parameters: { max_tokens: DEMO_MODEL_MAX_TOKENS } });
     }
   } catch (err) {
     // Serve anyway: health says degraded and model calls get 503 until the backend comes up.

@@ -7,7 +7,7 @@ export interface DaemonSecrets {
   /** HMAC key for API keys: losing it invalidates every key, so it is created once and kept. */
   serverSecret: Buffer;
   adminToken: string;
-  /** True when this call created them (the first `serve`): the admin token is printed once. */
+  /** True when this call made the admin token (the first `init` or `serve` on a data dir). */
   created: boolean;
 }
 
@@ -51,7 +51,6 @@ export async function loadSecrets(dataDir: string, store: 'file' | 'keychain'): 
     secretHex = randomBytes(32).toString('hex');
     if (kc) await kc.set(dataDir, secretHex);
     else await writeFile(secretPath, secretHex + '\n', { mode: 0o600, flag: 'wx' });
-    created = true;
   }
   if (!adminToken) {
     adminToken = `hth_admin_${randomBytes(24).toString('base64url')}`;

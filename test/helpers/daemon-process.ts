@@ -76,7 +76,7 @@ export async function startDaemonProcess(
           resolve(String(entry.url));
         }
       } catch {
-        // Plain lines: the admin token banner on first start.
+        // Plain lines: where a new admin token was saved, on first start.
       }
     });
     child.once('exit', (code) => {

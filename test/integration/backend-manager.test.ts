@@ -140,10 +140,17 @@ describe('BackendManager: choosing the backend', () => {
       assert.equal(await manager.ensureDemoModel(), false, 'the demo model is only for the bundled engine');
       assert.deepEqual((await manager.ollama.list()).models, []);
 
-      // A managed backend may not take an address another server answers on.
+      // The bundled engine configured where another server answers gets a free port instead,
+      // and the log says which setting chooses it.
+      const moved = captureLogger();
+      const beside = await BackendManager.create({ config: testConfig(dataDir, { engine: { ...testConfig(dataDir).engine, listen: `127.0.0.1:${port}` } }), dataDir, log: moved.log });
+      assert.equal(beside.kind, 'engine');
+      assert.notEqual(beside.url, engine.url);
+      assert.ok(moved.entries.some((e) => e.level === 'warn' && /engine\.listen 127\.0\.0\.1:\d+ is held by another process.*listens on 127\.0\.0\.1:\d+ instead; set engine\.listen/.test(String(e.message))), JSON.stringify(moved.entries));
+      // `ollama serve` may not take an address another server answers on: the message names the settings.
       await assert.rejects(
-        BackendManager.create({ config: testConfig(dataDir, { engine: { ...testConfig(dataDir).engine, listen: `127.0.0.1:${port}` } }), dataDir, log: captureLogger().log }),
-        (err: HearthError) => err.kind === 'conflict' && err.code === 'backend_address_in_use',
+        BackendManager.create({ config: testConfig(dataDir, { mode: 'ollama', url: engine.url }), dataDir, log: captureLogger().log, findExecutable: async () => '/usr/bin/ollama' }),
+        (err: HearthError) => err.kind === 'conflict' && err.code === 'backend_address_in_use' && /backend\.mode to "external" or "auto".*backend\.url/.test(err.message),
       );
 
       await engine.stop();

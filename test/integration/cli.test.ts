@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { hearthBin, startEngineProcess, type EngineProcess } from '../helpers/engine-process.js';
 import { testLoraPath, testModelPath } from '../helpers/test-model.js';
+import { FLAGS } from '../../src/cli/admin-commands.js';
 
 const run = promisify(execFile);
 const makeTestModel = fileURLToPath(new URL('../../scripts/make-test-model.js', import.meta.url));
@@ -28,6 +29,16 @@ test('hearth --help lists the commands; an unknown command exits 2', async () =>
   assert.equal(help.code, 0);
   assert.match(help.stdout, /engine/);
   assert.match(help.stdout, /models/);
+  // Every flag an admin command takes is in its line of hearth --help and in its own --help.
+  for (const [which, flags] of Object.entries(FLAGS)) {
+    const command = which.split(' ')[0]!;
+    const line = help.stdout.split('\n').find((l) => l.startsWith(`  ${command} `)) ?? '';
+    const own = (await hearth([command, '--help'])).stdout;
+    for (const flag of flags) {
+      assert.ok(line.includes(`--${flag}`), `hearth --help names --${flag} of ${which}: ${line}`);
+      assert.ok(own.includes(`--${flag}`), `hearth ${command} --help names --${flag} of ${which}`);
+    }
+  }
   const bad = await hearth(['frobnicate']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /unknown command "frobnicate"/);

@@ -10,7 +10,9 @@ import { promisify } from 'node:util';
 import { createInterface } from 'node:readline';
 import { hearthBin } from '../helpers/engine-process.js';
 import { productEnv, startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
-import { isRunning } from '../helpers/processes.js';
+import { isRunning, waitUntil } from '../helpers/processes.js';
+import { testModelPath } from '../helpers/test-model.js';
+import { pickFreePort } from '../../src/backend/free-port.js';
 
 const run = promisify(execFile);
 
@@ -149,11 +151,13 @@ describe('the admin CLI beside a running daemon', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  test('the first start printed the admin token once; a restart does not', async () => {
-    assert.ok(d.stdout.some((l) => l.includes(d.adminToken)), 'printed on first start');
+  test('a daemon that makes the admin token says where the file is, never the token (its stdout is the journal)', async () => {
+    const file = join(dataDir, 'admin-token');
+    assert.ok(d.stdout.some((l) => l.includes(`admin token for this data dir: it is in ${file}`)), 'the first start names the file');
+    assert.ok(!d.stdout.some((l) => l.includes(d.adminToken)), 'and never prints the token');
     await d.stop();
     d = await startDaemonProcess({ dataDir });
-    assert.ok(!d.stdout.some((l) => l.includes(d.adminToken)), 'not printed again');
+    assert.ok(!d.stdout.some((l) => l.includes('admin token')), 'a restart, which made nothing, says nothing about it');
   });
 
   test('workspaces, keys, plans and usage from the CLI act on the running daemon', async () => {
@@ -281,7 +285,7 @@ describe('the admin CLI beside a running daemon', () => {
 
   test('SIGTERM lets a stream in flight finish, stops the engine and exits 0', async () => {
     const { key } = await d.keyFor('paid_chat');
-    const health = (await (await fetch(`${d.url}/api/v1/health`)).json()) as { backend: { pid: number } };
+    const health = (await d.admin<{ backend: { pid: number } }>('GET', '/api/v1/health')).body;
     const res = await fetch(`${d.url}/api/v1/chat/stream`, { method: 'POST', headers: { 'x-api-key': key }, body: JSON.stringify({ model: 'hearth-demo', messages: [{ role: 'user', content: 'go' }], max_tokens: 400 }) });
     const reader = res.body!.getReader();
     let text = new TextDecoder().decode((await reader.read()).value);
@@ -295,5 +299,87 @@ describe('the admin CLI beside a running daemon', () => {
     assert.equal(await code, 0);
     assert.equal(alive(health.backend.pid), false, 'the engine was stopped');
     d = await startDaemonProcess({ dataDir });
+  });
+});
+
+describe('two daemons on one machine, and hearth models import finding the backend of each', () => {
+  // What a newcomer does for a second instance: its own --data-dir and --listen, every other
+  // setting as it is, so both want the same engine.listen. A port of our own stands in for the
+  // default 11435, which other processes on a shared machine may hold.
+  let enginePort: number;
+  let dirs: string[] = [];
+  let first: DaemonProcess | undefined;
+  let second: DaemonProcess | undefined;
+  const env = (port: number, nothingAt: number) => ({
+    // The default mode, auto: no Ollama at backend.url (a port nothing listens on) nor on PATH.
+    HEARTH_BACKEND_MODE: 'auto',
+    HEARTH_BACKEND_URL: `http://127.0.0.1:${nothingAt}`,
+    HEARTH_BACKEND_OLLAMA_PATH: '/nonexistent/ollama',
+    HEARTH_ENGINE_LISTEN: `127.0.0.1:${port}`,
+  });
+  const engineOf = async (d: DaemonProcess) => (await d.admin<{ backend: { kind: string; url: string; pid: number } }>('GET', '/api/v1/health')).body.backend;
+  const chat = async (d: DaemonProcess) => (await d.api((await d.keyFor('paid_chat')).key, 'POST', '/chat', { model: 'hearth-demo', messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 })).status;
+  let nothingAt: number;
+
+  before(async () => {
+    enginePort = await pickFreePort('127.0.0.1');
+    nothingAt = await pickFreePort('127.0.0.1');
+    dirs = await Promise.all([1, 2, 3].map(() => mkdtemp(join(tmpdir(), 'hearth-two-'))));
+    first = await startDaemonProcess({ dataDir: dirs[0], env: env(enginePort, nothingAt) });
+    second = await startDaemonProcess({ dataDir: dirs[1], env: env(enginePort, nothingAt) });
+  });
+  after(async () => {
+    await first?.stop();
+    await second?.stop();
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('both start with the same engine.listen: the second engine takes a free port and the log says which setting chooses it; both serve a chat', async () => {
+    const [a, b] = [await engineOf(first!), await engineOf(second!)];
+    assert.equal(a.kind, 'engine');
+    assert.equal(a.url, `http://127.0.0.1:${enginePort}`, 'the first has the configured port');
+    assert.equal(b.kind, 'engine');
+    assert.notEqual(b.url, a.url);
+    const warning = second!.logs.find((l) => l.level === 'warn' && String(l.message).startsWith(`engine.listen 127.0.0.1:${enginePort} is held by another process`));
+    assert.ok(warning, 'the second says so');
+    assert.match(String(warning.message), new RegExp(`listens on ${new URL(b.url).host} instead; set engine\\.listen \\(HEARTH_ENGINE_LISTEN\\)`));
+    assert.equal(await chat(first!), 200);
+    assert.equal(await chat(second!), 200);
+  });
+
+  test('models import uploads into the backend of the daemon of --data-dir, the port it picked included', async () => {
+    const r = await hearth(['models', 'import', await testModelPath(), '--name', 'second-only', '--data-dir', dirs[1]!]);
+    assert.equal(r.code, 0, r.stderr);
+    const listed = async (d: DaemonProcess) => (await d.admin<{ models: Array<{ id: string; on_backend: boolean }> }>('GET', '/api/admin/models')).body.models.map((m) => m.id);
+    assert.ok((await listed(second!)).includes('second-only:latest'));
+    assert.ok(!(await listed(first!)).includes('second-only:latest'), 'not into the other daemon');
+  });
+
+  test('an import that reaches nothing names the address, where it came from, and --backend', async () => {
+    const model = await testModelPath();
+    // The record goes with a daemon that stops; one killed leaves it, and the import says the daemon is gone.
+    await first!.stop();
+    await assert.rejects(stat(join(dirs[0]!, 'backend.json')), /ENOENT/, 'a stopped daemon removes its record');
+    const engine = await engineOf(second!);
+    await second!.stop('SIGKILL');
+    await waitUntil(() => !isRunning(engine.pid), 10_000, 'the engine of the killed daemon stopped');
+    const stale = await hearth(['models', 'import', model, '--name', 'x', '--data-dir', dirs[1]!]);
+    assert.equal(stale.code, 1);
+    assert.match(stale.stderr, new RegExp(`cannot reach ${engine.url} \\(the engine backend of a hearth serve \\(pid ${second!.child.pid}\\) that is no longer running, from ${join(dirs[1]!, 'backend.json')}\\)`));
+    assert.match(stale.stderr, /--backend URL/);
+    assert.doesNotMatch(stale.stderr, /fetch failed|^\s+at /m);
+
+    // No daemon has run on this data dir: the config's backend.url (mode auto), or engine.listen (mode engine).
+    const none = await hearth(['models', 'import', model, '--name', 'x', '--data-dir', dirs[2]!], { HEARTH_BACKEND_URL: `http://127.0.0.1:${nothingAt}` });
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, new RegExp(`cannot reach http://127\\.0\\.0\\.1:${nothingAt} \\(backend\\.url of the config, as no hearth serve runs on data dir ${dirs[2]}`));
+    assert.match(none.stderr, /ECONNREFUSED.*--backend URL/);
+    const engineMode = await hearth(['models', 'import', model, '--name', 'x', '--data-dir', dirs[2]!], { HEARTH_BACKEND_MODE: 'engine', HEARTH_ENGINE_LISTEN: `127.0.0.1:${nothingAt}` });
+    assert.match(engineMode.stderr, new RegExp(`cannot reach http://127\\.0\\.0\\.1:${nothingAt} \\(engine\\.listen of the config`));
+    const portZero = await hearth(['models', 'import', model, '--name', 'x', '--data-dir', dirs[2]!], { HEARTH_BACKEND_MODE: 'engine', HEARTH_ENGINE_LISTEN: '127.0.0.1:0' });
+    assert.equal(portZero.code, 2);
+    assert.match(portZero.stderr, /engine\.listen port 0 is chosen at each start: start hearth serve with this config, or give --backend URL/);
+    const both = await hearth(['models', 'import', model, '--name', 'x', '--data-dir', dirs[2]!, '--backend', 'http://127.0.0.1:9']);
+    assert.equal(both.code, 2, 'one way to name the server');
   });
 });

@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
 
 const MODEL = 'hearth-demo';
+/** The demo model's default max_tokens, as the README gives it. */
+const DEMO_MODEL_MAX_TOKENS = 64;
 
 describe('gateway: /api/v1 surface', () => {
   let d: DaemonProcess;
@@ -17,16 +19,34 @@ describe('gateway: /api/v1 surface', () => {
   });
   after(async () => d?.stop());
 
-  test('health needs no key and reports backend, database, version', async () => {
+  test('health needs no key and tells everyone the states; the details only to the admin token', async () => {
     const res = await fetch(`${d.url}/api/v1/health`);
     assert.equal(res.status, 200);
-    const h = (await res.json()) as { status: string; backend: { kind: string; state: string }; database: string; version: string; uptime_s: number };
+    const h = (await res.json()) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(h).sort(), ['backend', 'database', 'status', 'version']);
+    assert.deepEqual(h.backend, { state: 'up' }, "no kind, address or pid of the backend for anyone who reaches the port");
     assert.equal(h.status, 'ok');
-    assert.equal(h.backend.kind, 'engine');
-    assert.equal(h.backend.state, 'up');
     assert.equal(h.database, 'ok');
-    assert.equal(typeof h.uptime_s, 'number');
+    assert.equal(typeof h.version, 'string');
     assert.equal(res.headers.get('x-ratelimit-limit'), null, 'no key, no rate-limit headers');
+    assert.match(res.headers.get('vary') ?? '', /authorization/i, 'a cache must not give the admin answer to others');
+
+    const admin = await d.admin<{ status: string; backend: { kind: string; url: string; state: string; pid: number; restarts: number }; uptime_s: number }>('GET', '/api/v1/health');
+    assert.equal(admin.status, 200);
+    assert.equal(admin.body.backend.kind, 'engine');
+    assert.equal(admin.body.backend.state, 'up');
+    assert.match(admin.body.backend.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(typeof admin.body.backend.pid, 'number');
+    assert.equal(admin.body.backend.restarts, 0);
+    assert.equal(typeof admin.body.uptime_s, 'number');
+
+    // Another Bearer token (a workspace key, which clients send on every call, or a wrong admin
+    // token) is the public answer, not a 401.
+    for (const token of [key, `${d.adminToken}x`, 'hth_admin_wrong']) {
+      const other = await fetch(`${d.url}/api/v1/health`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(other.status, 200, token);
+      assert.deepEqual(((await other.json()) as { backend: unknown }).backend, { state: 'up' }, token);
+    }
   });
 
   test('models lists the demo model, described as untrained', async () => {
@@ -37,6 +57,20 @@ describe('gateway: /api/v1 surface', () => {
     assert.ok(demo, JSON.stringify(models));
     assert.match(String(demo.description), /untrained/i);
     for (const k of ['id', 'name', 'description', 'is_active', 'parameters', 'size', 'family', 'quantization', 'modified_at']) assert.ok(k in demo, k);
+  });
+
+  test("a chat on the demo model that leaves out max_tokens stops at the demo's default, which /models shows", async () => {
+    // The README's first call as a newcomer may type it, without max_tokens: without a default the
+    // untrained model generates to the end of its context (half a minute of noise on a CPU).
+    const res = await post('/api/v1/chat', { model: MODEL, messages: [{ role: 'user', content: 'Hello' }] });
+    assert.equal(res.status, 200);
+    const c = (await res.json()) as { choices: Array<{ finish_reason: string }>; usage: { completion_tokens: number } };
+    assert.equal(c.choices[0]?.finish_reason, 'length');
+    assert.equal(c.usage.completion_tokens, DEMO_MODEL_MAX_TOKENS);
+    const streamed = await (await post('/api/v1/chat/stream', { model: MODEL, messages: [{ role: 'user', content: 'Hello' }] })).text();
+    assert.match(streamed, new RegExp(`"completion_tokens":${DEMO_MODEL_MAX_TOKENS}\\b`), 'the stream too');
+    const listed = (await (await fetch(`${d.url}/api/v1/models`, { headers: { 'x-api-key': key } })).json()) as { models: Array<{ id: string; parameters: Record<string, unknown> }> };
+    assert.deepEqual(listed.models.find((m) => m.id === `${MODEL}:latest`)?.parameters, { max_tokens: DEMO_MODEL_MAX_TOKENS });
   });
 
   test('chat answers in the chat.completion shape with usage', async () => {

@@ -5,8 +5,9 @@ import { startDaemonProcess, type DaemonProcess } from '../helpers/daemon-proces
 
 const MODEL = 'hearth-demo';
 
+/** Health with the admin token: the engine's pid is a detail for the operator only. */
 async function health(d: DaemonProcess) {
-  return (await (await fetch(`${d.url}/api/v1/health`)).json()) as { backend: { state: string; pid?: number }; status: string };
+  return (await d.admin<{ backend: { state: string; pid?: number }; status: string }>('GET', '/api/v1/health')).body;
 }
 
 describe('gateway: rate limits and bad input', () => {

@@ -38,7 +38,8 @@ describe('seed code samples', () => {
   before(async () => {
     d = await startDaemonProcess();
     key = (await d.keyFor('paid_chat')).key;
-    const health = (await (await fetch(`${d.url}/api/v1/health`)).json()) as { backend: { url: string } };
+    // The backend's address is in health for the admin token only.
+    const health = (await d.admin<{ backend: { url: string } }>('GET', '/api/v1/health')).body;
     await new Ollama({ host: health.backend.url }).copy({ source: 'hearth-demo', destination: 'llama3.2' });
     dir = await mkdtemp(join(tmpdir(), 'hearth-samples-'));
   });

@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { chooseBackend, defaultBackendConfig, hearthBin, type BackendConfig } from '../../src/backend/backend-manager.js';
 import { findExecutable } from '../../src/backend/find-executable.js';
@@ -47,6 +48,40 @@ describe('chooseBackend', () => {
     assert.match(launch.url, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.deepEqual(launch.command?.args.slice(-4), ['--log-level', 'warn', '--threads', '3'], 'the daemon below debug asks the engine for warnings only');
     assert.ok(launch.command?.args.includes(`0.0.0.0:${new URL(launch.url).port}`));
+  });
+
+  test("an engine.listen port another process holds becomes a free one, with a notice naming the setting (engine and auto)", async () => {
+    // A socket that holds the port without speaking HTTP: the check is the bind, not a probe.
+    const holder = createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+    const held = (holder.address() as AddressInfo).port;
+    try {
+      for (const mode of ['engine', 'auto'] as const) {
+        const c = await config({ mode });
+        c.engine = { ...c.engine, listen: `127.0.0.1:${held}` };
+        const launch = await chooseBackend({ config: c, findExecutable: nothing });
+        assert.equal(launch.kind, 'engine', mode);
+        const port = Number(new URL(launch.url).port);
+        assert.notEqual(port, held, mode);
+        assert.ok(launch.command?.args.includes(`127.0.0.1:${port}`), mode);
+        assert.equal(launch.notice, `engine.listen 127.0.0.1:${held} is held by another process (another hearth serve's engine, say): the bundled engine listens on 127.0.0.1:${port} instead; set engine.listen (HEARTH_ENGINE_LISTEN) to choose a port`);
+      }
+    } finally {
+      await new Promise((r) => holder.close(r));
+    }
+    // Free, it is used as configured, without a notice.
+    const c = await config({ mode: 'engine' });
+    c.engine = { ...c.engine, listen: `127.0.0.1:${held}` };
+    const launch = await chooseBackend({ config: c });
+    assert.equal(launch.url, `http://127.0.0.1:${held}`);
+    assert.equal(launch.notice, undefined);
+  });
+
+  test('an engine.listen host the machine does not have is refused naming the setting', async () => {
+    const c = await config({ mode: 'engine' });
+    // TEST-NET-1 (RFC 5737): never an address of this machine.
+    c.engine = { ...c.engine, listen: '192.0.2.1:11435' };
+    await assert.rejects(chooseBackend({ config: c }), (err: HearthError) => err.code === 'invalid_config' && /engine\.listen 192\.0\.2\.1:11435: .*EADDRNOTAVAIL.*set engine\.listen/.test(err.message));
   });
 
   test('external is taken as given, without a trailing slash, and never probed', async () => {

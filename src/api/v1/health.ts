@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import { hearthVersion } from '../../version.js';
 
 export interface HealthDeps {
@@ -7,14 +7,28 @@ export interface HealthDeps {
   startedAt: number;
 }
 
-/** GET /api/v1/health: no key needed, never charged. */
-export function createHealthRouter({ backend, databaseOk, startedAt }: HealthDeps): Router {
+/**
+ * GET /api/v1/health: no key needed, never charged. Anyone who reaches the port gets the states
+ * (enough for a load balancer or a status page); the backend's kind, address and pid, restarts and
+ * uptime, which map the machine for an attacker, only come with the admin token. A Bearer token
+ * that is not the admin token gets the public answer, not a 401: customers' clients send their
+ * workspace key that way on every call, and a wrong token learns nothing the public answer does
+ * not say.
+ */
+export function createHealthRouter({ backend, databaseOk, startedAt, isAdmin }: HealthDeps & { isAdmin: (req: Request) => boolean }): Router {
   const router = Router();
-  router.get('/health', (_req, res) => {
+  router.get('/health', (req, res) => {
     const b = backend();
     const database = databaseOk() ? 'ok' : 'error';
+    const status = b.state === 'up' && database === 'ok' ? 'ok' : 'degraded';
+    // The answer depends on the token: a cache in front must not hand the details to others.
+    res.setHeader('Vary', 'Authorization');
+    if (!isAdmin(req)) {
+      res.json({ status, version: hearthVersion, backend: { state: b.state }, database });
+      return;
+    }
     res.json({
-      status: b.state === 'up' && database === 'ok' ? 'ok' : 'degraded',
+      status,
       version: hearthVersion,
       backend: { kind: b.kind, url: b.url, state: b.state, pid: b.pid, restarts: b.restarts },
       database,
