@@ -4,7 +4,9 @@ import { conflict, HearthError, invalidRequest, unavailable } from '../errors.js
 import type { Logger } from '../log.js';
 import type { ChatService } from '../gateway/chat-service.js';
 import type { Datasets } from './datasets.js';
-import { hyperparametersOf, TRAINERS, FINAL_STATES, type Job, type Jobs, type TrainerName } from './jobs.js';
+import { hyperparametersOf, TRAINERS, FINAL_STATES, type Job, type Jobs, type QueueLimits, type TrainerName } from './jobs.js';
+import type { Clock } from '../domain/clock.js';
+import { formatDuration } from '../config/kinds.js';
 import { locateBaseModel } from './base-model.js';
 import type { FinetuneRunner, TrainerLaunch } from './runner.js';
 import { registerJobOutput, type RegisterRequest } from './register.js';
@@ -36,8 +38,11 @@ export interface FinetuneServiceOptions {
   /** The bundled engine's model store, when the backend is the engine. */
   engineModelsDir: () => string | undefined;
   defaultTrainer: TrainerName;
-  /** Pending jobs allowed at once (all workspaces). */
-  maxQueued: number;
+  /** finetune.max_queued and finetune.max_queued_per_workspace. */
+  queue: QueueLimits;
+  /** finetune.max_start_delay: how far ahead a job's startAt may lie, in ms. */
+  maxStartDelayMs: number;
+  clock: Clock;
   llamacpp: LlamaCppSettings;
   peft: PeftSettings;
   /** The backend's kind ('engine', 'ollama', 'external'): the bundled engine takes GGUF adapters only. */
@@ -80,6 +85,14 @@ export class FinetuneService {
     if (body.startAt !== undefined) {
       startAt = new Date(body.startAt);
       if (Number.isNaN(startAt.getTime())) throw invalidRequest('startAt must be an ISO 8601 date-time', 'invalid_start_at');
+      // A job scheduled years ahead is a mistake or a way to hold a place; refuse it now.
+      const latest = this.o.clock.now().getTime() + this.o.maxStartDelayMs;
+      if (startAt.getTime() > latest) {
+        throw invalidRequest(
+          `startAt '${body.startAt}' is more than ${formatDuration(this.o.maxStartDelayMs)} ahead (finetune.max_start_delay); choose a time before ${new Date(latest).toISOString()}`,
+          'start_at_too_far',
+        );
+      }
     }
     await this.requireBaseModel(workspaceId, body.baseModel);
     return this.o.jobs.create(workspaceId, { datasetId: body.datasetId, baseModel: body.baseModel, trainer, hyperparameters, startAt });
@@ -101,12 +114,12 @@ export class FinetuneService {
     if (base.adapters > 0) throw invalidRequest(`baseModel '${model}' is itself a base plus an adapter; fine-tune its base instead`, 'base_model_has_adapter');
   }
 
+  /**
+   * Queues a created job and lets the runner take it at once if a trainer slot is free and the
+   * job is due: the answer shows the job as it then is, `running` in that case, else `pending`.
+   */
   start(workspaceId: string, id: string): Job {
-    const pending = this.o.jobs.count('pending');
-    if (pending >= this.o.maxQueued && this.o.jobs.get(workspaceId, id).state === 'created') {
-      throw unavailable(`the training queue is full (${pending} jobs waiting; finetune.max_queued); start this job later`, 60, 'queue_full');
-    }
-    const job = this.o.jobs.queue(workspaceId, id);
+    const job = this.o.jobs.queue(workspaceId, id, this.o.queue);
     this.runner?.pump();
     return this.o.jobs.byId(job.id);
   }
