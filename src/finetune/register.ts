@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256OfFile, uploadBlob } from '../backend/blob-upload.js';
-import { checkModelName, parseModelName } from '../engine/store/model-name.js';
+import { requireModelName } from '../engine/store/model-name.js';
 import { insideDir } from '../paths.js';
 import { modelKey } from '../domain/model-metadata.js';
 import { conflict, HearthError, invalidRequest } from '../errors.js';
@@ -21,17 +21,6 @@ const SMOKE_MAX_TOKENS = 64;
 export interface RegisterRequest {
   modelName?: unknown;
   overwrite?: unknown;
-}
-
-export function checkedModelName(raw: unknown): string {
-  if (typeof raw !== 'string' || raw.trim() === '') throw invalidRequest('modelName is required', 'invalid_model_name');
-  try {
-    // Checked as the backend will read it; kept as the client wrote it, as Ollama lists it.
-    checkModelName(parseModelName(raw));
-    return raw;
-  } catch (err) {
-    throw invalidRequest(`modelName '${raw}': ${err instanceof Error ? err.message : String(err)}`, 'invalid_model_name');
-  }
 }
 
 /** The artifact file of a job, inside its folder (the trainer wrote it; never trust a path blindly). */
@@ -64,7 +53,7 @@ export async function registerJobOutput(
   mayReplace: (modelName: string) => boolean,
 ): Promise<RegistrationResult> {
   if (job.state !== 'succeeded') throw conflict(`job '${job.id}' is ${job.state}: only a succeeded job can be registered`, 'job_not_succeeded');
-  const modelName = checkedModelName(body.modelName);
+  const modelName = requireModelName(body.modelName, 'modelName');
   if (body.overwrite !== undefined && typeof body.overwrite !== 'boolean') throw invalidRequest('overwrite must be true or false', 'invalid_overwrite');
   const key = modelKey(modelName);
   if ((await chat.models()).some((m) => modelKey(m.name) === key)) {
