@@ -140,6 +140,7 @@ export class Jobs {
          VALUES (@id, @workspaceId, @datasetId, @baseModel, @trainer, @hyperparameters, 'created', @startAt, @createdAt)`,
       ),
       get: db.prepare<[string], Row>('SELECT * FROM finetune_jobs WHERE id = ?'),
+      datasetOf: db.prepare<[string, string], number>('SELECT 1 FROM datasets WHERE id = ? AND workspace_id = ?').pluck(),
       list: db.prepare<[string], Row>('SELECT * FROM finetune_jobs WHERE workspace_id = ? ORDER BY created_at, rowid'),
       byState: db.prepare<[string], Row>('SELECT * FROM finetune_jobs WHERE state = ? ORDER BY queued_at, rowid'),
       // julianday, not text order: a start_at written before max_start_delay existed may lie past
@@ -162,7 +163,18 @@ export class Jobs {
     };
   }
 
+  /**
+   * Inserts a created job; 400 unknown_dataset unless its dataset is the workspace's. The check
+   * and the insert are one immediate transaction: a dataset deleted while the job was being
+   * checked (the base model lookup awaits the backend) makes this call the loser of the race,
+   * never a foreign-key failure.
+   */
   create(workspaceId: string, input: NewJob): Job {
+    return this.db.transaction(() => this.insert(workspaceId, input)).immediate();
+  }
+
+  private insert(workspaceId: string, input: NewJob): Job {
+    if (this.stmts.datasetOf.get(input.datasetId, workspaceId) === undefined) throw unknownDataset(input.datasetId);
     const id = `ftjob_${randomBytes(8).toString('hex')}`;
     this.stmts.insert.run({
       id,
@@ -267,6 +279,9 @@ export class Jobs {
     return job;
   }
 }
+
+/** The answer to a job naming a dataset its workspace does not have (or no longer has). */
+export const unknownDataset = (datasetId: string) => invalidRequest(`datasetId '${datasetId}': no such dataset in this workspace`, 'unknown_dataset');
 
 /** Checks a job request's hyperparameters, filling defaults; errors name the field. */
 export function hyperparametersOf(body: { epochs?: number; learningRate?: number; contextSize?: number; output?: string; seed?: number }): Hyperparameters {

@@ -4,7 +4,7 @@ import { conflict, HearthError, invalidRequest, unavailable } from '../errors.js
 import type { Logger } from '../log.js';
 import type { ChatService } from '../gateway/chat-service.js';
 import type { Datasets } from './datasets.js';
-import { hyperparametersOf, TRAINERS, FINAL_STATES, type Job, type Jobs, type QueueLimits, type TrainerName } from './jobs.js';
+import { hyperparametersOf, TRAINERS, FINAL_STATES, unknownDataset, type Job, type Jobs, type QueueLimits, type TrainerName } from './jobs.js';
 import type { Clock } from '../domain/clock.js';
 import { formatDuration } from '../config/kinds.js';
 import { locateBaseModel } from './base-model.js';
@@ -74,7 +74,7 @@ export class FinetuneService {
     try {
       this.o.datasets.get(workspaceId, body.datasetId);
     } catch (err) {
-      if (err instanceof HearthError && err.kind === 'not_found') throw invalidRequest(`datasetId '${body.datasetId}': no such dataset in this workspace`, 'unknown_dataset');
+      if (err instanceof HearthError && err.kind === 'not_found') throw unknownDataset(body.datasetId);
       throw err;
     }
     const trainer = body.trainer ?? this.o.defaultTrainer;
@@ -95,6 +95,7 @@ export class FinetuneService {
       }
     }
     await this.requireBaseModel(workspaceId, body.baseModel);
+    // The dataset was there before the await above; create() checks again, in its transaction.
     return this.o.jobs.create(workspaceId, { datasetId: body.datasetId, baseModel: body.baseModel, trainer, hyperparameters, startAt });
   }
 

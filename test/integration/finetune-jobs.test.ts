@@ -166,4 +166,27 @@ describe('fine-tune jobs', () => {
       assert.equal((await call<JobView>('POST', `/finetune/jobs/${id}/cancel`, undefined, k)).body.state, 'cancelled');
     }
   });
+
+  test('a job created while its dataset is deleted: one of the two wins, the other gets a 4xx, never a 500', async () => {
+    const k = (await d.keyFor('chat_agent_train')).key;
+    const outcomes = new Map<string, number>();
+    for (let i = 0; i < 30; i++) {
+      const ds = (await call<{ id: string }>('POST', '/finetune/datasets', { title: `race ${i}`, records }, k)).body.id;
+      const [job, del] = await Promise.all([
+        call<JobView & ErrorBody>('POST', '/finetune/jobs', { datasetId: ds, baseModel: 'hearth-demo' }, k),
+        call<ErrorBody>('DELETE', `/finetune/datasets/${ds}`, undefined, k),
+      ]);
+      const outcome = `job ${job.status} ${job.body.error?.code ?? ''} / delete ${del.status} ${del.body?.error.code ?? ''}`.replace(/ +/g, ' ').trim();
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+      if (job.status === 201) {
+        // The job won: the dataset stays, and goes once the job is deleted.
+        assert.equal(outcome, 'job 201 / delete 409 dataset_in_use');
+        assert.equal((await call('DELETE', `/finetune/jobs/${job.body.id}`, undefined, k)).status, 204);
+        assert.equal((await call('DELETE', `/finetune/datasets/${ds}`, undefined, k)).status, 204);
+      } else {
+        assert.equal(outcome, 'job 400 unknown_dataset / delete 204', [...outcomes].join('; '));
+      }
+    }
+    assert.deepEqual((await call<{ jobs: JobView[] }>('GET', '/finetune/jobs', undefined, k)).body.jobs, [], 'no job left pointing at a deleted dataset');
+  });
 });

@@ -1,6 +1,8 @@
-// The training queue's bounds (Jobs.queue) on a real SQLite file with a manual clock: the shared
-// bound counts only due jobs, each workspace has its own bound on pending jobs, due or not, and
-// a scheduled job takes its place in the shared queue once its time has come.
+// Jobs and datasets on a real SQLite file with a manual clock. The training queue's bounds
+// (Jobs.queue): the shared bound counts only due jobs, each workspace has its own bound on
+// pending jobs, due or not, and a scheduled job takes its place in the shared queue once its
+// time has come. A job and its dataset: whichever of a job's creation and the dataset's
+// deletion comes second gets a 4xx, never a foreign-key failure.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -25,16 +27,17 @@ function refusal(fn: () => unknown): { kind: string; status: number; code: strin
   assert.fail('expected a refusal');
 }
 
-describe('training queue bounds', () => {
+describe('fine-tune jobs and datasets', () => {
   let d: Domain;
   let jobs: Jobs;
+  let datasets: Datasets;
   /** Each workspace's id and its dataset's. */
   const ids: Record<string, { ws: string; ds: string }> = {};
 
   beforeEach(async () => {
     d = openDomain({ now: '2026-01-10T12:00:00Z' });
     jobs = new Jobs(d.db, d.clock);
-    const datasets = new Datasets(d.db, join(d.dir, 'datasets'), d.clock, { maxBytes: 1e6, maxRecords: 10 });
+    datasets = new Datasets(d.db, join(d.dir, 'datasets'), d.clock, { maxBytes: 1e6, maxRecords: 10 }, (id) => jobs.usesDataset(id));
     for (const name of ['a', 'b']) {
       const w = d.workspaces.create({ name, planId: 'chat_agent_train' });
       ids[name] = { ws: w.id, ds: (await datasets.create(w.id, { title: name, records: [record] })).id };
@@ -82,5 +85,25 @@ describe('training queue bounds', () => {
     start('a', id);
     assert.equal(refusal(() => start('a', id)).code, 'job_not_startable');
     assert.equal(refusal(() => start('b', id)).status, 404, "another workspace's job does not exist for it");
+  });
+
+  it('a job whose dataset is gone (or is not its workspace\'s) is a 400 unknown_dataset, and nothing is inserted', () => {
+    const gone = ids.a!.ds;
+    datasets.delete(ids.a!.ws, gone);
+    for (const [ws, ds] of [[ids.a!.ws, gone], [ids.a!.ws, ids.b!.ds]] as const) {
+      const r = refusal(() => jobs.create(ws, { datasetId: ds, baseModel: 'm', trainer: 'llamacpp', hyperparameters, startAt: null }));
+      assert.deepEqual([r.status, r.code], [400, 'unknown_dataset']);
+      assert.match(r.message, new RegExp(`datasetId '${ds}'`));
+    }
+    assert.deepEqual(jobs.list(ids.a!.ws), []);
+  });
+
+  it('a dataset a job uses is not deleted (409 dataset_in_use); once the job is gone, it is', () => {
+    const id = job('b');
+    assert.equal(refusal(() => datasets.delete(ids.b!.ws, ids.b!.ds)).code, 'dataset_in_use');
+    assert.equal(datasets.get(ids.b!.ws, ids.b!.ds).id, ids.b!.ds);
+    jobs.delete(ids.b!.ws, id);
+    datasets.delete(ids.b!.ws, ids.b!.ds);
+    assert.equal(refusal(() => datasets.get(ids.b!.ws, ids.b!.ds)).status, 404);
   });
 });
