@@ -103,7 +103,9 @@ export class FinetuneService {
   private async requireBaseModel(workspaceId: string, model: string): Promise<void> {
     const unknown = () => invalidRequest(`baseModel '${model}': the backend has no such model (see GET /api/v1/models)`, 'unknown_base_model');
     // Another workspace's fine-tuned model is no base for this one: the same answer as no model.
-    if (!usableBy(this.o.metadata.lookup(model), workspaceId)) throw unknown();
+    const meta = this.o.metadata.lookup(model);
+    if (!usableBy(meta, workspaceId)) throw unknown();
+    if (meta?.isActive === false) throw invalidRequest(`baseModel '${model}' is switched off by the operator of this server`, 'base_model_inactive');
     let base;
     try {
       base = await locateBaseModel(this.o.chat, model, this.o.engineModelsDir());
@@ -120,9 +122,21 @@ export class FinetuneService {
    * job is due: the answer shows the job as it then is, `running` in that case, else `pending`.
    */
   start(workspaceId: string, id: string): Job {
+    this.requireActiveBase(this.o.jobs.get(workspaceId, id));
     const job = this.o.jobs.queue(workspaceId, id, this.o.queue);
     this.runner?.pump();
     return this.o.jobs.byId(job.id);
+  }
+
+  /**
+   * 409 base_model_inactive when the operator has switched the job's base off since the job was
+   * created: a switched-off model is no more trained on, nor served through a fine-tune of it,
+   * than it is chatted with.
+   */
+  private requireActiveBase(job: Job): void {
+    if (this.o.metadata.lookup(job.baseModel)?.isActive === false) {
+      throw conflict(`job '${job.id}': its baseModel '${job.baseModel}' has been switched off by the operator of this server`, 'base_model_inactive');
+    }
   }
 
   async cancel(workspaceId: string, id: string): Promise<Job> {
@@ -136,6 +150,7 @@ export class FinetuneService {
   /** Makes a succeeded job's output a servable model; answers once it has passed its smoke test. */
   async register(workspaceId: string, id: string, body: RegisterRequest): Promise<Job> {
     const job = this.o.jobs.get(workspaceId, id);
+    this.requireActiveBase(job);
     const smoke = job.state === 'succeeded' ? this.o.datasets.records(workspaceId, job.datasetId)[0] : undefined;
     const mayReplace = (name: string) => this.o.metadata.lookup(name)?.owner === workspaceId;
     const r = await registerJobOutput(this.o.chat, job, this.runner!.jobDir(job.id), body, smoke, mayReplace);
@@ -163,6 +178,8 @@ export class FinetuneService {
 
   /** The runner's prepare step: everything a trainer needs, checked before it starts. */
   async prepare(job: Job, dir: string): Promise<TrainerLaunch> {
+    // Switched off while the job waited in the queue: it fails with the reason.
+    this.requireActiveBase(job);
     const base = await locateBaseModel(this.o.chat, job.baseModel, this.o.engineModelsDir());
     const records = this.o.datasets.records(job.workspaceId, job.datasetId);
     const unloaded = await this.o.chat.unloadAll().catch((err: unknown) => {

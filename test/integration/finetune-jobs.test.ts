@@ -189,4 +189,29 @@ describe('fine-tune jobs', () => {
     }
     assert.deepEqual((await call<{ jobs: JobView[] }>('GET', '/finetune/jobs', undefined, k)).body.jobs, [], 'no job left pointing at a deleted dataset');
   });
+
+  test('a switched-off base model (is_active false) is refused at creation (400) and at start (409), uncharged', async () => {
+    const k = (await d.keyFor('chat_agent_train')).key;
+    const ds = (await call<{ id: string }>('POST', '/finetune/datasets', { title: 'secret', records }, k)).body.id;
+    const earlier = await call<JobView>('POST', '/finetune/jobs', { datasetId: ds, baseModel: 'hearth-demo' }, k);
+    assert.equal(earlier.status, 201);
+    assert.equal((await d.admin('PUT', '/api/admin/models/hearth-demo', { is_active: false })).status, 200);
+    try {
+      const usedBefore = (await call<{ credits: { used: number } }>('GET', '/usage', undefined, k)).body.credits.used;
+      for (const spelling of ['hearth-demo', 'Library/Hearth-Demo:latest']) {
+        const created = await call<ErrorBody>('POST', '/finetune/jobs', { datasetId: ds, baseModel: spelling }, k);
+        assert.equal(created.status, 400, spelling);
+        assert.equal(created.body.error.code, 'base_model_inactive');
+        assert.match(created.body.error.message, new RegExp(`baseModel '${spelling}' is switched off`));
+      }
+      const started = await call<ErrorBody>('POST', `/finetune/jobs/${earlier.body.id}/start`, undefined, k);
+      assert.equal(started.status, 409);
+      assert.equal(started.body.error.code, 'base_model_inactive');
+      assert.equal((await call<JobView>('GET', `/finetune/jobs/${earlier.body.id}`, undefined, k)).body.state, 'created');
+      assert.equal((await call<{ credits: { used: number } }>('GET', '/usage', undefined, k)).body.credits.used, usedBefore);
+    } finally {
+      assert.equal((await d.admin('PUT', '/api/admin/models/hearth-demo', { is_active: true })).status, 200);
+    }
+    assert.equal((await call('DELETE', `/finetune/jobs/${earlier.body.id}`, undefined, k)).status, 204);
+  });
 });
