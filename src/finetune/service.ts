@@ -9,7 +9,7 @@ import type { Clock } from '../domain/clock.js';
 import { formatDuration } from '../config/kinds.js';
 import { locateBaseModel } from './base-model.js';
 import type { FinetuneRunner, TrainerLaunch } from './runner.js';
-import { registerJobOutput, type RegisterRequest } from './register.js';
+import { registerJobOutput, type RegisterRequest, type SmokeResult } from './register.js';
 import { usableBy, type ModelMetadata } from '../domain/model-metadata.js';
 import { llamaCppMemoryNeed, prepareLlamaCpp, type LlamaCppSettings } from './trainers/llamacpp.js';
 import { hfWeightsDir, needsGgufAdapter, peftMemoryNeed, preparePeft, type PeftSettings } from './trainers/peft.js';
@@ -147,19 +147,26 @@ export class FinetuneService {
     return this.o.jobs.byId(job.id);
   }
 
-  /** Makes a succeeded job's output a servable model; answers once it has passed its smoke test. */
-  async register(workspaceId: string, id: string, body: RegisterRequest): Promise<Job> {
+  /**
+   * Makes a succeeded job's output a servable model; answers once the model has loaded and given
+   * its smoke answer, with that answer and any warnings about it.
+   */
+  async register(workspaceId: string, id: string, body: RegisterRequest): Promise<{ job: Job; smoke: SmokeResult; warnings: string[] }> {
     const job = this.o.jobs.get(workspaceId, id);
     this.requireActiveBase(job);
-    const smoke = job.state === 'succeeded' ? this.o.datasets.records(workspaceId, job.datasetId)[0] : undefined;
+    const records = job.state === 'succeeded' ? this.o.datasets.records(workspaceId, job.datasetId) : [];
     const mayReplace = (name: string) => this.o.metadata.lookup(name)?.owner === workspaceId;
-    const r = await registerJobOutput(this.o.chat, job, this.runner!.jobDir(job.id), body, smoke, mayReplace);
+    const r = await registerJobOutput(this.o.chat, job, this.runner!.jobDir(job.id), body, records, mayReplace);
     this.o.jobs.setRegistered(job.id, r.modelName);
     // The model is this workspace's: other workspaces neither see nor call it.
     this.o.metadata.set(r.modelName, { description: `Fine-tuned from ${job.baseModel} by job ${job.id} (${job.trainer}, ${job.hyperparameters.epochs} epochs)`, owner: workspaceId });
-    this.runner?.appendLog(job.id, `registered as ${r.modelName}; smoke test answered ${JSON.stringify(r.smoke.reply.slice(0, 80))}`);
-    this.o.log.info('fine-tuned model registered', { job: job.id, model: r.modelName });
-    return this.o.jobs.byId(job.id);
+    this.runner?.appendLog(
+      job.id,
+      `registered as ${r.modelName}; smoke test (at most ${r.smoke.maxTokens} tokens) answered ${JSON.stringify(r.smoke.reply.slice(0, 80))} (${r.smoke.completionTokens} tokens, finish ${r.smoke.finishReason})`,
+    );
+    for (const w of r.warnings) this.runner?.appendLog(job.id, `warning: ${w}`);
+    this.o.log.info('fine-tuned model registered', { job: job.id, model: r.modelName, warnings: r.warnings });
+    return { job: this.o.jobs.byId(job.id), smoke: r.smoke, warnings: r.warnings };
   }
 
   /** Log lines after `after` (a line count): clients poll with the returned cursor to tail. */
