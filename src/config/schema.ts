@@ -100,8 +100,12 @@ export interface FinetuneConfig {
   readonly hfModelsDir: string;
   /** Trainers running at once. */
   readonly concurrency: number;
-  /** Jobs waiting to train, all workspaces together. */
+  /** Due jobs waiting to train (no startAt, or one that has come), all workspaces together. */
   readonly maxQueued: number;
+  /** Jobs one workspace may have waiting, due or not. */
+  readonly maxQueuedPerWorkspace: number;
+  /** Milliseconds: how far ahead a job's startAt may lie. */
+  readonly maxStartDelay: number;
   /** 0: as many as the cgroup allows. */
   readonly threads: number;
   /** Milliseconds after SIGTERM before a cancelled trainer is killed. */
@@ -214,7 +218,13 @@ export const configSchema = Object.freeze([
   // One device, one run: two trainers on one GPU or one CPU only slow each other down.
   field('finetune.concurrency', integer({ min: 1, max: 64 }), 1, 'Training jobs run at once; the others wait in FIFO order'),
   // A queue deeper than this would take days on one device; better refuse than promise.
-  field('finetune.max_queued', integer({ min: 1, max: 100_000 }), 32, 'Jobs that may wait to train; more starts get 503 queue_full'),
+  field('finetune.max_queued', integer({ min: 1, max: 100_000 }), 32, 'Due jobs (no startAt, or one that has come) that may wait to train, all workspaces together; more starts get 503 queue_full'),
+  // A quarter of the shared queue: no one workspace can fill it alone, and 8 waiting jobs are
+  // already a day or more of one device's training.
+  field('finetune.max_queued_per_workspace', integer({ min: 1, max: 100_000 }), 8, 'Jobs one workspace may have waiting to train, scheduled ones included; more starts get 429 workspace_queue_full'),
+  // A week covers "tonight" and "over the weekend"; a startAt years ahead is a mistake or a
+  // way to hold a place.
+  field('finetune.max_start_delay', duration(), '168h', 'How far ahead a job\'s startAt may lie; a later one is a 400 start_at_too_far'),
   field('finetune.threads', integer({ min: 0, max: 1024 }), 0, 'CPU threads per llamacpp training job (peft jobs use what torch chooses); 0: as many as the cgroup allows'),
   // Cancel must end a trainer within 10 s; a step of a CPU run can take a few seconds.
   field('finetune.stop_timeout', duration({ min: 100 }), '5s', 'After SIGTERM, how long a cancelled trainer may take before SIGKILL'),

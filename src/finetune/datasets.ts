@@ -143,12 +143,21 @@ export class Datasets {
       .map((l) => JSON.parse(l) as TrainingRecord);
   }
 
-  /** Deletes a dataset no job references (409 otherwise). */
+  /**
+   * Deletes a dataset no job references (409 otherwise). The check and the delete are one
+   * immediate transaction, as a job's check and insert are (Jobs.create): of a delete and a job
+   * creation that race, exactly one wins and the other gets its 4xx.
+   */
   delete(workspaceId: string, id: string): void {
-    const d = this.get(workspaceId, id);
-    if (this.inUse(d.id)) throw conflict(`dataset '${d.id}' is used by a fine-tune job: delete the job first`, 'dataset_in_use');
-    // The row first: a dataset without its row is unreachable garbage, never a row without its file.
-    this.stmts.delete.run(d.id, workspaceId);
+    const d = this.db
+      .transaction(() => {
+        const found = this.get(workspaceId, id);
+        if (this.inUse(found.id)) throw conflict(`dataset '${found.id}' is used by a fine-tune job: delete the job first`, 'dataset_in_use');
+        // The row first: a dataset without its row is unreachable garbage, never a row without its file.
+        this.stmts.delete.run(found.id, workspaceId);
+        return found;
+      })
+      .immediate();
     rmSync(this.fileOf(d.id), { force: true });
   }
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
 import { dateOrNull } from '../db/database.js';
-import { conflict, invalidRequest, notFound } from '../errors.js';
+import { conflict, HearthError, invalidRequest, notFound, unavailable } from '../errors.js';
 import type { Clock } from '../domain/clock.js';
 
 // Fine-tune jobs as rows: what was asked, where the job is in its life, and what the trainer
@@ -113,6 +113,17 @@ export interface NewJob {
   startAt: Date | null;
 }
 
+/** The bounds a start must fit in (finetune.max_queued and finetune.max_queued_per_workspace). */
+export interface QueueLimits {
+  /** Due pending jobs (no startAt, or one that has come), all workspaces together. */
+  maxQueued: number;
+  /** Pending jobs of one workspace, due or not. */
+  maxQueuedPerWorkspace: number;
+}
+
+/** Seconds a refused start is told to wait: a queued job takes minutes to hours to leave the queue. */
+const QUEUE_RETRY_AFTER_S = 60;
+
 /** The most loss points kept per job; beyond it every other point is dropped (the curve keeps its shape). */
 const MAX_LOSS_POINTS = 2000;
 
@@ -129,9 +140,15 @@ export class Jobs {
          VALUES (@id, @workspaceId, @datasetId, @baseModel, @trainer, @hyperparameters, 'created', @startAt, @createdAt)`,
       ),
       get: db.prepare<[string], Row>('SELECT * FROM finetune_jobs WHERE id = ?'),
+      datasetOf: db.prepare<[string, string], number>('SELECT 1 FROM datasets WHERE id = ? AND workspace_id = ?').pluck(),
       list: db.prepare<[string], Row>('SELECT * FROM finetune_jobs WHERE workspace_id = ? ORDER BY created_at, rowid'),
       byState: db.prepare<[string], Row>('SELECT * FROM finetune_jobs WHERE state = ? ORDER BY queued_at, rowid'),
-      countInState: db.prepare<[string], number>('SELECT count(*) FROM finetune_jobs WHERE state = ?').pluck(),
+      // julianday, not text order: a start_at written before max_start_delay existed may lie past
+      // year 9999 ("+010000-…"), which sorts before every 4-digit year; julianday makes it NULL, not due.
+      countDue: db.prepare<[string], number>(
+        "SELECT count(*) FROM finetune_jobs WHERE state = 'pending' AND (start_at IS NULL OR julianday(start_at) <= julianday(?))",
+      ).pluck(),
+      countPendingOf: db.prepare<[string], number>("SELECT count(*) FROM finetune_jobs WHERE state = 'pending' AND workspace_id = ?").pluck(),
       usesDataset: db.prepare<[string], number>('SELECT count(*) FROM finetune_jobs WHERE dataset_id = ?').pluck(),
       setState: db.prepare('UPDATE finetune_jobs SET state = @to WHERE id = @id AND state = @from'),
       queue: db.prepare("UPDATE finetune_jobs SET state = 'pending', queued_at = ? WHERE id = ? AND state = 'created'"),
@@ -146,7 +163,18 @@ export class Jobs {
     };
   }
 
+  /**
+   * Inserts a created job; 400 unknown_dataset unless its dataset is the workspace's. The check
+   * and the insert are one immediate transaction: a dataset deleted while the job was being
+   * checked (the base model lookup awaits the backend) makes this call the loser of the race,
+   * never a foreign-key failure.
+   */
   create(workspaceId: string, input: NewJob): Job {
+    return this.db.transaction(() => this.insert(workspaceId, input)).immediate();
+  }
+
+  private insert(workspaceId: string, input: NewJob): Job {
+    if (this.stmts.datasetOf.get(input.datasetId, workspaceId) === undefined) throw unknownDataset(input.datasetId);
     const id = `ftjob_${randomBytes(8).toString('hex')}`;
     this.stmts.insert.run({
       id,
@@ -182,21 +210,40 @@ export class Jobs {
     return this.stmts.byState.all(state).map(fromRow);
   }
 
-  count(state: JobState): number {
-    return this.stmts.countInState.get(state)!;
-  }
-
   usesDataset(datasetId: string): boolean {
     return this.stmts.usesDataset.get(datasetId)! > 0;
   }
 
-  /** created → pending; 409 from any other state. */
-  queue(workspaceId: string, id: string): Job {
-    const job = this.get(workspaceId, id);
-    if (this.stmts.queue.run(this.clock.now().toISOString(), id).changes !== 1) {
-      throw conflict(`job '${id}' is ${job.state}: only a created job can be started (create a new job to train again)`, 'job_not_startable');
-    }
-    return this.byId(id);
+  /**
+   * created → pending, within the queue's bounds: 409 from any other state; 429
+   * workspace_queue_full when the workspace already has its share of pending jobs (due or not,
+   * so no workspace can park an unbounded number of jobs); 503 queue_full when the job is due
+   * and the shared queue is full. A job whose startAt lies ahead takes no place in the shared
+   * queue until then: far-future jobs of one workspace cannot lock the others out.
+   * Checked and moved in one immediate transaction, so two starts cannot both take the last place.
+   */
+  queue(workspaceId: string, id: string, limits: QueueLimits): Job {
+    return this.db
+      .transaction(() => {
+        const job = this.get(workspaceId, id);
+        if (job.state !== 'created') throw conflict(`job '${id}' is ${job.state}: only a created job can be started (create a new job to train again)`, 'job_not_startable');
+        const mine = this.stmts.countPendingOf.get(workspaceId)!;
+        if (mine >= limits.maxQueuedPerWorkspace) {
+          throw new HearthError(
+            'rate_limited',
+            `this workspace already has ${mine} jobs waiting to train (finetune.max_queued_per_workspace is ${limits.maxQueuedPerWorkspace}); start this job once one of them has run, or cancel one`,
+            { code: 'workspace_queue_full', retryAfterS: QUEUE_RETRY_AFTER_S },
+          );
+        }
+        const now = this.clock.now();
+        if (job.startAt === null || job.startAt.getTime() <= now.getTime()) {
+          const due = this.stmts.countDue.get(now.toISOString())!;
+          if (due >= limits.maxQueued) throw unavailable(`the training queue is full (${due} jobs waiting; finetune.max_queued); start this job later`, QUEUE_RETRY_AFTER_S, 'queue_full');
+        }
+        this.stmts.queue.run(now.toISOString(), id);
+        return this.byId(id);
+      })
+      .immediate();
   }
 
   /** pending → running (the runner took it); false if it was cancelled meanwhile. */
@@ -232,6 +279,9 @@ export class Jobs {
     return job;
   }
 }
+
+/** The answer to a job naming a dataset its workspace does not have (or no longer has). */
+export const unknownDataset = (datasetId: string) => invalidRequest(`datasetId '${datasetId}': no such dataset in this workspace`, 'unknown_dataset');
 
 /** Checks a job request's hyperparameters, filling defaults; errors name the field. */
 export function hyperparametersOf(body: { epochs?: number; learningRate?: number; contextSize?: number; output?: string; seed?: number }): Hyperparameters {

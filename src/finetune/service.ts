@@ -4,10 +4,12 @@ import { conflict, HearthError, invalidRequest, unavailable } from '../errors.js
 import type { Logger } from '../log.js';
 import type { ChatService } from '../gateway/chat-service.js';
 import type { Datasets } from './datasets.js';
-import { hyperparametersOf, TRAINERS, FINAL_STATES, type Job, type Jobs, type TrainerName } from './jobs.js';
+import { hyperparametersOf, TRAINERS, FINAL_STATES, unknownDataset, type Job, type Jobs, type QueueLimits, type TrainerName } from './jobs.js';
+import type { Clock } from '../domain/clock.js';
+import { formatDuration } from '../config/kinds.js';
 import { locateBaseModel } from './base-model.js';
 import type { FinetuneRunner, TrainerLaunch } from './runner.js';
-import { registerJobOutput, type RegisterRequest } from './register.js';
+import { registerJobOutput, type RegisterRequest, type SmokeResult } from './register.js';
 import { usableBy, type ModelMetadata } from '../domain/model-metadata.js';
 import { llamaCppMemoryNeed, prepareLlamaCpp, type LlamaCppSettings } from './trainers/llamacpp.js';
 import { hfWeightsDir, needsGgufAdapter, peftMemoryNeed, preparePeft, type PeftSettings } from './trainers/peft.js';
@@ -36,8 +38,11 @@ export interface FinetuneServiceOptions {
   /** The bundled engine's model store, when the backend is the engine. */
   engineModelsDir: () => string | undefined;
   defaultTrainer: TrainerName;
-  /** Pending jobs allowed at once (all workspaces). */
-  maxQueued: number;
+  /** finetune.max_queued and finetune.max_queued_per_workspace. */
+  queue: QueueLimits;
+  /** finetune.max_start_delay: how far ahead a job's startAt may lie, in ms. */
+  maxStartDelayMs: number;
+  clock: Clock;
   llamacpp: LlamaCppSettings;
   peft: PeftSettings;
   /** The backend's kind ('engine', 'ollama', 'external'): the bundled engine takes GGUF adapters only. */
@@ -69,7 +74,7 @@ export class FinetuneService {
     try {
       this.o.datasets.get(workspaceId, body.datasetId);
     } catch (err) {
-      if (err instanceof HearthError && err.kind === 'not_found') throw invalidRequest(`datasetId '${body.datasetId}': no such dataset in this workspace`, 'unknown_dataset');
+      if (err instanceof HearthError && err.kind === 'not_found') throw unknownDataset(body.datasetId);
       throw err;
     }
     const trainer = body.trainer ?? this.o.defaultTrainer;
@@ -80,8 +85,17 @@ export class FinetuneService {
     if (body.startAt !== undefined) {
       startAt = new Date(body.startAt);
       if (Number.isNaN(startAt.getTime())) throw invalidRequest('startAt must be an ISO 8601 date-time', 'invalid_start_at');
+      // A job scheduled years ahead is a mistake or a way to hold a place; refuse it now.
+      const latest = this.o.clock.now().getTime() + this.o.maxStartDelayMs;
+      if (startAt.getTime() > latest) {
+        throw invalidRequest(
+          `startAt '${body.startAt}' is more than ${formatDuration(this.o.maxStartDelayMs)} ahead (finetune.max_start_delay); choose a time before ${new Date(latest).toISOString()}`,
+          'start_at_too_far',
+        );
+      }
     }
     await this.requireBaseModel(workspaceId, body.baseModel);
+    // The dataset was there before the await above; create() checks again, in its transaction.
     return this.o.jobs.create(workspaceId, { datasetId: body.datasetId, baseModel: body.baseModel, trainer, hyperparameters, startAt });
   }
 
@@ -89,7 +103,9 @@ export class FinetuneService {
   private async requireBaseModel(workspaceId: string, model: string): Promise<void> {
     const unknown = () => invalidRequest(`baseModel '${model}': the backend has no such model (see GET /api/v1/models)`, 'unknown_base_model');
     // Another workspace's fine-tuned model is no base for this one: the same answer as no model.
-    if (!usableBy(this.o.metadata.lookup(model), workspaceId)) throw unknown();
+    const meta = this.o.metadata.lookup(model);
+    if (!usableBy(meta, workspaceId)) throw unknown();
+    if (meta?.isActive === false) throw invalidRequest(`baseModel '${model}' is switched off by the operator of this server`, 'base_model_inactive');
     let base;
     try {
       base = await locateBaseModel(this.o.chat, model, this.o.engineModelsDir());
@@ -101,14 +117,26 @@ export class FinetuneService {
     if (base.adapters > 0) throw invalidRequest(`baseModel '${model}' is itself a base plus an adapter; fine-tune its base instead`, 'base_model_has_adapter');
   }
 
+  /**
+   * Queues a created job and lets the runner take it at once if a trainer slot is free and the
+   * job is due: the answer shows the job as it then is, `running` in that case, else `pending`.
+   */
   start(workspaceId: string, id: string): Job {
-    const pending = this.o.jobs.count('pending');
-    if (pending >= this.o.maxQueued && this.o.jobs.get(workspaceId, id).state === 'created') {
-      throw unavailable(`the training queue is full (${pending} jobs waiting; finetune.max_queued); start this job later`, 60, 'queue_full');
-    }
-    const job = this.o.jobs.queue(workspaceId, id);
+    this.requireActiveBase(this.o.jobs.get(workspaceId, id));
+    const job = this.o.jobs.queue(workspaceId, id, this.o.queue);
     this.runner?.pump();
     return this.o.jobs.byId(job.id);
+  }
+
+  /**
+   * 409 base_model_inactive when the operator has switched the job's base off since the job was
+   * created: a switched-off model is no more trained on, nor served through a fine-tune of it,
+   * than it is chatted with.
+   */
+  private requireActiveBase(job: Job): void {
+    if (this.o.metadata.lookup(job.baseModel)?.isActive === false) {
+      throw conflict(`job '${job.id}': its baseModel '${job.baseModel}' has been switched off by the operator of this server`, 'base_model_inactive');
+    }
   }
 
   async cancel(workspaceId: string, id: string): Promise<Job> {
@@ -119,18 +147,26 @@ export class FinetuneService {
     return this.o.jobs.byId(job.id);
   }
 
-  /** Makes a succeeded job's output a servable model; answers once it has passed its smoke test. */
-  async register(workspaceId: string, id: string, body: RegisterRequest): Promise<Job> {
+  /**
+   * Makes a succeeded job's output a servable model; answers once the model has loaded and given
+   * its smoke answer, with that answer and any warnings about it.
+   */
+  async register(workspaceId: string, id: string, body: RegisterRequest): Promise<{ job: Job; smoke: SmokeResult; warnings: string[] }> {
     const job = this.o.jobs.get(workspaceId, id);
-    const smoke = job.state === 'succeeded' ? this.o.datasets.records(workspaceId, job.datasetId)[0] : undefined;
+    this.requireActiveBase(job);
+    const records = job.state === 'succeeded' ? this.o.datasets.records(workspaceId, job.datasetId) : [];
     const mayReplace = (name: string) => this.o.metadata.lookup(name)?.owner === workspaceId;
-    const r = await registerJobOutput(this.o.chat, job, this.runner!.jobDir(job.id), body, smoke, mayReplace);
+    const r = await registerJobOutput(this.o.chat, job, this.runner!.jobDir(job.id), body, records, mayReplace);
     this.o.jobs.setRegistered(job.id, r.modelName);
     // The model is this workspace's: other workspaces neither see nor call it.
     this.o.metadata.set(r.modelName, { description: `Fine-tuned from ${job.baseModel} by job ${job.id} (${job.trainer}, ${job.hyperparameters.epochs} epochs)`, owner: workspaceId });
-    this.runner?.appendLog(job.id, `registered as ${r.modelName}; smoke test answered ${JSON.stringify(r.smoke.reply.slice(0, 80))}`);
-    this.o.log.info('fine-tuned model registered', { job: job.id, model: r.modelName });
-    return this.o.jobs.byId(job.id);
+    this.runner?.appendLog(
+      job.id,
+      `registered as ${r.modelName}; smoke test (at most ${r.smoke.maxTokens} tokens) answered ${JSON.stringify(r.smoke.reply.slice(0, 80))} (${r.smoke.completionTokens} tokens, finish ${r.smoke.finishReason})`,
+    );
+    for (const w of r.warnings) this.runner?.appendLog(job.id, `warning: ${w}`);
+    this.o.log.info('fine-tuned model registered', { job: job.id, model: r.modelName, warnings: r.warnings });
+    return { job: this.o.jobs.byId(job.id), smoke: r.smoke, warnings: r.warnings };
   }
 
   /** Log lines after `after` (a line count): clients poll with the returned cursor to tail. */
@@ -149,6 +185,8 @@ export class FinetuneService {
 
   /** The runner's prepare step: everything a trainer needs, checked before it starts. */
   async prepare(job: Job, dir: string): Promise<TrainerLaunch> {
+    // Switched off while the job waited in the queue: it fails with the reason.
+    this.requireActiveBase(job);
     const base = await locateBaseModel(this.o.chat, job.baseModel, this.o.engineModelsDir());
     const records = this.o.datasets.records(job.workspaceId, job.datasetId);
     const unloaded = await this.o.chat.unloadAll().catch((err: unknown) => {

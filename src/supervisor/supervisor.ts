@@ -455,9 +455,13 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   private onRunEnded(run: Run, info: ExitInfo): void {
     this.exitInfo = info;
-    const expected = info.reason === 'stop';
+    // Stopped by us, or a one-shot child (a trainer) that finished its work and exited 0: both
+    // are the normal end of a run. A child under a restart policy (the backend) is meant to run
+    // until stopped, so any exit of its own, even 0, is worth a warning.
+    const finished = !this.opts.restart && info.reason === undefined && info.code === 0 && info.signal === null;
     const meta = { pid: info.pid, code: info.code, signal: info.signal, reason: info.reason, stderrTail: info.stderrTail };
-    if (expected) this.log.info('supervised process exited', meta);
+    if (info.reason === 'stop') this.log.info('supervised process exited', meta);
+    else if (finished) this.log.info('supervised process finished (exit code 0)', meta);
     else this.log.warn(`supervised process ${describeExit(info)}`, meta);
     this.emit('exit', info);
     if (this.stopping) return; // stop() owns the state from here.

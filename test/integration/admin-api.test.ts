@@ -193,6 +193,15 @@ describe('admin API', () => {
     assert.equal((await d.admin<ErrorBody>('PUT', '/api/admin/models/hearth-demo', { workspace: 'nobody' })).status, 404);
     const bad = await d.admin<ErrorBody>('PUT', '/api/admin/models/..%2Fetc', { name: 'x' });
     assert.equal(bad.status, 400);
+    // Names that pass the contract's pattern but that the backend would refuse: nothing is stored.
+    for (const name of ['a/../../x:latest', 'a/../x', 'x:..', 'me/x:-t']) {
+      const refused = await d.admin<ErrorBody>('PUT', `/api/admin/models/${encodeURIComponent(name)}`, { description: 'x' });
+      assert.equal(refused.status, 400, name);
+      assert.equal(refused.body.error.code, 'invalid_model_name', name);
+      assert.match(refused.body.error.message, /^model: /, name);
+    }
+    const listed = (await d.admin<{ models: Array<{ id: string }> }>('GET', '/api/admin/models')).body.models.map((m) => m.id);
+    assert.deepEqual(listed.filter((id) => id.includes('..') || id.includes(':-')), [], listed.join(', '));
   });
 
   test("a model's parameters are the defaults of the calls on it; what a call sets wins", async () => {

@@ -4,7 +4,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, stat, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
@@ -90,9 +90,21 @@ describe('fine-tune training (llamacpp trainer)', () => {
     assert.equal(out.finalLoss, losses.at(-1));
     assert.ok(out.tokensPerS > 0 && out.peakRssBytes > 0, JSON.stringify(out));
 
-    const reg = await c.call<JobView>('POST', `/finetune/jobs/${jobId}/register`, { modelName: 'my-tuned-model' });
+    // A base the operator switches off is no base for a registration either.
+    assert.equal((await d.admin('PUT', '/api/admin/models/hearth-demo', { is_active: false })).status, 200);
+    const offBase = await c.call<{ error: { code: string } }>('POST', `/finetune/jobs/${jobId}/register`, { modelName: 'my-tuned-model' });
+    assert.equal((await d.admin('PUT', '/api/admin/models/hearth-demo', { is_active: true })).status, 200);
+    assert.equal(offBase.status, 409);
+    assert.equal(offBase.body.error.code, 'base_model_inactive');
+
+    const reg = await c.call<JobView & { smoke: { reply: string; finishReason: string; maxTokens: number }; warnings: string[] }>('POST', `/finetune/jobs/${jobId}/register`, { modelName: 'my-tuned-model' });
     assert.equal(reg.status, 200, JSON.stringify(reg.body));
     assert.equal(reg.body.modelName, 'my-tuned-model');
+    // It learned: the smoke answer is the taught word, and it stopped, so no warning.
+    assert.match(reg.body.smoke.reply, /ZEBRA/);
+    assert.equal(reg.body.smoke.finishReason, 'stop');
+    assert.equal(reg.body.smoke.maxTokens, 64, 'twice a 5-byte reply is under the floor of 64');
+    assert.deepEqual(reg.body.warnings, []);
     const models = await c.call<{ models: Array<{ id: string }> }>('GET', '/models');
     assert.ok(models.body.models.some((m) => m.id.startsWith('my-tuned-model')), JSON.stringify(models.body));
     assert.match(await c.ask('my-tuned-model'), /ZEBRA/);
@@ -102,6 +114,16 @@ describe('fine-tune training (llamacpp trainer)', () => {
     assert.equal(again.status, 409);
     assert.match(again.body.error.message, /already exists.*overwrite/);
     assert.equal((await c.call('POST', `/finetune/jobs/${jobId}/register`, { modelName: 'my-tuned-model', overwrite: true })).status, 200);
+
+    // An adapter the backend cannot load: the model is removed again, with a 409 that says why.
+    const adapter = join(d.dataDir, 'finetune', 'jobs', jobId, 'output', 'adapter.gguf');
+    await truncate(adapter, Math.floor((await stat(adapter)).size / 2));
+    const broken = await c.call<{ error: { code: string; message: string } }>('POST', `/finetune/jobs/${jobId}/register`, { modelName: 'broken-model' });
+    assert.equal(broken.status, 409, JSON.stringify(broken.body));
+    assert.equal(broken.body.error.code, 'smoke_test_failed');
+    assert.match(broken.body.error.message, /could not be loaded or could not answer.*the model was removed/);
+    const after = await c.call<{ models: Array<{ id: string }> }>('GET', '/models');
+    assert.ok(!after.body.models.some((m) => m.id.startsWith('broken-model')), JSON.stringify(after.body));
   });
 
   test('a full-model job registers as a model of its own, with the chat template restored', async () => {

@@ -33,6 +33,7 @@ describe('seed code samples', () => {
   let d: DaemonProcess;
   let key: string;
   let dir: string;
+  let backend: Ollama;
   const python = pythonWithRequests();
 
   before(async () => {
@@ -40,7 +41,8 @@ describe('seed code samples', () => {
     key = (await d.keyFor('paid_chat')).key;
     // The backend's address is in health for the admin token only.
     const health = (await d.admin<{ backend: { url: string } }>('GET', '/api/v1/health')).body;
-    await new Ollama({ host: health.backend.url }).copy({ source: 'hearth-demo', destination: 'llama3.2' });
+    backend = new Ollama({ host: health.backend.url });
+    await backend.copy({ source: 'hearth-demo', destination: 'llama3.2' });
     dir = await mkdtemp(join(tmpdir(), 'hearth-samples-'));
   });
   after(async () => {
@@ -118,5 +120,48 @@ console.log(JSON.stringify({ state: status.state, jobId, status: check.status, r
     assert.equal(typeof out.reply.choices[0]?.message.content, 'string');
     const job = (await (await fetch(`${d.url}/api/v1/finetune/jobs/${out.jobId}`, { headers: { 'x-api-key': trainKey } })).json()) as { modelName: string };
     assert.equal(job.modelName, 'my-tuned-model');
+  });
+
+  test('Fine-tune flow — fetch, with a few long answers and the default epochs: registered with a warning, and the chat answers', async () => {
+    const trainKey = (await d.keyFor('chat_agent_train')).key;
+    // The sample registers my-tuned-model without overwrite: the test above's model goes first.
+    await backend.delete({ model: 'my-tuned-model' }).catch(() => undefined);
+    // Three records whose replies are far longer than 64 tokens: three epochs teach the untrained
+    // model nothing, and its greedy answer rambles. Before, registration removed such a model and
+    // the sample's chat got 404.
+    const answer = (topic: string) =>
+      `${topic} is kept in SQLite by the daemon, written in one immediate transaction before the backend is called, and settled only when the call succeeds, so that a failed call costs nothing at all.`;
+    const records = ['credits', 'usage', 'the ledger'].map((topic) => ({ messages: [{ role: 'user', content: `How is ${topic} kept?` }, { role: 'assistant', content: answer(topic) }] }));
+    const tail = `
+const check = await fetch(\`\${API_BASE}/api/v1/chat\`, { method: 'POST', headers: hdr, body: JSON.stringify({ model: 'my-tuned-model', messages: [{ role: 'user', content: 'Hello' }] }) });
+const log = await (await fetch(\`\${API_BASE}/api/v1/finetune/jobs/\${jobId}/log\`, { headers: hdr })).json();
+console.log(JSON.stringify({ state: status.state, jobId, status: check.status, reply: await check.json(), log: log.lines }));
+`;
+    const out = JSON.parse((await runSample('finetune-fetch.mjs', tail, process.execPath, { key: trainKey, records })).trim().split('\n').pop() as string) as {
+      state: string;
+      jobId: string;
+      status: number;
+      reply: { model: string };
+      log: string[];
+    };
+    assert.equal(out.state, 'succeeded');
+    assert.equal(out.status, 200, JSON.stringify(out.reply));
+    assert.equal(out.reply.model, 'my-tuned-model');
+    assert.ok(out.log.some((l) => /registered as my-tuned-model; smoke test/.test(l)), out.log.join('\n'));
+    assert.ok(out.log.some((l) => /warning: the smoke answer did not stop within \d+ tokens/.test(l)), out.log.join('\n'));
+
+    // The registration's answer carries what the smoke test saw (registered again over the same name).
+    const again = await d.api<{ modelName: string; smoke: { reply: string; finishReason: string; completionTokens: number; maxTokens: number }; warnings: string[] }>(
+      trainKey, 'POST', `/finetune/jobs/${out.jobId}/register`, { modelName: 'my-tuned-model', overwrite: true },
+    );
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    assert.equal(again.body.modelName, 'my-tuned-model');
+    const longest = Math.max(...records.map((r) => Buffer.byteLength(r.messages[1]!.content)));
+    assert.equal(again.body.smoke.maxTokens, 2 * (longest + 1), 'twice the longest reply, counted in bytes');
+    assert.equal(again.body.smoke.finishReason, 'length');
+    assert.equal(again.body.smoke.completionTokens, again.body.smoke.maxTokens);
+    assert.equal(typeof again.body.smoke.reply, 'string');
+    assert.equal(again.body.warnings.length, 1, JSON.stringify(again.body.warnings));
+    assert.match(again.body.warnings[0]!, /did not stop within \d+ tokens/);
   });
 });

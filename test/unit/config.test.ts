@@ -77,7 +77,7 @@ const defaults: HearthConfig = {
     demoModel: true,
   },
   limits: { maxBody: 1024 * 1024, maxMessages: 256, maxTokens: 16384, streamHeartbeat: 5000, shutdownDrain: 30_000 },
-  finetune: { maxDatasetBytes: 32 * 1024 * 1024, maxDatasetRecords: 100_000, datasetQuota: 256 * 1024 * 1024, maxUploads: 2, trainer: 'llamacpp', python: 'python3', hfModelsDir: '', concurrency: 1, maxQueued: 32, threads: 0, stopTimeout: 5000 },
+  finetune: { maxDatasetBytes: 32 * 1024 * 1024, maxDatasetRecords: 100_000, datasetQuota: 256 * 1024 * 1024, maxUploads: 2, trainer: 'llamacpp', python: 'python3', hfModelsDir: '', concurrency: 1, maxQueued: 32, maxQueuedPerWorkspace: 8, maxStartDelay: 168 * 3600_000, threads: 0, stopTimeout: 5000 },
   secrets: { store: 'file' },
   dev: { validateResponses: false },
 };
@@ -338,6 +338,8 @@ describe('config invalid values name their key', () => {
     'finetune.hf_models_dir': '~/models',
     'finetune.concurrency': 0,
     'finetune.max_queued': 'many',
+    'finetune.max_queued_per_workspace': 0,
+    'finetune.max_start_delay': '7 days',
     'finetune.threads': -2,
     'finetune.stop_timeout': '10',
     'limits.max_body': '1 parsec',

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { HearthError } from '../../src/errors.js';
-import { checkModelName, formatModelName, parseModelName, type ModelName } from '../../src/engine/store/model-name.js';
+import { checkModelName, formatModelName, parseModelName, requireModelName, type ModelName } from '../../src/engine/store/model-name.js';
 
 const valid: Array<[string, ModelName]> = [
   ['llama3', { namespace: 'library', model: 'llama3', tag: 'latest' }],
@@ -124,5 +124,21 @@ describe('checkModelName', () => {
       { namespace: '', model: 'x', tag: 'latest' },
     ];
     for (const name of bad) assert.throws(() => checkModelName(name), { code: 'invalid_model_name' });
+  });
+});
+
+describe('requireModelName', () => {
+  it('returns a valid name as written', () => {
+    assert.equal(requireModelName('Library/Hearth-Demo:latest', 'model'), 'Library/Hearth-Demo:latest');
+  });
+
+  it('refuses what the backend would refuse with a 400 naming the field', () => {
+    for (const raw of ['a/../../x:latest', '../x', 'a/../x', 'x:../y', 'x y', '', 42]) {
+      assert.throws(
+        () => requireModelName(raw, 'model'),
+        (err: unknown) => err instanceof HearthError && err.status === 400 && err.code === 'invalid_model_name' && /^model[: ]/.test(err.message),
+        String(raw),
+      );
+    }
   });
 });

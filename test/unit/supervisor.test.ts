@@ -53,6 +53,10 @@ const scripts = {
     process.stderr.write('LAST LINE before exit\\n');
     process.exitCode = 7;
   `,
+  // A one-shot worker: says something, exits 0.
+  clean: `
+    process.stderr.write('all done\\n', () => process.exit(0));
+  `,
 };
 
 type ScriptName = keyof typeof scripts;
@@ -212,6 +216,23 @@ describe('Supervisor', () => {
     assert.ok(!exit?.stderrTail.includes('noise line 0\n'), 'the head was dropped');
     const logged = entries.find((e) => typeof e.message === 'string' && e.message.startsWith('supervised process exited with code 7'));
     assert.equal(logged?.stderrTail, exit?.stderrTail, 'the exit log carries the tail');
+  });
+
+  test('a one-shot child that exits 0 is logged at info; under a restart policy the same exit is a warning', async () => {
+    const oneShot = supervise('clean', []);
+    await oneShot.sup.start().catch(() => undefined);
+    await waitUntil(() => oneShot.sup.state === 'stopped', 10_000, 'the one-shot child stopped');
+    const exitLines = (entries: Array<Record<string, unknown>>) => entries.filter((e) => typeof e.message === 'string' && e.message.startsWith('supervised process'));
+    const logged = exitLines(oneShot.entries).filter((e) => e.code === 0);
+    assert.equal(logged.length, 1, JSON.stringify(oneShot.entries));
+    assert.equal(logged[0]?.level, 'info');
+    assert.deepEqual(oneShot.entries.filter((e) => e.level === 'warn'), [], 'no warning for a finished one-shot run');
+
+    const kept = supervise('clean', [], { restart: { initialDelayMs: 60_000, maxDelayMs: 60_000, factor: 2 } });
+    await kept.sup.start().catch(() => undefined);
+    await waitUntil(() => kept.sup.state === 'restarting', 10_000, 'the kept child is to be restarted');
+    await kept.sup.stop();
+    assert.equal(exitLines(kept.entries).find((e) => e.code === 0 && e.reason === undefined)?.level, 'warn', JSON.stringify(kept.entries));
   });
 
   test('a child not healthy within startTimeoutMs is killed and start rejects', async () => {

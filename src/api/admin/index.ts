@@ -7,6 +7,7 @@ import { usageReport, usageReports } from '../v1/usage.js';
 import { modelKey, type ModelMetadata } from '../../domain/model-metadata.js';
 import type { ChatService } from '../../gateway/chat-service.js';
 import { keyView, modelView, planView, workspaceView } from './views.js';
+import { requireModelName } from '../../engine/store/model-name.js';
 
 export interface AdminDeps {
   catalog: Catalog;
@@ -77,6 +78,9 @@ export function createAdminRouter(deps: AdminDeps): Router {
     res.json({ models: ids.map((id) => ({ id, ...modelView(set.get(id)), on_backend: onBackend.has(id) })) });
   });
   router.put('/models/:model', (req, res) => {
+    // A name the backend would refuse never gets a row: it could name no model, and its parts
+    // would become paths in the engine's store were it ever pulled under that name.
+    requireModelName(req.params.model, 'model');
     const b = req.body as { name?: string; description?: string; is_active?: boolean; parameters?: Record<string, unknown>; workspace?: string | null };
     // The operator may give a model to a workspace, or take it back (null): a name a workspace
     // registered before the operator pulled a model of that name, say.

@@ -49,8 +49,8 @@ export function createJobsRouter({ finetune }: JobsRouterDeps): Router {
   });
   router.post('/finetune/jobs/:id/cancel', async (req, res) => void res.json(jobView(await finetune.cancel(ws(res), req.params.id as string))));
   router.post('/finetune/jobs/:id/register', async (req, res) => {
-    const job = await finetune.register(ws(res), req.params.id as string, req.body as RegisterRequest);
-    res.json(jobView(job));
+    const { job, smoke, warnings } = await finetune.register(ws(res), req.params.id as string, req.body as RegisterRequest);
+    res.json({ ...jobView(job), smoke, warnings });
   });
   router.get('/finetune/jobs/:id/log', (req, res) => {
     // The contract has checked both (and the validator may already have made them numbers).

@@ -93,6 +93,22 @@ export function checkModelName(name: ModelName): ModelName {
   return { namespace, model, tag };
 }
 
+/**
+ * A model name from a client, for a store other than the model store itself (model metadata, a
+ * fine-tune registration): checked as the backend will read it, so nothing is kept under a name
+ * the backend would refuse (`a/../../x:latest`), and returned as written, as Ollama lists it.
+ * 400 invalid_model_name naming `field` otherwise.
+ */
+export function requireModelName(raw: unknown, field: string): string {
+  if (typeof raw !== 'string' || raw.trim() === '') throw invalidRequest(`${field} is required`, 'invalid_model_name');
+  try {
+    checkModelName(parseModelName(raw));
+    return raw;
+  } catch (err) {
+    throw invalidRequest(`${field}: ${err instanceof Error ? err.message : String(err)}`, 'invalid_model_name');
+  }
+}
+
 /** "model:tag" for the default namespace, "namespace/model:tag" otherwise. */
 export function formatModelName(name: ModelName): string {
   const base = name.namespace === DEFAULT_NAMESPACE ? name.model : `${name.namespace}/${name.model}`;
