@@ -185,7 +185,7 @@ export const configSchema = Object.freeze([
   // Each parallel sequence holds its own num_ctx of KV cache: 2 overlaps requests without doubling memory much.
   field('engine.parallel', integer({ min: 1, max: 256 }), 2, 'Requests one model serves at once'),
   // Past 64 waiting requests, a client is better told 503 now than answered minutes later.
-  field('engine.max_queue', integer({ min: 1, max: 100_000 }), 64, 'Requests waiting per model before new ones get 503'),
+  field('engine.max_queue', integer({ min: 1, max: 100_000 }), 64, "Requests waiting per model before new ones get 503; one workspace's share is bounded first by its plan's max_concurrent (hearth plans set --max-concurrent)"),
   // Ollama's long-time default; enough for chat, small enough for CPU boxes.
   field('engine.num_ctx', integer({ min: 256, max: 1_048_576 }), 2048, 'Default context size per sequence, in tokens'),
   field('engine.threads', integer({ min: 0, max: 1024 }), 0, 'CPU threads for inference; 0: as many as the cgroup allows'),

@@ -447,6 +447,11 @@ describe('config schema, example and env docs', () => {
     for (const f of configSchema) assert.ok(committed.includes(`${f.key.split('.').pop()}: `), f.key);
   });
 
+  it("the README's table of environment variables is the rendered one", () => {
+    const readme = readFileSync(join(packageRoot, 'README.md'), 'utf8');
+    assert.ok(readme.includes(renderEnvTable()), 'regenerate: node dist/scripts/config-example.js --env-table, and paste it into the README');
+  });
+
   it('loading config.example.yaml yields exactly the defaults', () => {
     const file = join(packageRoot, 'config.example.yaml');
     assert.deepEqual(loadConfig({ file, env: {}, defaultFile: null, cwd: packageRoot }), loadConfig({ env: {}, defaultFile: null, cwd: packageRoot }));
