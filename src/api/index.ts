@@ -19,6 +19,7 @@ import { authenticate, authorize, compileEndpoints } from '../gateway/auth.js';
 import { gatewayErrorHandler } from '../gateway/errors.js';
 import { RateLimiter } from '../gateway/rate-limiter.js';
 import { withRequestLimits } from './contract-limits.js';
+import { jsonBody as parseJsonBody } from '../http/json-body.js';
 import { createDocsRouter } from './docs.js';
 import { createHealthRouter, type HealthDeps } from './v1/health.js';
 import { createModelsRouter } from './v1/models.js';
@@ -97,10 +98,10 @@ export function createGatewayApp(deps: GatewayDeps): Express {
     if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) req.headers['content-type'] = 'application/json';
     next();
   };
-  const jsonBody = [express.json({ limit: deps.limits.maxBodyBytes, type: () => true }), jsonContentType];
+  const jsonBody = [parseJsonBody({ limit: deps.limits.maxBodyBytes }), jsonContentType];
   // A dataset may be far larger than a chat. JSON escaping can double text, so its body may be
   // twice the dataset limit; past the dataset limit itself the 400 names the record.
-  const datasetBody = express.json({ limit: Math.max(deps.limits.maxBodyBytes, 2 * deps.limits.maxDatasetBytes + 65_536), type: () => true });
+  const datasetBody = parseJsonBody({ limit: Math.max(deps.limits.maxBodyBytes, 2 * deps.limits.maxDatasetBytes + 65_536) });
   cacheValidatorRouteMatchers();
   // One validator for both surfaces; it finds each request's operation from its full URL.
   const contract = OpenApiValidator.middleware({
