@@ -11,6 +11,8 @@ export type ErrorKind =
   | 'conflict'
   | 'payload_too_large'
   | 'unsupported_media_type'
+  | 'request_timeout'
+  | 'headers_too_large'
   | 'rate_limited'
   | 'insufficient_quota'
   | 'unavailable'
@@ -25,6 +27,8 @@ export const statusOfKind: Readonly<Record<ErrorKind, number>> = Object.freeze({
   conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  request_timeout: 408,
+  headers_too_large: 431,
   rate_limited: 429,
   insufficient_quota: 429,
   unavailable: 503,

@@ -11,6 +11,8 @@ const typeOfKind: Readonly<Record<ErrorKind, string>> = Object.freeze({
   conflict: 'conflict_error',
   payload_too_large: 'invalid_request_error',
   unsupported_media_type: 'invalid_request_error',
+  request_timeout: 'invalid_request_error',
+  headers_too_large: 'invalid_request_error',
   rate_limited: 'rate_limit_error',
   insufficient_quota: 'insufficient_quota',
   unavailable: 'service_unavailable_error',

@@ -70,9 +70,21 @@ export class RawClient {
     return parsed;
   }
 
-  /** True once the server has closed the connection, false if it is still open after `timeoutMs`. */
+  /**
+   * True once the socket is closed, false if it is still open after `timeoutMs`. This client
+   * never closes on its own, so a close means the server's end (FIN) and then the server's reset
+   * of a later write, or a reset: the server no longer holds the connection at all.
+   */
   async closedWithin(timeoutMs: number): Promise<boolean> {
     return (await this.until(() => (this.closed ? true : undefined), timeoutMs).catch(() => false)) === true;
+  }
+
+  /**
+   * True once the server has ended the connection (FIN) or reset it, false if neither within
+   * `timeoutMs`. A client that sends nothing more sees no more than this of the server's close.
+   */
+  async endedWithin(timeoutMs: number): Promise<boolean> {
+    return (await this.until(() => (this.ended || this.closed ? true : undefined), timeoutMs).catch(() => false)) === true;
   }
 
   destroy(): Promise<void> {

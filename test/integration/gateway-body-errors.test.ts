@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
-import { RawClient } from '../helpers/raw-http.js';
+import { RawClient, type RawResponse } from '../helpers/raw-http.js';
 
 const MODEL = 'hearth-demo';
 const chat = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 });
@@ -75,6 +75,29 @@ describe('gateway: bodies and headers it cannot read', () => {
       body: gzipSync(JSON.stringify({ name: 'zipped', plan: 'paid_chat' })),
     });
     assert.equal(res.status, 201, await res.text());
+  });
+
+  test('what Node refuses before any route (bad Content-Length, Transfer-Encoding, chunks, huge headers) gets the error object too', async () => {
+    const head = `POST /api/v1/chat HTTP/1.1\r\nHost: hearth\r\nX-API-Key: ${key}\r\n`;
+    const cases: Array<{ what: string; request: string; status: number; code: string; message: RegExp }> = [
+      { what: 'Content-Length: abc', request: `${head}Content-Length: abc\r\n\r\n${chat}`, status: 400, code: 'malformed_request', message: /Content-Length/ },
+      { what: 'two Content-Lengths', request: `${head}Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}`, status: 400, code: 'malformed_request', message: /malformed HTTP request/ },
+      { what: 'Content-Length and chunked', request: `${head}Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, status: 400, code: 'malformed_request', message: /malformed HTTP request/ },
+      { what: 'a chunk size that is not hex', request: `${head}Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n`, status: 400, code: 'malformed_request', message: /malformed HTTP request/ },
+      { what: 'Content-Length past 2^53', request: `${head}Content-Length: 99999999999999999999\r\n\r\n`, status: 400, code: 'malformed_request', message: /malformed HTTP request/ },
+      { what: '64 KiB of headers', request: `${head}X-Big: ${'a'.repeat(64 * 1024)}\r\n\r\n`, status: 431, code: 'headers_too_large', message: /headers too large/ },
+    ];
+    for (const c of cases) {
+      const client = await RawClient.connect(d.url);
+      try {
+        client.write(c.request);
+        const res: RawResponse = await client.response(10_000);
+        assertError(res.status, res.body, c, c.what);
+        assert.equal(res.headers.connection, 'close', c.what);
+      } finally {
+        await client.destroy();
+      }
+    }
   });
 
   test('a client that hangs up mid-body is one info line, without a stack; no error is logged for any of it', async () => {
