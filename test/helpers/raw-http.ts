@@ -1,6 +1,6 @@
 // HTTP/1.1 spoken byte by byte over a plain socket, for the requests no HTTP client will send:
 // bodies that drip or never finish, malformed headers, a chosen local address.
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 
 export interface RawResponse {
   status: number;
@@ -131,12 +131,11 @@ function parse(text: string): RawResponse | undefined {
   return { status: Number(statusLine.split(' ')[1]), headers, body: body.subarray(0, length).toString('utf8') };
 }
 
-/** Whether this machine routes `address` (127.0.0.2 is loopback on Linux, not on macOS). */
-export async function canBind(address: string, url: string): Promise<boolean> {
-  try {
-    await (await RawClient.connect(url, address)).destroy();
-    return true;
-  } catch {
-    return false;
-  }
+/** Whether `address` is a local address here (127.0.0.2 is on Linux, not on macOS): a listener binds to it. */
+export function isLocalAddress(address: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(0, address, () => probe.close(() => resolve(true)));
+  });
 }
