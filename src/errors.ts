@@ -11,10 +11,14 @@ export type ErrorKind =
   | 'method_not_allowed'
   | 'conflict'
   | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'request_timeout'
+  | 'headers_too_large'
   | 'rate_limited'
   | 'insufficient_quota'
   | 'unavailable'
-  | 'internal';
+  | 'internal'
+  | 'client_closed';
 
 export const statusOfKind: Readonly<Record<ErrorKind, number>> = Object.freeze({
   invalid_request: 400,
@@ -24,10 +28,16 @@ export const statusOfKind: Readonly<Record<ErrorKind, number>> = Object.freeze({
   method_not_allowed: 405,
   conflict: 409,
   payload_too_large: 413,
+  unsupported_media_type: 415,
+  request_timeout: 408,
+  headers_too_large: 431,
   rate_limited: 429,
   insufficient_quota: 429,
   unavailable: 503,
   internal: 500,
+  // nginx's "client closed request": never sent (nobody is left to read it), but it is the
+  // status the error handlers note for a request whose client hung up before its answer.
+  client_closed: 499,
 });
 
 export interface HearthErrorOptions {
@@ -60,3 +70,7 @@ export const notFound = (message: string, code = 'not_found') => new HearthError
 export const conflict = (message: string, code = 'conflict') => new HearthError('conflict', message, { code });
 export const unavailable = (message: string, retryAfterS = 1, code = 'unavailable') =>
   new HearthError('unavailable', message, { code, retryAfterS });
+
+/** The client hung up before its request was answered: nothing to send, nothing to log above info. */
+export const clientClosed = (message = 'the client closed the connection before its response') =>
+  new HearthError('client_closed', message, { code: 'client_closed' });

@@ -1,4 +1,5 @@
 import type { Server, ServerResponse } from 'node:http';
+import { clientClosed } from './errors.js';
 
 /**
  * Stops a server gracefully: no new connections, requests in flight may finish until the
@@ -20,12 +21,13 @@ export async function drainServer(server: Server, deadlineMs: number): Promise<v
 
 /**
  * An AbortSignal that fires when the client goes away before its response is complete, so its
- * generation stops and frees what it held (a sequence, a slot, a backend request).
+ * generation stops and frees what it held (a sequence, a slot, a backend request). Its reason
+ * is a client_closed HearthError, which the error handlers note at info instead of an error.
  */
 export function clientGoneSignal(res: ServerResponse): AbortSignal {
   const controller = new AbortController();
   res.on('close', () => {
-    if (!res.writableFinished) controller.abort(new Error('client disconnected'));
+    if (!res.writableFinished) controller.abort(clientClosed());
   });
   return controller.signal;
 }

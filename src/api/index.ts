@@ -20,6 +20,7 @@ import { authorizeScope, checkInference, meterOperation, resolveOperation } from
 import { RateLimiter } from '../gateway/rate-limiter.js';
 import { ConcurrencyLimiter } from '../gateway/concurrency.js';
 import { withRequestLimits } from './contract-limits.js';
+import { jsonBody as parseJsonBody } from '../http/json-body.js';
 import { createDocsRouter } from './docs.js';
 import { createHealthRouter, type HealthDeps } from './v1/health.js';
 import { createOpenApiRouter } from './v1/openapi.js';
@@ -87,7 +88,8 @@ export function createGatewayApp(deps: GatewayDeps): Express {
         // so that lines of one endpoint group together (/api/v1/finetune/jobs/:id).
         path: req.originalUrl.split('?', 1)[0],
         route: res.locals.operation?.expressPath,
-        status: res.statusCode,
+        // 499 (nginx's "client closed request"): the client left before any answer was sent.
+        status: res.headersSent ? res.statusCode : 499,
         ms: Math.round((performance.now() - started) * 100) / 100,
         credits: res.locals.charged ?? 0,
         aborted: !res.writableFinished || undefined,
@@ -101,7 +103,7 @@ export function createGatewayApp(deps: GatewayDeps): Express {
   // Bodies are JSON whatever the Content-Type says (curl -d sends a form type); the validator
   // reads the header, so it is set to what the body was parsed as.
   const json = (limit: number): RequestHandler => {
-    const parse = express.json({ limit, type: () => true });
+    const parse = parseJsonBody({ limit });
     return (req, res, next) =>
       parse(req, res, (err?: unknown) => {
         if (err === undefined && (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined)) req.headers['content-type'] = 'application/json';

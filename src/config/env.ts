@@ -38,6 +38,9 @@ export const envVars: readonly EnvVar[] = Object.freeze([
   override('engine.max_queue'),
   override('engine.num_ctx'),
   override('engine.keep_alive'),
+  override('limits.receive_timeout'),
+  override('limits.max_connections'),
+  override('limits.max_connections_per_client'),
   override('finetune.threads'),
   override('dev.validate_responses'),
 ]);

@@ -83,6 +83,12 @@ export interface LimitsConfig {
   readonly streamHeartbeat: number;
   /** Milliseconds. */
   readonly shutdownDrain: number;
+  /** Milliseconds to receive one whole request, headers and body. */
+  readonly receiveTimeout: number;
+  /** Open connections, all clients together. */
+  readonly maxConnections: number;
+  /** Open connections of one client (an IPv4 address, an IPv6 /64). */
+  readonly maxConnectionsPerClient: number;
 }
 
 export interface FinetuneConfig {
@@ -202,6 +208,18 @@ export const configSchema = Object.freeze([
   field('limits.stream_heartbeat', duration({ min: 100 }), '5s', 'Interval of keep-alive comments on a stream while the prompt is processed, before its first token'),
   // Leaves room under systemd's default TimeoutStopSec (90s) to stop the backend too.
   field('limits.shutdown_drain', duration(), '30s', 'On SIGTERM, how long requests in flight may finish'),
+  // Node's own default. The largest body, a 32 MB dataset (up to 64 MB as escaped JSON), arrives
+  // in it at 2 Mbit/s; a request that has not arrived by then is held open by its client, not sent.
+  field('limits.receive_timeout', duration({ min: s }), '5m',
+    'Longest a client may take to send one request, headers and body (uploads included); past it the daemon answers 408 and closes the connection. Responses, streams included, are not bound by it'),
+  // Each connection costs a file descriptor, and a proxied call a second one to the backend:
+  // 1024 stays far below the unit's LimitNOFILE (65536) and the usual hard limits, and far above
+  // what a LAN's clients keep open.
+  field('limits.max_connections', integer({ min: 1, max: 1_000_000 }), 1024, 'Most connections open at once, all clients together; past it a new connection is closed at once'),
+  // Twice what one model serves and queues (engine.parallel + engine.max_queue): a busy client
+  // is answered 503 by the queue first, while one client alone cannot fill max_connections.
+  field('limits.max_connections_per_client', integer({ min: 1, max: 1_000_000 }), 128,
+    'Most connections open at once from one client address (IPv6: one /64); past it a new connection is closed at once. Behind a reverse proxy every client has the proxy\'s address: raise it to max_connections'),
 
   // A LoRA run on a home GPU wants thousands of examples, not millions; 32 MB of text is ~8 M tokens.
   field('finetune.max_dataset_bytes', size({ min: 1024, max: 1024 ** 3 }), '32mb', 'Largest fine-tuning dataset (its records as JSON lines)'),

@@ -11,6 +11,9 @@ import { createGatewayApp } from '../api/index.js';
 import { ChatService } from '../gateway/chat-service.js';
 import { domainCronJobs, startCronJobs } from '../domain/rollover.js';
 import { drainServer } from '../http-lifecycle.js';
+import { limitConnections, receiveTimeouts } from '../http/connection-limits.js';
+import { answerClientErrors, closeAfterUnreadBody } from '../http/refusals.js';
+import { errorBody } from '../gateway/errors.js';
 import { ADMIN_TOKEN_FILE, loadSecrets } from './secrets.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { removeBackendRecord, writeBackendRecord } from './backend-record.js';
@@ -168,9 +171,12 @@ async function startOnLockedDataDir(
     publicBaseUrl: config.publicBaseUrl,
     validateResponses: config.dev.validateResponses,
   });
-  const server = createServer(app);
-  server.requestTimeout = 0;
-  server.keepAliveTimeout = 65_000;
+  // What a client can hold open is bounded (src/http/): the time to send a request, its
+  // connections and everyone's; a refusal sent while a body still arrives ends its connection.
+  const server = createServer({ ...receiveTimeouts(config.limits.receiveTimeout), keepAliveTimeout: 65_000 }, app);
+  limitConnections(server, { maxConnections: config.limits.maxConnections, maxPerClient: config.limits.maxConnectionsPerClient, log });
+  closeAfterUnreadBody(server);
+  answerClientErrors(server, { body: errorBody, log, receiveTimeoutMs: config.limits.receiveTimeout });
   const { host, port } = config.listen;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -10,6 +10,7 @@ import type { ModelPool } from './runtime/model-pool.js';
 import { InferenceService } from './service/inference.js';
 import { ModelInfoCache } from './service/model-info.js';
 import { engineErrorHandler } from './http/errors.js';
+import { jsonBody } from '../http/json-body.js';
 import { createBlobsRouter } from './routes/blobs.js';
 import { createModelsRouter } from './routes/models.js';
 import { createChatRouter } from './routes/chat.js';
@@ -36,7 +37,17 @@ export function createEngineApp({ store, pool, log, limits }: EngineAppDeps): Ex
 
   app.use((req, res, next) => {
     const started = performance.now();
-    res.on('finish', () => log.info('request', { method: req.method, path: req.path, status: res.statusCode, ms: Math.round((performance.now() - started) * 100) / 100 }));
+    // On close rather than finish: a client that hangs up still gets its line (at info, with
+    // aborted), and a disconnect is never an error with a stack: clients can cause it at will.
+    res.on('close', () =>
+      log.info('request', {
+        method: req.method,
+        path: req.path,
+        status: res.statusCode,
+        ms: Math.round((performance.now() - started) * 100) / 100,
+        aborted: !res.writableFinished || undefined,
+      }),
+    );
     next();
   });
   app.get('/', (_req, res) => void res.type('text/plain').send('Hearth engine is running'));
@@ -47,7 +58,7 @@ export function createEngineApp({ store, pool, log, limits }: EngineAppDeps): Ex
   app.use(createBlobsRouter({ store, maxBlobBytes: limits.blobBytes }));
 
   // Like Ollama, every body is read as JSON whatever its Content-Type (`curl -d` sends a form type).
-  app.use(express.json({ limit: limits.jsonBodyBytes, type: () => true }));
+  app.use(jsonBody({ limit: limits.jsonBodyBytes }));
   app.use((req, _res, next) => {
     if (req.headers['content-type'] !== undefined || req.headers['content-length'] !== undefined) req.headers['content-type'] = 'application/json';
     next();

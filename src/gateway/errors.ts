@@ -11,10 +11,14 @@ const typeOfKind: Readonly<Record<ErrorKind, string>> = Object.freeze({
   method_not_allowed: 'invalid_request_error',
   conflict: 'conflict_error',
   payload_too_large: 'invalid_request_error',
+  unsupported_media_type: 'invalid_request_error',
+  request_timeout: 'invalid_request_error',
+  headers_too_large: 'invalid_request_error',
   rate_limited: 'rate_limit_error',
   insufficient_quota: 'insufficient_quota',
   unavailable: 'service_unavailable_error',
   internal: 'api_error',
+  client_closed: 'invalid_request_error',
 });
 
 /** `{"error": {message, type, code}}`, the one error shape of the gateway. */
@@ -30,6 +34,12 @@ export function gatewayErrorHandler(log: (err: unknown, req: Request, e: HearthE
   return (err, req, res, _next) => {
     const e = toHearthError(err);
     log(err, req, e);
+    if (e.kind === 'client_closed') {
+      // Nobody is left to read an answer (and the contract has no 499 to check one against):
+      // the access line notes the hang-up, at info.
+      res.destroy();
+      return;
+    }
     if (res.headersSent) {
       // A stream already under way: the error travels as an SSE event (see sse.ts).
       if (!res.writableEnded && !res.destroyed) res.end(`event: error\ndata: ${JSON.stringify(errorBody(e))}\n\n`);

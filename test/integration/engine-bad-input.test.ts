@@ -4,7 +4,10 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { gzipSync } from 'node:zlib';
 import { createModelFromFile, startEngineProcess, uploadBlob, type EngineProcess } from '../helpers/engine-process.js';
+import { RawClient } from '../helpers/raw-http.js';
 import { testLoraPath, testModelPath } from '../helpers/test-model.js';
 
 async function snapshot(dir: string): Promise<string[]> {
@@ -103,6 +106,54 @@ describe('engine: bad input', () => {
     const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
     assert.equal((await fetch(`${engine.url}/api/blobs/${digest}`, { method: 'POST', body: bytes })).status, 201);
     assert.equal((await fetch(`${engine.url}/api/blobs/${digest}`, { method: 'HEAD' })).status, 200);
+  });
+
+  test('a body it cannot read: 415 for a charset or Content-Encoding, 400 for a corrupt compressed body or one nested too deep', async () => {
+    const body = json({ model: 'tiny', prompt: 'x', stream: false, options: { num_predict: 1 } });
+    const deep = `{"model":"tiny","prompt":"x","format":${'['.repeat(1000)}${']'.repeat(1000)}}`;
+    const cases: Array<[string, Record<string, string>, string | Buffer, number, RegExp]> = [
+      ['charset=latin1', { 'content-type': 'application/json; charset=latin1' }, body, 415, /charset "latin1"/],
+      ['Content-Encoding: x-unknown', { 'content-encoding': 'x-unknown' }, body, 415, /Content-Encoding "x-unknown"/],
+      ['not gzip', { 'content-encoding': 'gzip' }, body, 400, /decompressed/],
+      ['truncated gzip', { 'content-encoding': 'gzip' }, gzipSync(body).subarray(0, 12), 400, /decompressed/],
+      ['nested 1000 deep', {}, deep, 400, /deeper than 64/],
+    ];
+    for (const [name, headers, b, status, message] of cases) {
+      const res = await fetch(`${engine.url}/api/generate`, { method: 'POST', headers, body: b });
+      const text = await res.text();
+      assert.equal(res.status, status, `${name}: ${text}`);
+      assert.match((JSON.parse(text) as { error: string }).error, message, name);
+    }
+  });
+
+  test('clients that hang up mid-body, while queued or mid-generation are info lines, never errors with a stack', async () => {
+    const logsBefore = engine.logs.length;
+    // Mid-body.
+    const midBody = await RawClient.connect(engine.url);
+    midBody.write('POST /api/generate HTTP/1.1\r\nHost: engine\r\nContent-Length: 1000\r\n\r\n{"model":');
+    await sleep(100);
+    await midBody.destroy();
+    // Two long generations fill both slots (--parallel 2), a third waits for one; then all three hang up.
+    const long = json({ model: 'tiny', prompt: 'count', stream: true, options: { num_predict: 1900, seed: 1 } });
+    const streams = [new AbortController(), new AbortController()];
+    for (const c of streams) {
+      const res = await fetch(`${engine.url}/api/generate`, { method: 'POST', body: long, signal: c.signal });
+      await res.body!.getReader().read();
+    }
+    const queued = new AbortController();
+    const waiting = fetch(`${engine.url}/api/generate`, { method: 'POST', body: long, signal: queued.signal }).catch(() => undefined);
+    await sleep(200);
+    for (const c of [queued, ...streams]) c.abort();
+    await waiting;
+    let aborted: Array<Record<string, unknown>> = [];
+    for (let i = 0; i < 100 && aborted.length < 4; i++) {
+      aborted = engine.logs.slice(logsBefore).filter((l) => l.message === 'request' && l.aborted === true);
+      if (aborted.length < 4) await sleep(100);
+    }
+    assert.equal(aborted.length, 4, `one access line per hang-up: ${JSON.stringify(engine.logs.slice(logsBefore))}`);
+    assert.ok(aborted.every((l) => l.level === 'info'));
+    const errors = engine.logs.slice(logsBefore).filter((l) => l.level === 'error' || JSON.stringify(l).includes('"stack"'));
+    assert.deepEqual(errors, []);
   });
 
   test('the engine is still healthy after all of it', async () => {

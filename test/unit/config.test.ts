@@ -76,7 +76,16 @@ const defaults: HearthConfig = {
     keepAlive: 300_000,
     demoModel: true,
   },
-  limits: { maxBody: 1024 * 1024, maxMessages: 256, maxTokens: 16384, streamHeartbeat: 5000, shutdownDrain: 30_000 },
+  limits: {
+    maxBody: 1024 * 1024,
+    maxMessages: 256,
+    maxTokens: 16384,
+    streamHeartbeat: 5000,
+    shutdownDrain: 30_000,
+    receiveTimeout: 300_000,
+    maxConnections: 1024,
+    maxConnectionsPerClient: 128,
+  },
   finetune: { maxDatasetBytes: 32 * 1024 * 1024, maxDatasetRecords: 100_000, datasetQuota: 256 * 1024 * 1024, maxUploads: 2, trainer: 'llamacpp', python: 'python3', hfModelsDir: '', concurrency: 1, maxQueued: 32, maxQueuedPerWorkspace: 8, maxStartDelay: 168 * 3600_000, threads: 0, stopTimeout: 5000 },
   secrets: { store: 'file' },
   dev: { validateResponses: false },
@@ -347,6 +356,9 @@ describe('config invalid values name their key', () => {
     'limits.max_tokens': 0,
     'limits.stream_heartbeat': '0',
     'limits.shutdown_drain': '-1s',
+    'limits.receive_timeout': '500ms',
+    'limits.max_connections': 0,
+    'limits.max_connections_per_client': 'unlimited',
     'secrets.store': 'vault',
   };
 
