@@ -94,9 +94,10 @@ export function checkInference({ metadata, concurrency }: { metadata: ModelMetad
 
 /**
  * Reserves the operation's credits (an exhausted budget is a 429 before any work), and
- * concludes the reservation once with the response: a 2xx response that finished settles it; a
- * stream settles at its first token (`served`), since the client has been served from then on;
- * anything else, an error or a client gone, releases it.
+ * concludes the reservation once with the response: a 2xx answer settles it as its headers are
+ * written, before any byte of it leaves, so a client never holds an answer whose charge a crash
+ * could still lose; a stream settles at its first token (`served`), since the client has been
+ * served from then on; anything else, an error or a client gone, releases it.
  */
 export function meterOperation({ catalog, ledger }: { catalog: Catalog; ledger: Ledger }): RequestHandler {
   return (_req, res, next) => {
@@ -118,9 +119,15 @@ export function meterOperation({ catalog, ledger }: { catalog: Catalog; ledger: 
         ledger.release(reservation);
       }
     };
-    const meter: Meter = { credits, served: () => conclude(true) };
-    res.locals.meter = meter;
-    res.on('finish', () => conclude(res.locals.streaming !== true && res.statusCode >= 200 && res.statusCode < 300));
+    res.locals.meter = { credits, served: () => conclude(true) } satisfies Meter;
+    // Node writes the status line through writeHead, also for res.json and res.end (as on-headers
+    // does for morgan): the one moment before the answer leaves at which its status is known.
+    const writeHead = res.writeHead;
+    res.writeHead = function (this: typeof res, ...args: Parameters<typeof res.writeHead>) {
+      const status = typeof args[0] === 'number' ? args[0] : res.statusCode;
+      if (res.locals.streaming !== true && status >= 200 && status < 300) conclude(true);
+      return writeHead.apply(this, args);
+    } as typeof res.writeHead;
     res.on('close', () => conclude(false));
     next();
   };

@@ -21,6 +21,8 @@ describe('gateway: ledger', () => {
 
   test('20 credits left, 60 concurrent chats: exactly 20 succeed and 20 are charged', async () => {
     d = await startDaemonProcess();
+    // The ledger is the subject here, not the plan's bound on concurrent calls: all 60 at once.
+    assert.equal((await d.admin('PATCH', '/api/admin/plans/paid_chat', { max_concurrent: 100 })).status, 200);
     const { key } = await d.keyFor('paid_chat', { credits: 20 });
     const results = await Promise.all(
       Array.from({ length: 60 }, () =>
