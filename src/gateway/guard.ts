@@ -68,7 +68,11 @@ export function authorizeScope(catalog: Catalog): RequestHandler {
     if (principal === undefined) throw new HearthError('authentication', 'missing API key', { code: 'missing_api_key' });
     const { scope } = catalog.endpoint(op.endpoint!);
     if (scope !== null && !principal.scopes.includes(scope)) {
-      throw new HearthError('permission', `this key lacks the "${scope}" scope required by ${op.method} ${op.path}`, { code: 'missing_scope' });
+      // Which plans have it: what a newcomer with the quickstart's key needs to know next.
+      const plans = catalog.plans().filter((p) => p.scopes.includes(scope)).map((p) => p.id);
+      throw new HearthError('permission', `this key lacks the "${scope}" scope required by ${op.method} ${op.path} (plans with it: ${plans.join(', ') || 'none'})`, {
+        code: 'missing_scope',
+      });
     }
     next();
   };

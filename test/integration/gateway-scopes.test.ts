@@ -94,7 +94,9 @@ describe('gateway: scopes', () => {
       const key = keys[op.scope]!;
       const exact = await send(op.method, path, key);
       assert.equal(exact.status, 403, `${op.method} ${path}`);
-      assert.equal(((await exact.json()) as { error: { code: string } }).error.code, 'missing_scope');
+      const refusal = ((await exact.json()) as { error: { code: string; message: string } }).error;
+      assert.equal(refusal.code, 'missing_scope');
+      assert.match(refusal.message, op.scope === 'chat' ? /plans with it: trial_chat, paid_chat,/ : /plans with it: chat_agent_train, local_agent_train, enterprise\)/, 'the refusal says which plans have the scope');
       assert.equal((await send(op.method, `${path}/`, key)).status, 403, `${op.method} ${path}/ (trailing slash)`);
       if (op.method === 'GET') {
         const head = await send('HEAD', path, key);
