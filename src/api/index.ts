@@ -155,23 +155,22 @@ export function createGatewayApp(deps: GatewayDeps): Express {
   // The validator keeps the contract's own server ('/'): requests reach the daemon without the
   // public URL's path prefix, which a reverse proxy strips.
   const served = deps.publicBaseUrl === '' ? spec : { ...spec, servers: [{ url: deps.publicBaseUrl.replace(/\/+$/, ''), description: 'This Hearth' }] };
-  const surfaces: Array<[string, Router[]]> = [
-    [
-      '/api/v1',
-      [
-        createHealthRouter({ ...deps.health, isAdmin: (req) => adminPresented(req) === 'admin' }),
-        createOpenApiRouter(served),
-        createChatRouter({ chat, heartbeatMs: deps.limits.heartbeatMs }),
-        createGenerateRouter({ chat }),
-        createModelsRouter({ chat, metadata }),
-        createUsageRouter({ ledger, catalog, workspaces }),
-        createDatasetsRouter({ datasets: deps.datasets }),
-        createJobsRouter({ finetune: deps.finetune }),
-      ],
+  // The routers of each surface of the contract (SURFACES), one file per resource.
+  const routersOf: Readonly<Record<string, Router[]>> = {
+    '/api/v1': [
+      createHealthRouter({ ...deps.health, isAdmin: (req) => adminPresented(req) === 'admin' }),
+      createOpenApiRouter(served),
+      createChatRouter({ chat, heartbeatMs: deps.limits.heartbeatMs }),
+      createGenerateRouter({ chat }),
+      createModelsRouter({ chat, metadata }),
+      createUsageRouter({ ledger, catalog, workspaces }),
+      createDatasetsRouter({ datasets: deps.datasets }),
+      createJobsRouter({ finetune: deps.finetune }),
     ],
-    ['/api/admin', [createAdminRouter({ catalog, workspaces, keys, ledger, metadata, chat })]],
-  ];
-  for (const [prefix, routers] of surfaces) {
+    '/api/admin': [createAdminRouter({ catalog, workspaces, keys, ledger, metadata, chat })],
+  };
+  for (const { prefix } of SURFACES) {
+    const routers = routersOf[prefix] ?? [];
     // A route the contract lacks, or an operation nothing serves: refuse to start.
     const differences = routeContractDifferences(operations, prefix, routers);
     if (differences.length > 0) throw new Error(`the routes under ${prefix} and openapi/hearth.yaml disagree: ${differences.join('; ')}`);
