@@ -305,8 +305,9 @@ async function main(argv: string[]): Promise<number> {
     const health = (await (await fetch(`${d.url}/api/v1/health`, { signal: run.signal, headers: { authorization: `Bearer ${d.adminToken}` } })).json()) as { backend: { url: string; pid?: number; state: string } };
     if (health.backend.state !== 'up' || health.backend.pid === undefined) throw new Error(`backend not up: ${JSON.stringify(health.backend)}`);
     if (health.backend.pid === daemonPid) throw new Error('the backend runs in the daemon process; its CPU could not be told apart');
-    // Rate limit and budget out of the way: Enterprise has unlimited credits; raise its rpm to the maximum.
-    const plan = await d.admin('PATCH', '/api/admin/plans/enterprise', { rpm: 100_000 });
+    // Rate limit, budget and concurrency bound out of the way: Enterprise has unlimited credits;
+    // raise its rpm and its concurrent calls to the maximum.
+    const plan = await d.admin('PATCH', '/api/admin/plans/enterprise', { rpm: 100_000, max_concurrent: 10_000 });
     if (plan.status !== 200) throw new Error(`raising the rate limit: ${plan.status} ${JSON.stringify(plan.body)}`);
     const { key } = await d.keyFor('enterprise');
 
