@@ -4,8 +4,9 @@
 // running Ollama, `ollama serve` and the engine only then. `hearth models import` reads this file
 // to upload into the daemon's own backend.
 
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../engine/store/fs-util.js';
 
 export const BACKEND_RECORD_FILE = 'backend.json';
 
@@ -18,10 +19,8 @@ export interface BackendRecord {
 }
 
 /** Written whole (a temporary file renamed over it): a reader never sees half a record. */
-export function writeBackendRecord(dataDir: string, record: BackendRecord): void {
-  const file = join(dataDir, BACKEND_RECORD_FILE);
-  writeFileSync(`${file}.tmp`, JSON.stringify(record) + '\n', { mode: 0o600 });
-  renameSync(`${file}.tmp`, file);
+export async function writeBackendRecord(dataDir: string, record: BackendRecord): Promise<void> {
+  await writeFileAtomic(join(dataDir, BACKEND_RECORD_FILE), JSON.stringify(record) + '\n', 0o600);
 }
 
 export function removeBackendRecord(dataDir: string): void {

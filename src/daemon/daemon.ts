@@ -118,7 +118,7 @@ async function startOnLockedDataDir(
   });
   undo.push(() => backend.stop());
   // For the CLI (hearth models import): where the backend is, which the config alone may not say.
-  writeBackendRecord(config.dataDir, { kind: backend.kind, url: backend.url, pid: process.pid });
+  await writeBackendRecord(config.dataDir, { kind: backend.kind, url: backend.url, pid: process.pid });
   undo.push(() => removeBackendRecord(config.dataDir));
   try {
     await backend.start();

@@ -8,6 +8,7 @@ import type { Operation } from '../contract/operations.js';
 import { checkModelAccess } from './model-settings.js';
 import { tooManyInferenceCalls, type ConcurrencyLimiter } from './concurrency.js';
 import type { Meter } from './principal.js';
+import { beforeHeaders } from '../http/before-headers.js';
 
 // The guard: what every request on an authenticated surface passes, driven by its operation in
 // the contract, so that no handler can forget a step. In order:
@@ -124,14 +125,9 @@ export function meterOperation({ catalog, ledger }: { catalog: Catalog; ledger: 
       }
     };
     res.locals.meter = { credits, served: () => conclude(true) } satisfies Meter;
-    // Node writes the status line through writeHead, also for res.json and res.end (as on-headers
-    // does for morgan): the one moment before the answer leaves at which its status is known.
-    const writeHead = res.writeHead;
-    res.writeHead = function (this: typeof res, ...args: Parameters<typeof res.writeHead>) {
-      const status = typeof args[0] === 'number' ? args[0] : res.statusCode;
+    beforeHeaders(res, (status) => {
       if (res.locals.streaming !== true && status >= 200 && status < 300) conclude(true);
-      return writeHead.apply(this, args);
-    } as typeof res.writeHead;
+    });
     res.on('close', () => conclude(false));
     next();
   };

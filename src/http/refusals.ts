@@ -5,6 +5,7 @@ import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { HearthError } from '../errors.js';
+import { beforeHeaders } from './before-headers.js';
 import type { Logger } from '../log.js';
 
 /**
@@ -41,18 +42,15 @@ function lingeringEnd(socket: Socket | Duplex, lingerMs: number, last?: string):
  */
 export function closeAfterUnreadBody(server: Server, lingerMs = LINGER_MS): void {
   server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
-    const writeHead = res.writeHead;
-    res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-      if (bodyStillArriving(req)) {
-        this.setHeader('Connection', 'close');
-        // With Connection: close, Node ends the socket after the response by calling its
-        // destroySoon(), which would close it as soon as the response is written: linger instead.
-        req.socket.destroySoon = function (this: Socket) {
-          lingeringEnd(this, lingerMs);
-        };
-      }
-      return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
-    } as ServerResponse['writeHead'];
+    beforeHeaders(res, () => {
+      if (!bodyStillArriving(req)) return;
+      res.setHeader('Connection', 'close');
+      // With Connection: close, Node ends the socket after the response by calling its
+      // destroySoon(), which would close it as soon as the response is written: linger instead.
+      req.socket.destroySoon = function (this: Socket) {
+        lingeringEnd(this, lingerMs);
+      };
+    });
   });
 }
 
