@@ -6,6 +6,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startDaemonProcess, type DaemonProcess } from '../test/helpers/daemon-process.js';
@@ -26,6 +27,10 @@ const usage = `Usage: npm run bench:gateway -- [options]
   --target MS       gateway CPU per request (either concurrency) above which it FAILs (0.6)
   --timeout S       bound on the whole run, seconds                                  (600)
   --profile DIR     also write a V8 CPU profile of the daemon to DIR (when it exits)
+  --baseline DIR    also drive a second daemon built from another checkout (DIR holds its
+                    bin/hearth.js and dist/, e.g. a git worktree of the previous commit
+                    after \`npx tsc\`), in front of the same engine, on the same rounds and
+                    runs: its CPU per request and req/s side by side with this one's
   --ladder          also drive the express rungs between the bare proxy and the gateway:
                     express 5 + express.json forwarding with node:http, and with the
                     ollama client on the gateway's transport (bench/lib/bare-proxy.ts)
@@ -42,6 +47,7 @@ interface Config {
   targetMs: number;
   timeoutS: number;
   profileDir: string | undefined;
+  baseline: string | undefined;
   ladder: boolean;
   check: boolean;
 }
@@ -59,7 +65,7 @@ function parseConfig(argv: string[]): Config | undefined {
   const { values: v } = parseArgs({
     args: argv,
     options: {
-      rounds: str, 'warmup-requests': str, warmup: str, concurrency: str, 'load-runs': str, 'load-requests': str, target: str, timeout: str, profile: str,
+      rounds: str, 'warmup-requests': str, warmup: str, concurrency: str, 'load-runs': str, 'load-requests': str, target: str, timeout: str, profile: str, baseline: str,
       ladder: { type: 'boolean' }, check: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -83,6 +89,7 @@ function parseConfig(argv: string[]): Config | undefined {
     targetMs,
     timeoutS: n('timeout', 600, 10, 3600),
     profileDir: v.profile,
+    baseline: v.baseline,
     ladder: v.ladder ?? false,
     check: v.check ?? false,
   };
@@ -113,8 +120,9 @@ interface Pairs {
   refCpuMs: Partial<Record<RefName, number>>;
 }
 
-type RefName = 'http' | 'fetch' | 'express-http' | 'express-ollama';
+type RefName = 'baseline' | 'http' | 'fetch' | 'express-http' | 'express-ollama';
 const REF_LABEL: Record<RefName, string> = {
+  baseline: 'baseline gateway (--baseline)',
   http: 'bare, node:http + keep-alive',
   fetch: 'bare, Node fetch',
   'express-http': 'express, node:http',
@@ -264,6 +272,10 @@ function report(
   console.log(`  gateway ${rate('gateway').toFixed(0).padStart(6)}   (${all(loads.gateway)})`);
   console.log(`  direct  ${rate('direct').toFixed(0).padStart(6)}   (${all(loads.direct)})`);
   console.log(`  ratio   ${(rate('gateway') / rate('direct')).toFixed(3).padStart(6)}`);
+  if (refs.includes('baseline')) {
+    console.log(`  baseline gateway ${rate('baseline').toFixed(0).padStart(6)}   (${all(loads.baseline)})`);
+    console.log(`  gateway / baseline ${(rate('gateway') / rate('baseline')).toFixed(3).padStart(6)}`);
+  }
   console.log('');
   const verdict = (label: string, ms: number) => {
     console.log(`gateway CPU per request ${ms.toFixed(3)} ms at ${label}: ${ms <= c.targetMs ? 'PASS' : 'FAIL'} (target ≤ ${c.targetMs} ms)`);
@@ -284,6 +296,7 @@ async function main(argv: string[]): Promise<number> {
   const run = boundedRun(c.timeoutS);
 
   let daemon: DaemonProcess | undefined;
+  let baseline: DaemonProcess | undefined;
   const clients: JsonClient[] = [];
   const proxies: ChildProcess[] = [];
   try {
@@ -327,6 +340,22 @@ async function main(argv: string[]): Promise<number> {
     ];
 
     const refs: Reference[] = [];
+    if (c.baseline !== undefined) {
+      // The other build runs as a second daemon with the first one's engine as its external
+      // backend: one engine serves both, so only the gateways differ.
+      baseline = await startDaemonProcess({
+        bin: join(resolve(c.baseline), 'bin', 'hearth.js'),
+        env: { HEARTH_DEV_VALIDATE_RESPONSES: 'false', HEARTH_LOG_LEVEL: 'info', HEARTH_BACKEND_MODE: 'external', HEARTH_BACKEND_URL: health.backend.url },
+      });
+      const b = baseline;
+      process.once('exit', () => b.child.kill('SIGKILL'));
+      const raised = await b.admin('PATCH', '/api/admin/plans/enterprise', { rpm: 100_000, max_concurrent: 10_000 });
+      if (raised.status !== 200) throw new Error(`baseline: raising the rate limit: ${raised.status} ${JSON.stringify(raised.body)}`);
+      const bAuth = { authorization: `Bearer ${(await b.keyFor('enterprise')).key}` };
+      const pid = b.child.pid as number;
+      refs.push({ name: 'baseline', pid, send: side(mk(b.url, 1, bAuth), '/api/v1/chat', GATEWAY_BODY, gatewayAnswered) });
+      many.push({ name: 'baseline', pid, send: side(mk(b.url, c.concurrency, bAuth), '/api/v1/chat', GATEWAY_BODY, gatewayAnswered) });
+    }
     const refNames: RefName[] = ['http', 'fetch', ...(c.ladder ? (['express-http', 'express-ollama'] as const) : [])];
     for (const name of refNames) {
       const proxy = await startReferenceProxy(health.backend.url, name);
@@ -358,6 +387,7 @@ async function main(argv: string[]): Promise<number> {
     run.end();
     for (const client of clients) client.close();
     for (const proxy of proxies) proxy.kill('SIGTERM');
+    await baseline?.stop();
     await daemon?.stop();
   }
 }
