@@ -5,7 +5,7 @@ import type { Ledger } from '../../domain/ledger.js';
 import type { Workspaces } from '../../domain/workspaces.js';
 import { usageReport, usageReports } from '../v1/usage.js';
 import { modelKey, type ModelMetadata } from '../../domain/model-metadata.js';
-import type { ChatService } from '../../gateway/chat-service.js';
+import type { BackendClient } from '../../backend/backend-client.js';
 import { keyView, modelView, planView, workspaceView } from './views.js';
 import { requireModelName } from '../../engine/store/model-name.js';
 
@@ -15,7 +15,7 @@ export interface AdminDeps {
   keys: Keys;
   ledger: Ledger;
   metadata: ModelMetadata;
-  chat: Pick<ChatService, 'models'>;
+  chat: Pick<BackendClient, 'models'>;
 }
 
 /** The operator API under /api/admin (mounted behind requireAdmin): workspaces, keys, plans, usage and model metadata. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { clientGoneSignal } from '../../http-lifecycle.js';
-import type { ChatMessage, ChatService, Completion, Sampling } from '../../gateway/chat-service.js';
+import type { BackendClient, ChatMessage, Completion, Sampling } from '../../backend/backend-client.js';
 import { applyModelDefaults } from '../../gateway/model-settings.js';
 import { SseStream } from '../../gateway/sse.js';
 import { toHearthError } from '../../engine/http/errors.js';
@@ -16,7 +16,7 @@ export const usageOf = (c: Completion) => ({ prompt_tokens: c.promptTokens, comp
 export const newId = (prefix: string) => `${prefix}-${randomUUID().replaceAll('-', '')}`;
 
 export interface ChatRouterDeps {
-  chat: ChatService;
+  chat: BackendClient;
   heartbeatMs: number;
 }
 

@@ -1,6 +1,6 @@
 import { Ollama, type ChatRequest, type ChatResponse, type GenerateRequest, type GenerateResponse, type CreateRequest, type ModelResponse, type ShowResponse } from 'ollama';
 import { HearthError, invalidRequest, notFound, unavailable } from '../errors.js';
-import { BackendTimeoutError, createBackendFetch, type BackendFetch } from './backend-fetch.js';
+import { BackendTimeoutError, createBackendTransport, type BackendTransport } from './backend-transport.js';
 
 /** Ollama's /api/create body; the client's typings lack `files` (a GGUF given by digest). */
 export type CreateModelRequest = CreateRequest & { files?: Record<string, string> };
@@ -83,21 +83,22 @@ export function backendError(err: unknown, model: string): HearthError {
 }
 
 /**
- * The one implementation of chat and generation behind the gateway's surfaces, speaking to
- * any Ollama-compatible backend through the official client. Each call gets its own client so
- * that a client going away aborts exactly its own backend request; all of them share one
- * keep-alive connection pool (backend-fetch.ts).
+ * The one client of the model backend: chat and generation behind the gateway's surfaces, and
+ * the model management that fine-tuning and the admin API need, speaking to any
+ * Ollama-compatible backend through the official client. Each call gets its own ollama client
+ * so that a caller going away aborts exactly its own backend request; all of them share one
+ * keep-alive connection pool (backend-transport.ts).
  */
-export class ChatService {
-  private readonly transport: BackendFetch;
+export class BackendClient {
+  private readonly transport: BackendTransport;
   /** backend.request_timeout: the longest one chat or generation may take, stream included. */
   private readonly requestTimeoutMs: number | undefined;
 
   constructor(
     private readonly backend: BackendPort,
-    options: { requestTimeoutMs?: number; transport?: BackendFetch } = {},
+    options: { requestTimeoutMs?: number; transport?: BackendTransport } = {},
   ) {
-    this.transport = options.transport ?? createBackendFetch();
+    this.transport = options.transport ?? createBackendTransport();
     this.requestTimeoutMs = options.requestTimeoutMs;
   }
 
@@ -110,7 +111,7 @@ export class ChatService {
   private client(signal?: AbortSignal, deadlineMs?: number): Ollama {
     this.assertUp();
     const transport = this.transport;
-    // The client needs only the members BackendResponse has (see backend-fetch.ts).
+    // The client needs only the members BackendResponse has (see backend-transport.ts).
     const clientFetch = (input: string | URL | Request, init?: RequestInit) => transport.fetch(input, init, signal, deadlineMs);
     return new Ollama({ host: this.backend.url, fetch: clientFetch as unknown as typeof fetch });
   }
