@@ -4,7 +4,7 @@ import { clientGoneSignal } from '../../http-lifecycle.js';
 import type { BackendClient, ChatMessage, Completion, Sampling } from '../../backend/backend-client.js';
 import { applyModelDefaults } from '../../gateway/model-settings.js';
 import { SseStream } from '../../gateway/sse.js';
-import { toHearthError } from '../../engine/http/errors.js';
+import { toHearthError } from '../../http/error-mapping.js';
 
 export interface ChatBody extends Sampling {
   model: string;

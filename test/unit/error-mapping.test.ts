@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { toHearthError } from '../../src/engine/http/errors.js';
+import { toHearthError } from '../../src/http/error-mapping.js';
 import { HearthError } from '../../src/errors.js';
 
 test('errors map by class and marker, never by message text', () => {
