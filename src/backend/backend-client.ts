@@ -1,85 +1,16 @@
-import { Ollama, type ChatRequest, type ChatResponse, type GenerateRequest, type GenerateResponse, type CreateRequest, type ModelResponse, type ShowResponse } from 'ollama';
-import { HearthError, invalidRequest, notFound, unavailable } from '../errors.js';
-import { BackendTimeoutError, createBackendTransport, type BackendTransport } from './backend-transport.js';
+import { Ollama, type ChatRequest, type GenerateRequest, type CreateRequest, type ModelResponse, type ShowResponse } from 'ollama';
+import { unavailable } from '../errors.js';
+import { backendError } from './backend-errors.js';
+import { createBackendTransport, type BackendTransport } from './backend-transport.js';
+import { completionOf, ollamaFormat, ollamaOptions, type ChatMessage, type Completion, type Sampling, type StreamEvent } from './inference.js';
 
 /** Ollama's /api/create body; the client's typings lack `files` (a GGUF given by digest). */
 export type CreateModelRequest = CreateRequest & { files?: Record<string, string> };
 
-/** What the gateway needs of the backend: where it is and whether it is answering. */
+/** What the client needs of the backend: where it is and whether it is answering. */
 export interface BackendPort {
   readonly url: string;
   isUp(): boolean;
-}
-
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
-  content: string;
-}
-
-export interface Sampling {
-  temperature?: number;
-  top_p?: number;
-  top_k?: number;
-  max_tokens?: number;
-  stop?: string | string[];
-  seed?: number;
-  response_format?: { type: 'text' | 'json_object' | 'json_schema'; json_schema?: { schema?: Record<string, unknown> } };
-  format?: 'json' | Record<string, unknown>;
-}
-
-export interface Completion {
-  text: string;
-  finishReason: 'stop' | 'length';
-  promptTokens: number;
-  completionTokens: number;
-}
-
-/** Stream events: text as it comes, then the totals. */
-export type StreamEvent = { type: 'token'; text: string } | { type: 'done'; completion: Completion };
-
-function options(s: Sampling) {
-  return {
-    temperature: s.temperature,
-    top_p: s.top_p,
-    top_k: s.top_k,
-    num_predict: s.max_tokens,
-    stop: s.stop === undefined ? undefined : [s.stop].flat(),
-    seed: s.seed,
-  };
-}
-
-function format(s: Sampling): string | Record<string, unknown> | undefined {
-  if (s.format !== undefined) return s.format;
-  if (s.response_format?.type === 'json_object') return 'json';
-  if (s.response_format?.type === 'json_schema') return s.response_format.json_schema?.schema ?? 'json';
-  return undefined;
-}
-
-function completionOf(r: ChatResponse | GenerateResponse, text: string): Completion {
-  return {
-    text,
-    finishReason: r.done_reason === 'length' ? 'length' : 'stop',
-    promptTokens: r.prompt_eval_count ?? 0,
-    completionTokens: r.eval_count ?? 0,
-  };
-}
-
-/** Maps a backend failure to the gateway's error kinds (by status and error class, not text). */
-export function backendError(err: unknown, model: string): HearthError {
-  if (err instanceof HearthError) return err;
-  const status = (err as { status_code?: unknown }).status_code;
-  const message = err instanceof Error ? err.message : String(err);
-  if (typeof status === 'number') {
-    if (status === 404) return notFound(`model "${model}" not found`, 'model_not_found');
-    if (status === 400) return invalidRequest(`the backend refused the request: ${message}`, 'backend_rejected');
-    if (status === 503 || status === 429) return unavailable('the model backend is busy; retry shortly', 2, 'backend_busy');
-    return new HearthError('internal', 'the model backend failed', { code: 'backend_error', cause: err });
-  }
-  if (err instanceof BackendTimeoutError) {
-    return unavailable(`the model backend did not finish within backend.request_timeout (${err.deadlineMs / 1000} s)`, 5, 'backend_timeout');
-  }
-  if ((err as { name?: unknown }).name === 'AbortError') return new HearthError('invalid_request', 'request aborted by the client', { code: 'client_aborted', cause: err });
-  return unavailable('the model backend is not reachable', 5, 'backend_unavailable');
 }
 
 /**
@@ -122,7 +53,7 @@ export class BackendClient {
 
   async chat(model: string, messages: ChatMessage[], s: Sampling, signal?: AbortSignal): Promise<Completion> {
     try {
-      const r = await this.client(signal, this.requestTimeoutMs).chat({ model, messages, stream: false, options: options(s), format: format(s) } as ChatRequest & { stream: false });
+      const r = await this.client(signal, this.requestTimeoutMs).chat({ model, messages, stream: false, options: ollamaOptions(s), format: ollamaFormat(s) } as ChatRequest & { stream: false });
       return completionOf(r, r.message.content);
     } catch (err) {
       throw backendError(err, model);
@@ -136,7 +67,7 @@ export class BackendClient {
   async openChatStream(model: string, messages: ChatMessage[], s: Sampling, signal?: AbortSignal): Promise<AsyncGenerator<StreamEvent>> {
     let iterator;
     try {
-      iterator = await this.client(signal, this.requestTimeoutMs).chat({ model, messages, stream: true, options: options(s), format: format(s) } as ChatRequest & { stream: true });
+      iterator = await this.client(signal, this.requestTimeoutMs).chat({ model, messages, stream: true, options: ollamaOptions(s), format: ollamaFormat(s) } as ChatRequest & { stream: true });
     } catch (err) {
       throw backendError(err, model);
     }
@@ -161,7 +92,7 @@ export class BackendClient {
 
   async generate(model: string, prompt: string, system: string | undefined, s: Sampling, signal?: AbortSignal): Promise<Completion> {
     try {
-      const r = await this.client(signal, this.requestTimeoutMs).generate({ model, prompt, system, stream: false, options: options(s), format: format(s) } as GenerateRequest & { stream: false });
+      const r = await this.client(signal, this.requestTimeoutMs).generate({ model, prompt, system, stream: false, options: ollamaOptions(s), format: ollamaFormat(s) } as GenerateRequest & { stream: false });
       return completionOf(r, r.response ?? '');
     } catch (err) {
       throw backendError(err, model);
@@ -172,7 +103,7 @@ export class BackendClient {
     try {
       return (await this.client().list()).models;
     } catch (err) {
-      throw backendError(err, '');
+      throw backendError(err);
     }
   }
 
@@ -193,7 +124,7 @@ export class BackendClient {
       for (const model of loaded) await client.generate({ model, prompt: '', keep_alive: 0, stream: false });
       return loaded;
     } catch (err) {
-      throw backendError(err, '');
+      throw backendError(err);
     }
   }
 

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { clientGoneSignal } from '../../http-lifecycle.js';
-import type { BackendClient, ChatMessage, Completion, Sampling } from '../../backend/backend-client.js';
+import type { BackendClient } from '../../backend/backend-client.js';
+import type { ChatMessage, Completion, Sampling } from '../../backend/inference.js';
 import { applyModelDefaults } from '../../gateway/model-settings.js';
 import { SseStream } from '../../gateway/sse.js';
 import { toHearthError } from '../../http/error-mapping.js';

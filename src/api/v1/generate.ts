@@ -1,5 +1,6 @@
 import { Router } from 'express';
-import type { BackendClient, Sampling } from '../../backend/backend-client.js';
+import type { BackendClient } from '../../backend/backend-client.js';
+import type { Sampling } from '../../backend/inference.js';
 import { applyModelDefaults } from '../../gateway/model-settings.js';
 import { newId, usageOf } from './chat.js';
 import { clientGoneSignal } from '../../http-lifecycle.js';
