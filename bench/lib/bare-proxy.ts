@@ -10,14 +10,14 @@
 // uses Node's fetch, the "bare Node proxy (http server + fetch)" of the performance notes. The
 // two express modes are the rungs between these and the gateway (`bench:gateway -- --ladder`):
 // an express 5 app with `express.json` and one router, forwarding with node:http, or through
-// the official `ollama` client on the gateway's own transport (src/gateway/backend-fetch.ts),
+// the official `ollama` client on the gateway's own transport (src/backend/backend-transport.ts),
 // one client per request as the gateway makes them.
 // Prints "PORT <n>" once listening on 127.0.0.1.
 
 import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import express from 'express';
 import { Ollama } from 'ollama';
-import { createBackendFetch } from '../../src/gateway/backend-fetch.js';
+import { createBackendTransport } from '../../src/backend/backend-transport.js';
 
 const MODES = ['http', 'fetch', 'express-http', 'express-ollama'] as const;
 type Mode = (typeof MODES)[number];
@@ -66,7 +66,7 @@ interface ChatBody {
   max_tokens?: number;
 }
 
-const transport = createBackendFetch();
+const transport = createBackendTransport();
 
 function viaOllama(b: ChatBody): Promise<ChatReply> {
   const client = new Ollama({ host: backend, fetch: ((input: string, init?: RequestInit) => transport.fetch(input, init)) as unknown as typeof fetch });

@@ -10,7 +10,7 @@ import type { ModelMetadata } from '../domain/model-metadata.js';
 import type { Workspaces } from '../domain/workspaces.js';
 import type { Datasets } from '../finetune/datasets.js';
 import type { FinetuneService } from '../finetune/service.js';
-import type { ChatService } from '../gateway/chat-service.js';
+import type { BackendClient } from '../backend/backend-client.js';
 import { loadHearthSpec } from '../contract/hearth-spec.js';
 import { operationsOf, SURFACES, type AuthKind } from '../contract/operations.js';
 import { OperationMatcher } from '../contract/operation-matcher.js';
@@ -45,7 +45,7 @@ export interface GatewayDeps {
   metadata: ModelMetadata;
   datasets: Datasets;
   finetune: FinetuneService;
-  chat: ChatService;
+  chat: BackendClient;
   health: HealthDeps;
   adminToken: string;
   limits: { maxBodyBytes: number; heartbeatMs: number; maxDatasetBytes: number; maxUploads: number; maxMessages: number; maxTokens: number };

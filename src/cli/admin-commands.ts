@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Scope } from '../domain/catalog.js';
-import { keyView, planView, workspaceView } from '../api/admin/views.js';
-import { usageReport, usageReports } from '../api/v1/usage.js';
+import { keyView, planView, workspaceView } from '../views/record-views.js';
+import { usageReport, usageReports } from '../views/usage-report.js';
 import { loadCliConfig } from './cli-config.js';
 import { DATABASE_FILE, openStores, type Stores } from '../daemon/stores.js';
 import { ADMIN_TOKEN_FILE, loadSecrets } from '../daemon/secrets.js';

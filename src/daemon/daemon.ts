@@ -8,7 +8,7 @@ import { describeError } from '../log.js';
 import { BackendManager } from '../backend/backend-manager.js';
 import { DEMO_MODEL_MAX_TOKENS, DEMO_MODEL_NAME } from '../backend/demo-model.js';
 import { createGatewayApp } from '../api/index.js';
-import { ChatService } from '../gateway/chat-service.js';
+import { BackendClient } from '../backend/backend-client.js';
 import { domainCronJobs, startCronJobs } from '../domain/rollover.js';
 import { drainServer } from '../http-lifecycle.js';
 import { limitConnections, receiveTimeouts } from '../http/connection-limits.js';
@@ -130,7 +130,7 @@ async function startOnLockedDataDir(
     log.error('backend did not start', { err: describeError(err) });
   }
 
-  const chat = new ChatService(backend, { requestTimeoutMs: config.backend.requestTimeout });
+  const chat = new BackendClient(backend, { requestTimeoutMs: config.backend.requestTimeout });
   undo.push(() => chat.close());
   const finetune = new FinetuneService({
     jobs: stores.jobs,

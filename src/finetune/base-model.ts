@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { invalidRequest } from '../errors.js';
-import type { ChatService } from '../gateway/chat-service.js';
+import type { BackendClient } from '../backend/backend-client.js';
 
 // Where a base model's weights are on this machine. Both backends name them in the Modelfile
 // /api/show returns: Ollama as an absolute blob path, the bundled engine as a digest in its own
@@ -14,7 +14,7 @@ export interface BaseModelFile {
   adapters: number;
 }
 
-export async function locateBaseModel(chat: ChatService, model: string, engineModelsDir: string | undefined): Promise<BaseModelFile> {
+export async function locateBaseModel(chat: BackendClient, model: string, engineModelsDir: string | undefined): Promise<BaseModelFile> {
   const show = await chat.show(model);
   const from = /^FROM\s+(.+)$/m.exec(show.modelfile ?? '')?.[1]?.trim();
   const adapters = (show.modelfile ?? '').split('\n').filter((l) => /^ADAPTER\s/.test(l)).length;

@@ -5,7 +5,7 @@ import { requireModelName } from '../engine/store/model-name.js';
 import { insideDir } from '../paths.js';
 import { modelKey } from '../domain/model-metadata.js';
 import { conflict, HearthError, invalidRequest } from '../errors.js';
-import type { ChatService } from '../gateway/chat-service.js';
+import type { BackendClient } from '../backend/backend-client.js';
 import type { TrainingRecord } from './dataset-records.js';
 import type { Job } from './jobs.js';
 
@@ -79,7 +79,7 @@ export interface RegistrationResult {
  * with a warning.
  */
 export async function registerJobOutput(
-  chat: ChatService,
+  chat: BackendClient,
   job: Job,
   jobDir: string,
   body: RegisterRequest,

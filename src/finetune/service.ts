@@ -2,7 +2,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import si from 'systeminformation';
 import { conflict, HearthError, invalidRequest, unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { ChatService } from '../gateway/chat-service.js';
+import type { BackendClient } from '../backend/backend-client.js';
 import type { Datasets } from './datasets.js';
 import { hyperparametersOf, TRAINERS, FINAL_STATES, unknownDataset, type Job, type Jobs, type QueueLimits, type TrainerName } from './jobs.js';
 import type { Clock } from '../domain/clock.js';
@@ -32,7 +32,7 @@ export interface JobRequest {
 export interface FinetuneServiceOptions {
   jobs: Jobs;
   datasets: Datasets;
-  chat: ChatService;
+  chat: BackendClient;
   log: Logger;
   metadata: ModelMetadata;
   /** The bundled engine's model store, when the backend is the engine. */

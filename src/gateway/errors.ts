@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, Request } from 'express';
 import type { ErrorKind, HearthError } from '../errors.js';
-import { toHearthError } from '../engine/http/errors.js';
+import { toHearthError } from '../http/error-mapping.js';
 
 /** The `type` of the gateway's error object for each kind (OpenAI's vocabulary where it has one). */
 const typeOfKind: Readonly<Record<ErrorKind, string>> = Object.freeze({

@@ -1,6 +1,6 @@
 import { HearthError, notFound } from '../errors.js';
 import { usableBy, type ModelMeta, type ModelMetadata } from '../domain/model-metadata.js';
-import type { Sampling } from './chat-service.js';
+import type { Sampling } from '../backend/inference.js';
 
 // What is set per model and a chat or generate call obeys: whose it is (a fine-tuned model is its
 // workspace's), whether the operator switched it off (PUT /api/admin/models/{model}), and the

@@ -3,10 +3,11 @@ import type { Catalog, Scope } from '../../domain/catalog.js';
 import type { Keys } from '../../domain/keys.js';
 import type { Ledger } from '../../domain/ledger.js';
 import type { Workspaces } from '../../domain/workspaces.js';
-import { usageReport, usageReports } from '../v1/usage.js';
+import { usageReport, usageReports } from '../../views/usage-report.js';
 import { modelKey, type ModelMetadata } from '../../domain/model-metadata.js';
-import type { ChatService } from '../../gateway/chat-service.js';
-import { keyView, modelView, planView, workspaceView } from './views.js';
+import type { BackendClient } from '../../backend/backend-client.js';
+import { keyView, planView, workspaceView } from '../../views/record-views.js';
+import { modelView } from './model-view.js';
 import { requireModelName } from '../../engine/store/model-name.js';
 
 export interface AdminDeps {
@@ -15,7 +16,7 @@ export interface AdminDeps {
   keys: Keys;
   ledger: Ledger;
   metadata: ModelMetadata;
-  chat: Pick<ChatService, 'models'>;
+  chat: Pick<BackendClient, 'models'>;
 }
 
 /** The operator API under /api/admin (mounted behind requireAdmin): workspaces, keys, plans, usage and model metadata. */

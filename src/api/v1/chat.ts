@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { clientGoneSignal } from '../../http-lifecycle.js';
-import type { ChatMessage, ChatService, Completion, Sampling } from '../../gateway/chat-service.js';
+import type { BackendClient } from '../../backend/backend-client.js';
+import type { ChatMessage, Completion, Sampling } from '../../backend/inference.js';
 import { applyModelDefaults } from '../../gateway/model-settings.js';
 import { SseStream } from '../../gateway/sse.js';
-import { toHearthError } from '../../engine/http/errors.js';
+import { toHearthError } from '../../http/error-mapping.js';
 
 export interface ChatBody extends Sampling {
   model: string;
@@ -16,7 +17,7 @@ export const usageOf = (c: Completion) => ({ prompt_tokens: c.promptTokens, comp
 export const newId = (prefix: string) => `${prefix}-${randomUUID().replaceAll('-', '')}`;
 
 export interface ChatRouterDeps {
-  chat: ChatService;
+  chat: BackendClient;
   heartbeatMs: number;
 }
 

@@ -1,5 +1,6 @@
 import { Router } from 'express';
-import type { ChatService, Sampling } from '../../gateway/chat-service.js';
+import type { BackendClient } from '../../backend/backend-client.js';
+import type { Sampling } from '../../backend/inference.js';
 import { applyModelDefaults } from '../../gateway/model-settings.js';
 import { newId, usageOf } from './chat.js';
 import { clientGoneSignal } from '../../http-lifecycle.js';
@@ -11,7 +12,7 @@ interface GenerateBody extends Sampling {
 }
 
 /** POST /api/v1/generate: one prompt, answered in the text_completion shape. */
-export function createGenerateRouter({ chat }: { chat: ChatService }): Router {
+export function createGenerateRouter({ chat }: { chat: BackendClient }): Router {
   const router = Router();
   router.post('/generate', async (req, res) => {
     const body = req.body as GenerateBody;

@@ -1,10 +1,10 @@
 import { Router } from 'express';
-import type { ChatService } from '../../gateway/chat-service.js';
+import type { BackendClient } from '../../backend/backend-client.js';
 import { usableBy, type ModelMetadata } from '../../domain/model-metadata.js';
 import { modelDefaults } from '../../gateway/model-settings.js';
 
 /** GET /api/v1/models: the backend's models this key's workspace may use, joined with the operator's metadata. */
-export function createModelsRouter({ chat, metadata }: { chat: ChatService; metadata: ModelMetadata }): Router {
+export function createModelsRouter({ chat, metadata }: { chat: BackendClient; metadata: ModelMetadata }): Router {
   const router = Router();
   router.get('/models', async (_req, res) => {
     const workspaceId = res.locals.principal!.workspaceId;

@@ -1,17 +1,15 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
-import { BackendTimeoutError, createBackendFetch } from '../../src/gateway/backend-fetch.js';
-import { cacheValidatorRouteMatchers } from '../../src/api/validator-route-cache.js';
+import { BackendTimeoutError, createBackendTransport } from '../../src/backend/backend-transport.js';
 
-// The gateway's transport, against a plain local HTTP server (a transport test: no model API).
-describe('backend fetch', () => {
+// The backend client's transport, against a plain local HTTP server (a transport test: no model API).
+describe('backend transport', () => {
   let server: Server;
   let base: string;
   const ports: number[] = [];
-  const transport = createBackendFetch();
+  const transport = createBackendTransport();
   before(async () => {
     server = createServer((req, res) => {
       ports.push(req.socket.remotePort as number);
@@ -122,22 +120,5 @@ describe('backend fetch', () => {
     const port = (dead.address() as AddressInfo).port;
     await new Promise((r) => dead.close(r));
     await assert.rejects(transport.fetch(`http://127.0.0.1:${port}/json`, { method: 'POST', body: '{}' }), { code: 'ECONNREFUSED' });
-  });
-});
-
-describe('validator route matcher cache', () => {
-  it('compiles each route template once for the validator', () => {
-    const size = cacheValidatorRouteMatchers();
-    assert.equal(cacheValidatorRouteMatchers(), size, 'installed once');
-    const fromValidator = createRequire(createRequire(import.meta.url).resolve('express-openapi-validator'));
-    const { pathToRegexp } = fromValidator('path-to-regexp') as { pathToRegexp: (p: string, o?: object) => { regexp: RegExp; keys: Array<{ name: string }> } };
-    const before = size();
-    const a = pathToRegexp('/api/v1/finetune/jobs/:id', { sensitive: false, strict: false });
-    const b = pathToRegexp('/api/v1/finetune/jobs/:id', { sensitive: false, strict: false });
-    assert.equal(a, b);
-    assert.equal(size(), before + 1);
-    assert.deepEqual(a.keys.map((k) => k.name), ['id']);
-    assert.deepEqual(a.regexp.exec('/api/v1/finetune/jobs/abc')?.slice(1), ['abc']);
-    assert.notEqual(pathToRegexp('/api/v1/finetune/jobs/:id', { sensitive: true, strict: false }), a, 'other options, other entry');
   });
 });

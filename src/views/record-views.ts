@@ -1,8 +1,6 @@
-import type { Plan } from '../../domain/catalog.js';
-import type { ApiKeyRecord } from '../../domain/keys.js';
-import type { Workspace } from '../../domain/workspaces.js';
-import type { ModelMeta } from '../../domain/model-metadata.js';
-import { modelDefaults } from '../../gateway/model-settings.js';
+import type { Plan } from '../domain/catalog.js';
+import type { ApiKeyRecord } from '../domain/keys.js';
+import type { Workspace } from '../domain/workspaces.js';
 
 /** JSON views of domain records for the admin API and the CLI's --json output (snake_case). */
 export const workspaceView = (w: Workspace) => ({
@@ -32,14 +30,4 @@ export const planView = (p: Plan) => ({
   monthly_credits: p.monthlyCredits,
   rpm: p.rpm,
   max_concurrent: p.maxConcurrent,
-});
-
-/** The operator's settings for one model, as PUT /api/admin/models/{model} answers them. */
-export const modelView = (m: ModelMeta | undefined) => ({
-  ...(m?.name === undefined ? {} : { name: m.name }),
-  ...(m?.description === undefined ? {} : { description: m.description }),
-  ...(m?.isActive === undefined ? {} : { is_active: m.isActive }),
-  parameters: modelDefaults(m?.parameters),
-  // The owning workspace's id; null: the operator's model, for every workspace.
-  workspace_id: m?.owner ?? null,
 });

@@ -2,7 +2,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type 
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 
-// The gateway's transport to the model backend: a `fetch` for the official ollama client, on
+// The backend client's transport to the model backend: a `fetch` for the official ollama client, on
 // node:http with one keep-alive pool. Node's own fetch (undici behind WHATWG Request, Response,
 // Headers, AbortSignal.any and web streams) cost the daemon about 1 ms more CPU per proxied chat
 // than node:http on the reference machine (bench/gateway), more than the rest of the gateway
@@ -104,7 +104,7 @@ export class BackendTimeoutError extends Error {
   }
 }
 
-export interface BackendFetch {
+export interface BackendTransport {
   fetch: BackendFetchFn;
   /** Closes the pooled sockets (shutdown). */
   close(): void;
@@ -116,7 +116,7 @@ export interface BackendFetch {
  * resolves with a minimal Response once the status line and headers have arrived. Aborting
  * either signal rejects with its reason before the response, and cuts the body after it.
  */
-export function createBackendFetch(): BackendFetch {
+export function createBackendTransport(): BackendTransport {
   // `timeout` applies to idle pooled sockets only (an active request is never cut by it); Node
   // shortens it further to a server's Keep-Alive hint minus 1 s.
   const agents = {

@@ -1,0 +1,152 @@
+import { Ollama, type ChatRequest, type GenerateRequest, type CreateRequest, type ModelResponse, type ShowResponse } from 'ollama';
+import { unavailable } from '../errors.js';
+import { backendError } from './backend-errors.js';
+import { createBackendTransport, type BackendTransport } from './backend-transport.js';
+import { completionOf, ollamaFormat, ollamaOptions, type ChatMessage, type Completion, type Sampling, type StreamEvent } from './inference.js';
+
+/** Ollama's /api/create body; the client's typings lack `files` (a GGUF given by digest). */
+export type CreateModelRequest = CreateRequest & { files?: Record<string, string> };
+
+/** What the client needs of the backend: where it is and whether it is answering. */
+export interface BackendPort {
+  readonly url: string;
+  isUp(): boolean;
+}
+
+/**
+ * The one client of the model backend: chat and generation behind the gateway's surfaces, and
+ * the model management that fine-tuning and the admin API need, speaking to any
+ * Ollama-compatible backend through the official client. Each call gets its own ollama client
+ * so that a caller going away aborts exactly its own backend request; all of them share one
+ * keep-alive connection pool (backend-transport.ts).
+ */
+export class BackendClient {
+  private readonly transport: BackendTransport;
+  /** backend.request_timeout: the longest one chat or generation may take, stream included. */
+  private readonly requestTimeoutMs: number | undefined;
+
+  constructor(
+    private readonly backend: BackendPort,
+    options: { requestTimeoutMs?: number; transport?: BackendTransport } = {},
+  ) {
+    this.transport = options.transport ?? createBackendTransport();
+    this.requestTimeoutMs = options.requestTimeoutMs;
+  }
+
+  /** Closes the pooled backend connections. */
+  close(): void {
+    this.transport.close();
+  }
+
+  /** A client for one call; `deadlineMs` bounds inference calls (model management has none). */
+  private client(signal?: AbortSignal, deadlineMs?: number): Ollama {
+    this.assertUp();
+    const transport = this.transport;
+    // The client needs only the members BackendResponse has (see backend-transport.ts).
+    const clientFetch = (input: string | URL | Request, init?: RequestInit) => transport.fetch(input, init, signal, deadlineMs);
+    return new Ollama({ host: this.backend.url, fetch: clientFetch as unknown as typeof fetch });
+  }
+
+  private assertUp(): void {
+    if (!this.backend.isUp()) throw unavailable('the model backend is down; retry shortly', 5, 'backend_unavailable');
+  }
+
+  async chat(model: string, messages: ChatMessage[], s: Sampling, signal?: AbortSignal): Promise<Completion> {
+    try {
+      const r = await this.client(signal, this.requestTimeoutMs).chat({ model, messages, stream: false, options: ollamaOptions(s), format: ollamaFormat(s) } as ChatRequest & { stream: false });
+      return completionOf(r, r.message.content);
+    } catch (err) {
+      throw backendError(err, model);
+    }
+  }
+
+  /**
+   * Opens a streamed chat. Resolves once the backend has accepted the request (unknown model,
+   * bad request or a full queue fail here, as plain errors); the generator then yields tokens.
+   */
+  async openChatStream(model: string, messages: ChatMessage[], s: Sampling, signal?: AbortSignal): Promise<AsyncGenerator<StreamEvent>> {
+    let iterator;
+    try {
+      iterator = await this.client(signal, this.requestTimeoutMs).chat({ model, messages, stream: true, options: ollamaOptions(s), format: ollamaFormat(s) } as ChatRequest & { stream: true });
+    } catch (err) {
+      throw backendError(err, model);
+    }
+    const parts = iterator;
+    return (async function* () {
+      let text = '';
+      try {
+        for await (const part of parts) {
+          if (part.message.content) {
+            text += part.message.content;
+            yield { type: 'token', text: part.message.content } as const;
+          }
+          if (part.done) yield { type: 'done', completion: completionOf(part, text) } as const;
+        }
+      } catch (err) {
+        throw backendError(err, model);
+      } finally {
+        parts.abort();
+      }
+    })();
+  }
+
+  async generate(model: string, prompt: string, system: string | undefined, s: Sampling, signal?: AbortSignal): Promise<Completion> {
+    try {
+      const r = await this.client(signal, this.requestTimeoutMs).generate({ model, prompt, system, stream: false, options: ollamaOptions(s), format: ollamaFormat(s) } as GenerateRequest & { stream: false });
+      return completionOf(r, r.response ?? '');
+    } catch (err) {
+      throw backendError(err, model);
+    }
+  }
+
+  async models(): Promise<ModelResponse[]> {
+    try {
+      return (await this.client().list()).models;
+    } catch (err) {
+      throw backendError(err);
+    }
+  }
+
+  /** The backend's description of a model (/api/show): its Modelfile names the weights. */
+  async show(model: string): Promise<ShowResponse> {
+    try {
+      return await this.client().show({ model });
+    } catch (err) {
+      throw backendError(err, model);
+    }
+  }
+
+  /** Unloads every model the backend holds (keep_alive 0), so a trainer gets the memory. */
+  async unloadAll(): Promise<string[]> {
+    try {
+      const client = this.client();
+      const loaded = (await client.ps()).models.map((m) => m.name);
+      for (const model of loaded) await client.generate({ model, prompt: '', keep_alive: 0, stream: false });
+      return loaded;
+    } catch (err) {
+      throw backendError(err);
+    }
+  }
+
+  /** Creates (or replaces) a model from blobs already on the backend (/api/create). */
+  async createModel(request: CreateModelRequest): Promise<void> {
+    try {
+      await this.client().create({ ...request, stream: false } as CreateRequest & { stream: false });
+    } catch (err) {
+      throw backendError(err, request.model);
+    }
+  }
+
+  async deleteModel(model: string): Promise<void> {
+    try {
+      await this.client().delete({ model });
+    } catch (err) {
+      throw backendError(err, model);
+    }
+  }
+
+  /** The backend's base URL (for blob uploads, which the client does not do). */
+  get backendUrl(): string {
+    return this.backend.url;
+  }
+}
