@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Ollama } from 'ollama';
 import { engineArgv, engineOwnDefaults, type EngineSettings } from '../cli/engine-args.js';
 import { formatHostPort, type HostPort } from '../config/host-port.js';
-import type { BackendMode, HearthConfig } from '../config/schema.js';
+import { schemaField, type BackendMode, type HearthConfig } from '../config/schema.js';
 import { HearthError, unavailable } from '../errors.js';
 import { waitForState } from '../supervisor/wait-for-state.js';
 import type { Logger } from '../log.js';
@@ -159,7 +159,7 @@ async function enginePort(listen: HostPort): Promise<{ port: number; notice?: st
     };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
-    throw new HearthError('invalid_request', `engine.listen ${formatHostPort(listen)}: the bundled engine cannot listen there (${code}); set engine.listen (HEARTH_ENGINE_LISTEN) to a loopback HOST:PORT such as 127.0.0.1:11435`, { code: 'invalid_config', cause: err });
+    throw new HearthError('invalid_request', `engine.listen ${formatHostPort(listen)}: the bundled engine cannot listen there (${code}); set engine.listen (HEARTH_ENGINE_LISTEN) to a loopback HOST:PORT such as ${schemaField('engine.listen').default}`, { code: 'invalid_config', cause: err });
   }
 }
 
