@@ -8,6 +8,9 @@
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { Ollama } from 'ollama';
+import { engineArgv, engineOwnDefaults, type EngineSettings } from '../cli/engine-args.js';
+import { formatHostPort, type HostPort } from '../config/host-port.js';
+import { schemaField, type BackendMode, type HearthConfig } from '../config/schema.js';
 import { HearthError, unavailable } from '../errors.js';
 import { waitForState } from '../supervisor/wait-for-state.js';
 import type { Logger } from '../log.js';
@@ -18,32 +21,9 @@ import { findExecutable } from './find-executable.js';
 import { canListen, pickFreePort } from './free-port.js';
 import { probeVersion } from './probe.js';
 
-export type BackendMode = 'auto' | 'ollama' | 'engine' | 'external';
 export type BackendKind = Exclude<BackendMode, 'auto'>;
 /** starting: not up yet since start(); up: answering; down: was expected up and is not (restarting included); stopped. */
 export type BackendState = 'starting' | 'up' | 'down' | 'stopped';
-export type EngineGpu = 'auto' | 'off' | 'cuda' | 'vulkan';
-
-export interface EngineBackendConfig {
-  /** HOST:PORT the engine listens on, normally loopback; port 0, or a port another process holds, picks a free port before spawning. */
-  listen: string;
-  /** The engine's model store, normally <dataDir>/models. */
-  modelsDir: string;
-  parallel: number;
-  maxQueue: number;
-  numCtx: number;
-  /** CPU threads; 0 leaves it to the engine (the CPUs its cgroup allows). */
-  threads: number;
-  gpu: EngineGpu;
-  /** Ollama duration syntax: "5m", "0", "-1". */
-  keepAlive: string;
-  /**
-   * The engine's own log level (default info). The daemon forwards the engine's info lines (one
-   * per request and health check) at debug, so below debug it asks for warnings only: the lines
-   * would be parsed only to be dropped, about 0.1 ms of daemon CPU per proxied call.
-   */
-  logLevel?: 'error' | 'warn' | 'info' | 'debug';
-}
 
 export interface BackendConfig {
   mode: BackendMode;
@@ -51,7 +31,11 @@ export interface BackendConfig {
   url: string;
   /** The ollama executable: a name looked up on PATH, or a path. */
   ollamaPath: string;
-  engine: EngineBackendConfig;
+  /**
+   * What `hearth engine` is started with. Its listen port 0, or a port another process holds,
+   * becomes a free port before spawning; the engine watches the daemon's pid.
+   */
+  engine: Omit<EngineSettings, 'parentPid'>;
   healthIntervalMs: number;
   /** A managed backend must answer within this long of each spawn; start() waits at most this long. */
   startTimeoutMs: number;
@@ -63,17 +47,30 @@ export interface BackendConfig {
   stallTimeoutMs?: number;
 }
 
-export function defaultBackendConfig(dataDir: string): BackendConfig {
+/** The manager's settings from the daemon's config: every value as loaded, none of its own. */
+export function backendConfigOf(config: HearthConfig): BackendConfig {
   return {
-    mode: 'auto',
-    url: 'http://127.0.0.1:11434',
-    ollamaPath: 'ollama',
-    engine: { listen: '127.0.0.1:11435', modelsDir: join(dataDir, 'models'), parallel: 2, maxQueue: 64, numCtx: 2048, threads: 0, gpu: 'auto', keepAlive: '5m' },
-    healthIntervalMs: 5000,
-    startTimeoutMs: 60_000,
-    restart: { initialDelayMs: 1000, maxDelayMs: 60_000 },
-    stopTimeoutMs: 10_000,
-    stallTimeoutMs: 60_000,
+    mode: config.backend.mode,
+    url: config.backend.url,
+    ollamaPath: config.backend.ollamaPath,
+    engine: {
+      ...engineOwnDefaults,
+      modelsDir: join(config.dataDir, 'models'),
+      listen: config.engine.listen,
+      parallel: config.engine.parallel,
+      maxQueue: config.engine.maxQueue,
+      numCtx: config.engine.numCtx,
+      threads: config.engine.threads,
+      gpu: config.engine.gpu,
+      keepAliveMs: config.engine.keepAlive,
+      // The daemon forwards the engine's info lines (one per request and health check) at debug,
+      // so below debug it asks for warnings only: the lines would be parsed only to be dropped,
+      // about 0.1 ms of daemon CPU per proxied call.
+      logLevel: config.log.level === 'debug' ? 'info' : 'warn',
+    },
+    healthIntervalMs: config.backend.healthInterval,
+    startTimeoutMs: config.backend.startTimeout,
+    restart: { initialDelayMs: config.backend.restartInitialDelay, maxDelayMs: config.backend.restartMaxDelay },
   };
 }
 
@@ -129,36 +126,10 @@ function ollamaHostOf(url: string): string {
   return `${u.hostname}:${u.port || (u.protocol === 'https:' ? '443' : '80')}`;
 }
 
-function parseListen(listen: string): { host: string; port: number } {
-  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(listen);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) throw new HearthError('invalid_request', `engine.listen must be HOST:PORT (got "${listen}")`, { code: 'invalid_config' });
-  return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port };
-}
-
 /** The URL clients use for a listen address; a wildcard host is reached through loopback. */
 export function urlOfListen(host: string, port: number): string {
   const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
-  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
-}
-
-function engineArgs(engine: EngineBackendConfig, host: string, port: number): string[] {
-  const listenHost = host.includes(':') ? `[${host}]` : host;
-  return [
-    hearthBin,
-    'engine',
-    '--models', engine.modelsDir,
-    '--listen', `${listenHost}:${port}`,
-    '--parallel', String(engine.parallel),
-    '--max-queue', String(engine.maxQueue),
-    '--num-ctx', String(engine.numCtx),
-    '--keep-alive', engine.keepAlive,
-    '--gpu', engine.gpu,
-    // A daemon killed with SIGKILL cannot stop its children: the engine then stops itself.
-    '--parent-pid', String(process.pid),
-    '--log-level', engine.logLevel ?? 'info',
-    ...(engine.threads > 0 ? ['--threads', String(engine.threads)] : []),
-  ];
+  return `http://${formatHostPort({ host: reachable, port })}`;
 }
 
 /** What BackendManager.create() decided: the kind, its URL, and for a managed kind the command to supervise. */
@@ -171,7 +142,8 @@ export interface BackendLaunch {
 }
 
 /** engine.listen as configured, or a free port on its host when another process holds that one. */
-async function enginePort(listen: string, host: string, port: number): Promise<{ port: number; notice?: string }> {
+async function enginePort(listen: HostPort): Promise<{ port: number; notice?: string }> {
+  const { host, port } = listen;
   try {
     if (port === 0) return { port: await pickFreePort(host) };
     // A second daemon (its own data dir and listen address) would otherwise find its engine's
@@ -183,11 +155,11 @@ async function enginePort(listen: string, host: string, port: number): Promise<{
     const free = await pickFreePort(host);
     return {
       port: free,
-      notice: `engine.listen ${listen} is held by another process (another hearth serve's engine, say): the bundled engine listens on ${host.includes(':') ? `[${host}]` : host}:${free} instead; set engine.listen (HEARTH_ENGINE_LISTEN) to choose a port`,
+      notice: `engine.listen ${formatHostPort(listen)} is held by another process (another hearth serve's engine, say): the bundled engine listens on ${formatHostPort({ host, port: free })} instead; set engine.listen (HEARTH_ENGINE_LISTEN) to choose a port`,
     };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
-    throw new HearthError('invalid_request', `engine.listen ${listen}: the bundled engine cannot listen there (${code}); set engine.listen (HEARTH_ENGINE_LISTEN) to a loopback HOST:PORT such as 127.0.0.1:11435`, { code: 'invalid_config', cause: err });
+    throw new HearthError('invalid_request', `engine.listen ${formatHostPort(listen)}: the bundled engine cannot listen there (${code}); set engine.listen (HEARTH_ENGINE_LISTEN) to a loopback HOST:PORT such as ${schemaField('engine.listen').default}`, { code: 'invalid_config', cause: err });
   }
 }
 
@@ -198,12 +170,14 @@ export async function chooseBackend(options: Pick<BackendManagerOptions, 'config
   const probeTimeoutMs = options.probeTimeoutMs ?? 1500;
   const ollamaLaunch = (url: string, path: string): BackendLaunch => ({ kind: 'ollama', url, command: { command: path, args: ['serve'], env: { OLLAMA_HOST: ollamaHostOf(url) } } });
   const engineLaunch = async (): Promise<BackendLaunch> => {
-    const { host, port } = parseListen(config.engine.listen);
-    const chosen = await enginePort(config.engine.listen, host, port);
+    const { host } = config.engine.listen;
+    const chosen = await enginePort(config.engine.listen);
+    // A daemon killed with SIGKILL cannot stop its children: the engine then stops itself.
+    const settings: EngineSettings = { ...config.engine, listen: { host, port: chosen.port }, parentPid: process.pid };
     return {
       kind: 'engine',
       url: urlOfListen(host, chosen.port),
-      command: { command: process.execPath, args: engineArgs(config.engine, host, chosen.port) },
+      command: { command: process.execPath, args: [hearthBin, 'engine', ...engineArgv(settings)] },
       ...(chosen.notice === undefined ? {} : { notice: chosen.notice }),
     };
   };
@@ -260,7 +234,7 @@ export class BackendManager extends EventEmitter<BackendManagerEvents> {
   /** Resolves the mode to a kind and URL ('auto' probes `url` and looks for ollama on PATH); spawns nothing yet. */
   static async create(options: BackendManagerOptions): Promise<BackendManager> {
     const launch = await chooseBackend(options);
-    if (launch.notice !== undefined) options.log.warn(launch.notice, { configured: options.config.engine.listen, url: launch.url });
+    if (launch.notice !== undefined) options.log.warn(launch.notice, { configured: formatHostPort(options.config.engine.listen), url: launch.url });
     options.log.info('inference backend chosen', { mode: options.config.mode, kind: launch.kind, url: launch.url, command: launch.command?.command });
     return new BackendManager(options, launch);
   }

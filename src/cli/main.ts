@@ -1,6 +1,7 @@
 // Entry point of the `hearth` command: a table of sub-commands, each in its own module,
 // loaded lazily so `hearth --help` does not pay for node-llama-cpp's start-up.
 import { CliError } from './cli-error.js';
+import { schemaField } from '../config/schema.js';
 
 interface Command {
   summary: string;
@@ -11,7 +12,7 @@ const admin = (name: string): Command['run'] => async (argv) => (await import('.
 
 const commands: Record<string, Command> = {
   serve: {
-    summary: 'run the Hearth daemon (gateway, ledger, backend supervision) on 127.0.0.1:8080',
+    summary: `run the Hearth daemon (gateway, ledger, backend supervision) on ${schemaField('listen').default}`,
     run: async (argv) => (await import('./serve-command.js')).runServeCommand(argv),
   },
   init: { summary: 'create the data dir, server secret, database and admin token (printed here, once)', run: admin('init') },

@@ -1,4 +1,6 @@
+import { formatHostPort, type HostPort } from '../config/host-port.js';
 import { redactedConfig } from '../config/load.js';
+import { schemaField } from '../config/schema.js';
 import { loadCliConfig } from './cli-config.js';
 import { createLogger, describeError } from '../log.js';
 import { startDaemon, type RunningDaemon } from '../daemon/daemon.js';
@@ -10,18 +12,17 @@ const help = `Usage: hearth serve [--config FILE] [--data-dir DIR] [--listen HOS
 
 Runs the Hearth daemon: the /api/v1 gateway (keys, plans, credits, rate limits), the admin API,
 and the supervised model backend (a running Ollama, \`ollama serve\`, or the bundled engine).
-Defaults: 127.0.0.1:8080, data in ./data. Every setting is in config.example.yaml; the
+Defaults: ${schemaField('listen').default}, data in ${schemaField('data_dir').default}. Every setting is in config.example.yaml; the
 environment overrides are listed in the README.
 `;
 
 /** The operator-facing reason a start failed, or undefined for an unexpected error (a bug: keep its stack). */
-function startFailure(err: unknown, config: { listen: { host: string; port: number }; dataDir: string }): string | undefined {
+function startFailure(err: unknown, config: { listen: HostPort; dataDir: string }): string | undefined {
   if (err instanceof HearthError) return err.message;
   if (!(err instanceof Error)) return undefined;
   const { code, syscall, path } = err as NodeJS.ErrnoException;
   if (syscall === 'listen') {
-    const { host, port } = config.listen;
-    const at = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const at = formatHostPort(config.listen);
     const why: Record<string, string> = {
       EADDRINUSE: 'the address is already in use; stop what holds it, or',
       EADDRNOTAVAIL: 'no interface of this machine has that address;',

@@ -1,8 +1,8 @@
 // The value kinds of the config schema. Each kind turns a raw value (from YAML, an environment
 // variable or a command-line flag, so often a string) into its typed form, or says what it
 // must be. Errors are returned, not thrown, so the loader can collect every problem at once.
-import { isIPv4, isIPv6 } from 'node:net';
 import { resolve } from 'node:path';
+import { HOST_PORT_EXPECTED, parseHostPort, type HostPort } from './host-port.js';
 
 export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problem: string };
 
@@ -17,12 +17,6 @@ export interface Kind<T> {
   /** URL-typed values get their credentials masked in redacted output. */
   readonly isUrl?: true;
   parse(raw: unknown, ctx: ParseContext): Parsed<T>;
-}
-
-/** Host and port of a listening address; host without IPv6 brackets. */
-export interface HostPort {
-  readonly host: string;
-  readonly port: number;
 }
 
 const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
@@ -151,19 +145,13 @@ export function size(options: { min: number; max: number }): Kind<number> {
   };
 }
 
-const hostname = /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/;
-
 /** "HOST:PORT", IPv6 in brackets ("[::1]:8080"). Port 0 asks the OS for a free port (tests). */
 export function hostPort(): Kind<HostPort> {
   return {
     hint: 'HOST:PORT',
     parse(raw) {
-      const m = typeof raw === 'string' ? /^(\[([^\]]+)\]|[^:[\]]+):(\d{1,5})$/.exec(raw) : null;
-      const host = m ? (m[2] ?? m[1] ?? '') : '';
-      const port = m ? Number(m[3]) : NaN;
-      const hostOk = m?.[2] !== undefined ? isIPv6(host) : isIPv4(host) || hostname.test(host);
-      if (!m || !hostOk || port > 65535) return bad('must be HOST:PORT such as 127.0.0.1:8080 ([::1]:8080 for IPv6)');
-      return ok(Object.freeze({ host, port }));
+      const parsed = typeof raw === 'string' ? parseHostPort(raw) : undefined;
+      return parsed === undefined ? bad(`must be ${HOST_PORT_EXPECTED}`) : ok(parsed);
     },
   };
 }

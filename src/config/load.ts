@@ -67,6 +67,15 @@ export function loadConfig(options: LoadConfigOptions = {}): HearthConfig {
   return deepFreeze(build(loading.values)) as unknown as HearthConfig;
 }
 
+/**
+ * The schema's defaults, with `overrides` applied as flags would be, and nothing from the
+ * environment or a config file: the value any code (a command's own flags, a test) needs when
+ * nobody set one. Relative paths resolve against `cwd` (default process.cwd()).
+ */
+export function defaultConfig(options: Pick<LoadConfigOptions, 'overrides' | 'cwd'> = {}): HearthConfig {
+  return loadConfig({ ...options, env: {}, defaultFile: null });
+}
+
 /** --config, else HEARTH_CONFIG, else the default file if it exists. Named files must exist. */
 function chooseFile(options: LoadConfigOptions, env: NodeJS.ProcessEnv, cwd: string, problems: string[]): string | undefined {
   const named: Array<[string, string | undefined]> = [

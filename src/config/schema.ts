@@ -13,16 +13,24 @@ import {
   text,
   timeZone,
   url,
-  type HostPort,
   type Kind,
 } from './kinds.js';
+import type { HostPort } from './host-port.js';
 
-export type { HostPort } from './kinds.js';
+export type { HostPort } from './host-port.js';
 
-export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
-export type BackendMode = 'auto' | 'ollama' | 'engine' | 'external';
-export type GpuMode = 'auto' | 'off' | 'cuda' | 'vulkan';
-export type SecretStore = 'file' | 'keychain';
+// The closed sets of values some keys take: the table below checks them, and the code that
+// acts on them (the backend manager, the engine, the trainers) takes its types from here.
+export const logLevels = ['error', 'warn', 'info', 'debug'] as const;
+export type LogLevel = (typeof logLevels)[number];
+export const backendModes = ['auto', 'ollama', 'engine', 'external'] as const;
+export type BackendMode = (typeof backendModes)[number];
+export const gpuModes = ['auto', 'off', 'cuda', 'vulkan'] as const;
+export type GpuMode = (typeof gpuModes)[number];
+export const trainerKinds = ['llamacpp', 'peft'] as const;
+export type TrainerKind = (typeof trainerKinds)[number];
+export const secretStores = ['file', 'keychain'] as const;
+export type SecretStore = (typeof secretStores)[number];
 
 /** Durations are milliseconds, sizes bytes, paths absolute. Deeply frozen once loaded. */
 export interface HearthConfig {
@@ -99,7 +107,7 @@ export interface FinetuneConfig {
   readonly datasetQuota: number;
   /** Dataset uploads received and parsed at once, all workspaces together (one per workspace). */
   readonly maxUploads: number;
-  readonly trainer: 'llamacpp' | 'peft';
+  readonly trainer: TrainerKind;
   /** Interpreter with torch, transformers and peft (the peft trainer). */
   readonly python: string;
   /** Hugging Face weights per base model name, for the peft trainer; "" when none. */
@@ -169,9 +177,9 @@ export const configSchema = Object.freeze([
   field('timezone', timeZone(), 'UTC', 'Time zone of billing periods (calendar months), e.g. Europe/Paris'),
   field('public_base_url', url({ allowEmpty: true }), '', 'URL at which clients reach this daemon\'s root (e.g. through a reverse proxy); the served OpenAPI document and Swagger UI name it as the server; "" for the address the page came from'),
 
-  field('log.level', oneOf(['error', 'warn', 'info', 'debug'] as const), 'info', 'Least severe level written to the log'),
+  field('log.level', oneOf(logLevels), 'info', 'Least severe level written to the log'),
 
-  field('backend.mode', oneOf(['auto', 'ollama', 'engine', 'external'] as const), 'auto',
+  field('backend.mode', oneOf(backendModes), 'auto',
     'Inference backend: auto = Ollama if available, else engine; ollama = start Ollama; engine = bundled; external = backend.url'),
   // Ollama's own default address.
   field('backend.url', url(), 'http://127.0.0.1:11434', 'URL of the Ollama server (ollama and external modes)'),
@@ -195,7 +203,7 @@ export const configSchema = Object.freeze([
   // Ollama's long-time default; enough for chat, small enough for CPU boxes.
   field('engine.num_ctx', integer({ min: 256, max: 1_048_576 }), 2048, 'Default context size per sequence, in tokens'),
   field('engine.threads', integer({ min: 0, max: 1024 }), 0, 'CPU threads for inference; 0: as many as the cgroup allows'),
-  field('engine.gpu', oneOf(['auto', 'off', 'cuda', 'vulkan'] as const), 'auto', 'GPU backend; off runs on the CPU only'),
+  field('engine.gpu', oneOf(gpuModes), 'auto', 'GPU backend; off runs on the CPU only'),
   // Ollama's default: a follow-up within minutes skips the load.
   field('engine.keep_alive', duration({ negativeIsForever: true }), '5m', 'How long an idle model stays loaded; 0 unloads at once, -1 never'),
   field('engine.demo_model', boolean(), true, 'With an empty model store, offer an untrained demo model'),
@@ -229,7 +237,7 @@ export const configSchema = Object.freeze([
   // A dataset upload is parsed in memory (several times its size at the peak): two at once bound
   // that on a small box; each workspace gets one of them at a time.
   field('finetune.max_uploads', integer({ min: 1, max: 64 }), 2, 'Dataset uploads received and parsed at once, all workspaces together (one per workspace); more get 503 uploads_busy'),
-  field('finetune.trainer', oneOf(['llamacpp', 'peft'] as const), 'llamacpp', 'Trainer of jobs that name none: llamacpp (built in, GGUF) or peft (Python, Hugging Face weights)'),
+  field('finetune.trainer', oneOf(trainerKinds), 'llamacpp', 'Trainer of jobs that name none: llamacpp (built in, GGUF) or peft (Python, Hugging Face weights)'),
   field('finetune.python', command(), 'python3', 'Python with torch, transformers and peft (and Unsloth if wanted), for the peft trainer and its GGUF adapter conversion (which also needs git)'),
   // One folder per base model name: <dir>/llama3.2/config.json… ("/" and ":" in names become "_").
   field('finetune.hf_models_dir', path({ allowEmpty: true }), '', 'Folder of Hugging Face weights per base model name for the peft trainer; "" for none'),
@@ -247,7 +255,7 @@ export const configSchema = Object.freeze([
   // Cancel must end a trainer within 10 s; a step of a CPU run can take a few seconds.
   field('finetune.stop_timeout', duration({ min: 100 }), '5s', 'After SIGTERM, how long a cancelled trainer may take before SIGKILL'),
 
-  field('secrets.store', oneOf(['file', 'keychain'] as const), 'file',
+  field('secrets.store', oneOf(secretStores), 'file',
     'Where the server secret lives: file (in data_dir, mode 0600) or keychain (the Secret Service of the D-Bus session, via keytar built against libsecret-1-dev)'),
 
   // Checking every response against openapi/hearth.yaml costs CPU on each request; the test
@@ -270,6 +278,11 @@ const byKey = new Map<string, ConfigField>(configSchema.map((f) => [f.key, f as 
 
 export function fieldOf(key: string): ConfigField | undefined {
   return byKey.get(key);
+}
+
+/** A key's row, typed by its key: its kind parses a value of that key, its default is as written. */
+export function schemaField<K extends ConfigKey>(key: K): ConfigField<K> {
+  return byKey.get(key) as unknown as ConfigField<K>;
 }
 
 /** "num_ctx" → "numCtx". */

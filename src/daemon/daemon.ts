@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { HearthConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { describeError } from '../log.js';
-import { BackendManager } from '../backend/backend-manager.js';
+import { BackendManager, backendConfigOf } from '../backend/backend-manager.js';
 import { DEMO_MODEL_MAX_TOKENS, DEMO_MODEL_NAME } from '../backend/demo-model.js';
 import { createGatewayApp } from '../api/index.js';
 import { BackendClient } from '../backend/backend-client.js';
@@ -93,29 +93,7 @@ async function startOnLockedDataDir(
   const released = stores.ledger.releaseDangling();
   if (released.length > 0) log.warn('released credits reserved by requests interrupted by a restart', { reservations: released.length });
 
-  const backend = await BackendManager.create({
-    config: {
-      mode: config.backend.mode,
-      url: config.backend.url,
-      ollamaPath: config.backend.ollamaPath,
-      engine: {
-        listen: `${config.engine.listen.host.includes(':') ? `[${config.engine.listen.host}]` : config.engine.listen.host}:${config.engine.listen.port}`,
-        modelsDir: join(config.dataDir, 'models'),
-        parallel: config.engine.parallel,
-        maxQueue: config.engine.maxQueue,
-        numCtx: config.engine.numCtx,
-        threads: config.engine.threads,
-        gpu: config.engine.gpu,
-        keepAlive: Number.isFinite(config.engine.keepAlive) ? `${Math.round(config.engine.keepAlive / 1000)}s` : '-1',
-        logLevel: log.isDebugEnabled() ? 'info' : 'warn',
-      },
-      healthIntervalMs: config.backend.healthInterval,
-      startTimeoutMs: config.backend.startTimeout,
-      restart: { initialDelayMs: config.backend.restartInitialDelay, maxDelayMs: config.backend.restartMaxDelay },
-    },
-    dataDir: config.dataDir,
-    log,
-  });
+  const backend = await BackendManager.create({ config: backendConfigOf(config), dataDir: config.dataDir, log });
   undo.push(() => backend.stop());
   // For the CLI (hearth models import): where the backend is, which the config alone may not say.
   await writeBackendRecord(config.dataDir, { kind: backend.kind, url: backend.url, pid: process.pid });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { SecretStore } from '../config/schema.js';
 import { HearthError } from '../errors.js';
 
 export interface DaemonSecrets {
@@ -39,7 +40,7 @@ async function keychain(): Promise<{ get(a: string): Promise<string | null>; set
  * `store: file` the secret lives in the data dir (mode 0600); with `keychain` in the OS keychain.
  * The admin token is also written 0600 in the data dir so the operator can find it again.
  */
-export async function loadSecrets(dataDir: string, store: 'file' | 'keychain'): Promise<DaemonSecrets> {
+export async function loadSecrets(dataDir: string, store: SecretStore): Promise<DaemonSecrets> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const secretPath = join(dataDir, SECRET_FILE);
   const tokenPath = join(dataDir, ADMIN_TOKEN_FILE);

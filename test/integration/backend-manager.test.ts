@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BackendManager, type BackendConfig, type BackendState } from '../../src/backend/backend-manager.js';
+import { BackendManager, backendConfigOf, type BackendConfig, type BackendState } from '../../src/backend/backend-manager.js';
+import { defaultConfig, type ConfigOverrides } from '../../src/config/load.js';
 import { DEMO_MODEL_NAME } from '../../src/backend/demo-model.js';
 import { findExecutable } from '../../src/backend/find-executable.js';
 import { pickFreePort } from '../../src/backend/free-port.js';
@@ -17,18 +18,26 @@ import { captureLogger, isRunning, liveGroupMembers, waitUntil } from '../helper
 
 const noOllama = (name: string) => findExecutable(name, '');
 
-function testConfig(dataDir: string, overrides: Partial<BackendConfig> = {}): BackendConfig {
-  return {
-    mode: 'engine',
-    url: 'http://127.0.0.1:11434',
-    ollamaPath: 'ollama',
-    engine: { listen: '127.0.0.1:0', modelsDir: join(dataDir, 'models'), parallel: 1, maxQueue: 8, numCtx: 512, threads: 1, gpu: 'off', keepAlive: '5m' },
-    healthIntervalMs: 200,
-    startTimeoutMs: 60_000,
-    restart: { initialDelayMs: 100, maxDelayMs: 1000 },
-    stopTimeoutMs: 10_000,
-    ...overrides,
-  };
+/** The daemon's backend settings for the schema's defaults, small and quick for tests, with `overrides`. */
+function testConfig(dataDir: string, overrides: ConfigOverrides = {}): BackendConfig {
+  return backendConfigOf(
+    defaultConfig({
+      overrides: {
+        data_dir: dataDir,
+        'backend.mode': 'engine',
+        'backend.health_interval': '200ms',
+        'backend.restart_initial_delay': '100ms',
+        'backend.restart_max_delay': '1s',
+        'engine.listen': '127.0.0.1:0',
+        'engine.parallel': 1,
+        'engine.max_queue': 8,
+        'engine.num_ctx': 512,
+        'engine.threads': 1,
+        'engine.gpu': 'off',
+        ...overrides,
+      },
+    }),
+  );
 }
 
 function recordStates(manager: BackendManager): BackendState[] {
@@ -129,7 +138,7 @@ describe('BackendManager: choosing the backend', () => {
     const engine = await startEngineProcess();
     const port = Number(new URL(engine.url).port);
     let second: Awaited<ReturnType<typeof startEngineProcess>> | undefined;
-    const manager = await BackendManager.create({ config: testConfig(dataDir, { mode: 'auto', url: engine.url }), dataDir, log: captureLogger().log, findExecutable: noOllama });
+    const manager = await BackendManager.create({ config: testConfig(dataDir, { 'backend.mode': 'auto', 'backend.url': engine.url }), dataDir, log: captureLogger().log, findExecutable: noOllama });
     try {
       assert.equal(manager.kind, 'external');
       assert.equal(manager.url, engine.url);
@@ -143,13 +152,13 @@ describe('BackendManager: choosing the backend', () => {
       // The bundled engine configured where another server answers gets a free port instead,
       // and the log says which setting chooses it.
       const moved = captureLogger();
-      const beside = await BackendManager.create({ config: testConfig(dataDir, { engine: { ...testConfig(dataDir).engine, listen: `127.0.0.1:${port}` } }), dataDir, log: moved.log });
+      const beside = await BackendManager.create({ config: testConfig(dataDir, { 'engine.listen': `127.0.0.1:${port}` }), dataDir, log: moved.log });
       assert.equal(beside.kind, 'engine');
       assert.notEqual(beside.url, engine.url);
       assert.ok(moved.entries.some((e) => e.level === 'warn' && /engine\.listen 127\.0\.0\.1:\d+ is held by another process.*listens on 127\.0\.0\.1:\d+ instead; set engine\.listen/.test(String(e.message))), JSON.stringify(moved.entries));
       // `ollama serve` may not take an address another server answers on: the message names the settings.
       await assert.rejects(
-        BackendManager.create({ config: testConfig(dataDir, { mode: 'ollama', url: engine.url }), dataDir, log: captureLogger().log, findExecutable: async () => '/usr/bin/ollama' }),
+        BackendManager.create({ config: testConfig(dataDir, { 'backend.mode': 'ollama', 'backend.url': engine.url }), dataDir, log: captureLogger().log, findExecutable: async () => '/usr/bin/ollama' }),
         (err: HearthError) => err.kind === 'conflict' && err.code === 'backend_address_in_use' && /backend\.mode to "external" or "auto".*backend\.url/.test(err.message),
       );
 
@@ -169,7 +178,7 @@ describe('BackendManager: choosing the backend', () => {
 
   test('auto picks the engine when nothing answers at url and there is no ollama on PATH', async () => {
     const freePort = await pickFreePort('127.0.0.1');
-    const manager = await BackendManager.create({ config: testConfig(dataDir, { mode: 'auto', url: `http://127.0.0.1:${freePort}` }), dataDir, log: captureLogger().log, findExecutable: noOllama });
+    const manager = await BackendManager.create({ config: testConfig(dataDir, { 'backend.mode': 'auto', 'backend.url': `http://127.0.0.1:${freePort}` }), dataDir, log: captureLogger().log, findExecutable: noOllama });
     try {
       assert.equal(manager.kind, 'engine');
       assert.notEqual(manager.url, `http://127.0.0.1:${freePort}`, 'the engine listens on its own address');
@@ -185,7 +194,8 @@ describe('BackendManager: choosing the backend', () => {
   test('an engine that cannot start: start rejects with why, and it is retried until stop', async () => {
     const notADir = join(dataDir, 'a-file');
     await writeFile(notADir, '');
-    const config = testConfig(dataDir, { engine: { ...testConfig(dataDir).engine, modelsDir: join(notADir, 'models') } });
+    const base = testConfig(dataDir);
+    const config = { ...base, engine: { ...base.engine, modelsDir: join(notADir, 'models') } };
     const manager = await BackendManager.create({ config, dataDir, log: captureLogger().log, findExecutable: noOllama });
     const states = recordStates(manager);
     try {
@@ -202,7 +212,7 @@ describe('BackendManager: choosing the backend', () => {
 
   test('an external backend that never answers: start rejects after startTimeoutMs, state down', async () => {
     const url = `http://127.0.0.1:${await pickFreePort('127.0.0.1')}`;
-    const manager = await BackendManager.create({ config: testConfig(dataDir, { mode: 'external', url, startTimeoutMs: 500 }), dataDir, log: captureLogger().log });
+    const manager = await BackendManager.create({ config: { ...testConfig(dataDir, { 'backend.mode': 'external', 'backend.url': url }), startTimeoutMs: 500 }, dataDir, log: captureLogger().log });
     try {
       await assert.rejects(manager.start(), (err: HearthError) => err.code === 'backend_unavailable' && err.message.includes(url));
       assert.equal(manager.state, 'down');
@@ -215,7 +225,7 @@ describe('BackendManager: choosing the backend', () => {
 
   test('mode ollama without an ollama executable is refused', async () => {
     await assert.rejects(
-      BackendManager.create({ config: testConfig(dataDir, { mode: 'ollama' }), dataDir, log: captureLogger().log, findExecutable: noOllama }),
+      BackendManager.create({ config: testConfig(dataDir, { 'backend.mode': 'ollama' }), dataDir, log: captureLogger().log, findExecutable: noOllama }),
       (err: HearthError) => err instanceof HearthError && err.code === 'ollama_not_found',
     );
   });

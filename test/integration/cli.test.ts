@@ -61,7 +61,7 @@ test('hearth engine --parent-pid stops at once when its starter is already gone 
 test('hearth engine rejects bad flags with a one-line message', async () => {
   const r = await hearth(['engine', '--models', '/tmp/x', '--parallel', 'zero']);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /--parallel must be a positive integer/);
+  assert.match(r.stderr, /--parallel must be an integer from 1 to 256 \(got "zero"\)/);
   assert.doesNotMatch(r.stderr, /at .*\.js/);
 });
 

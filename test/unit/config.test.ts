@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { envVars, renderEnvTable } from '../../src/config/env.js';
 import { renderConfigExample } from '../../src/config/example.js';
 import { formatDuration, parseDuration } from '../../src/config/kinds.js';
-import { ConfigError, loadConfig, redactedConfig, type LoadConfigOptions } from '../../src/config/load.js';
+import { ConfigError, defaultConfig, loadConfig, redactedConfig, type LoadConfigOptions } from '../../src/config/load.js';
 import { configSchema, fieldOf, type ConfigField, type ConfigKey, type HearthConfig } from '../../src/config/schema.js';
 import { packageRoot } from '../../src/paths.js';
 
@@ -105,6 +105,20 @@ describe('config defaults', () => {
   it('accepts an empty file and sections whose keys are all commented out', () => {
     assert.deepEqual(load({ file: yamlFile('') }).engine, defaults.engine);
     assert.deepEqual(load({ file: yamlFile('# nothing\nengine:\n  # parallel: 4\nlimits:\n') }).engine, defaults.engine);
+  });
+
+  it('defaultConfig: the defaults with the given overrides, whatever the environment and /etc say', () => {
+    const saved = process.env['HEARTH_ENGINE_PARALLEL'];
+    process.env['HEARTH_ENGINE_PARALLEL'] = '7';
+    try {
+      assert.deepEqual(defaultConfig({ cwd: '/srv/hearth' }), defaults);
+      const c = defaultConfig({ cwd: '/srv/hearth', overrides: { 'engine.keep_alive': '400ms', data_dir: '/var/lib/hearth' } });
+      assert.deepEqual(c, { ...defaults, dataDir: '/var/lib/hearth', engine: { ...defaults.engine, keepAlive: 400 } });
+      assert.throws(() => defaultConfig({ overrides: { 'engine.gpu': 'metal' } }), ConfigError);
+    } finally {
+      if (saved === undefined) delete process.env['HEARTH_ENGINE_PARALLEL'];
+      else process.env['HEARTH_ENGINE_PARALLEL'] = saved;
+    }
   });
 });
 

@@ -1,4 +1,5 @@
-import { invalidRequest } from '../../errors.js';
+import { formatDuration } from '../../config/kinds.js';
+import { HearthError, invalidRequest } from '../../errors.js';
 
 /** Milliseconds a model stays loaded after its last request; Infinity means until unloaded. */
 export type KeepAliveMs = number;
@@ -22,4 +23,16 @@ export function parseKeepAlive(value: unknown, field = 'keep_alive'): KeepAliveM
   }
   if (negative) return Infinity;
   return parts.reduce((ms, p) => ms + Number(p[1]) * (unitMs[p[2] as string] ?? 0), 0);
+}
+
+/**
+ * The inverse of parseKeepAlive, exact: "400ms", "1500ms", "5m", "-1" for Infinity. The daemon
+ * hands its engine.keep_alive to `hearth engine --keep-alive` in this form; rounding to seconds
+ * there once turned 400 ms into "0s", which unloads a model as soon as its request ends.
+ */
+export function formatKeepAlive(ms: KeepAliveMs): string {
+  if (Number.isNaN(ms)) throw new HearthError('internal', 'keep-alive must be a number of milliseconds (got NaN)');
+  if (ms < 0 || ms === Infinity) return '-1';
+  // formatDuration writes whole milliseconds; a fraction (from "1500us", say) is written as is.
+  return Number.isInteger(ms) ? formatDuration(ms) : `${ms}ms`;
 }

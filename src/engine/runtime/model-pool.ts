@@ -1,4 +1,5 @@
 import { getLlama, LlamaLogLevel, type Llama } from 'node-llama-cpp';
+import type { GpuMode } from '../../config/schema.js';
 import { HearthError } from '../../errors.js';
 import { LoadedModel, type LoadSettings, type Slot } from './loaded-model.js';
 import type { ModelSpec } from './model-spec.js';
@@ -15,7 +16,7 @@ export interface PoolSettings {
   keepAliveMs: number;
   /** Models kept in memory at once; the least recently used idle one is unloaded to make room. */
   maxLoaded: number;
-  gpu: 'auto' | 'off' | 'cuda' | 'vulkan' | 'metal';
+  gpu: GpuMode;
 }
 
 interface Entry {

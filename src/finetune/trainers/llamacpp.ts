@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { GpuMode } from '../../config/schema.js';
 import type { TrainingRecord } from '../dataset-records.js';
 import type { BaseModelFile } from '../base-model.js';
 import type { Job } from '../jobs.js';
@@ -13,7 +14,7 @@ import { WORKER_PATH } from '../../train/llamacpp/run-worker.js';
 export interface LlamaCppSettings {
   /** CPU threads for training; 0 = the worker decides. */
   threads: number;
-  gpu: 'auto' | 'off' | 'cuda' | 'vulkan';
+  gpu: GpuMode;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { insideDir, packageRoot } from '../../paths.js';
+import type { GpuMode } from '../../config/schema.js';
 import { invalidRequest } from '../../errors.js';
 import { metadataValue, withGguf } from '../../gguf/reader.js';
 import { installedNodeLlamaCppVersion, nodeLlamaCppRoot } from '../../train/llamacpp/bins.js';
@@ -18,7 +19,7 @@ export interface PeftSettings {
   python: string;
   /** <dir>/<base model name> holds each base's Hugging Face weights; "" when not configured. */
   hfModelsDir: string;
-  gpu: 'auto' | 'off' | 'cuda' | 'vulkan';
+  gpu: GpuMode;
   /** <data_dir>/tools: where llama.cpp's adapter converter is unpacked, once per node-llama-cpp version. */
   toolsDir: string;
 }
