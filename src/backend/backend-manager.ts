@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { Ollama } from 'ollama';
-import { engineArgv, engineOwnDefaults, type EngineSettings } from '../cli/engine-args.js';
+import { engineArgv, engineOwnDefaults, type EngineSettings } from '../engine/engine-args.js';
 import { formatHostPort, type HostPort } from '../config/host-port.js';
 import { schemaField, type BackendMode, type HearthConfig } from '../config/schema.js';
 import { HearthError, unavailable } from '../errors.js';

@@ -2,10 +2,18 @@ import { createLogger } from '../log.js';
 import { startEngine } from '../engine/server.js';
 import { detectCpuThreads } from '../engine/runtime/threads.js';
 import { watchParent } from '../supervisor/watch-parent.js';
-import { engineHelp, parseEngineArgs } from './engine-args.js';
+import { engineHelp, parseEngineArgs } from '../engine/engine-args.js';
+import { HearthError } from '../errors.js';
+import { CliError } from './cli-error.js';
 
 export async function runEngineCommand(argv: string[]): Promise<number> {
-  const settings = parseEngineArgs(argv);
+  let settings: ReturnType<typeof parseEngineArgs>;
+  try {
+    settings = parseEngineArgs(argv);
+  } catch (err) {
+    if (err instanceof HearthError && err.kind === 'invalid_request') throw new CliError(err.message);
+    throw err;
+  }
   if (settings === 'help') {
     process.stdout.write(engineHelp);
     return 0;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
 import { backendConfigOf, chooseBackend, hearthBin, type BackendConfig } from '../../src/backend/backend-manager.js';
 import { pickFreePort } from '../../src/backend/free-port.js';
-import { parseEngineArgs } from '../../src/cli/engine-args.js';
+import { parseEngineArgs } from '../../src/engine/engine-args.js';
 import { defaultConfig, type ConfigOverrides } from '../../src/config/load.js';
 import { HearthError } from '../../src/errors.js';
 

@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { backendConfigOf, chooseBackend, type BackendConfig } from '../../src/backend/backend-manager.js';
-import { engineOwnDefaults } from '../../src/cli/engine-args.js';
+import { engineOwnDefaults } from '../../src/engine/engine-args.js';
 import { defaultConfig } from '../../src/config/load.js';
 import { HearthError } from '../../src/errors.js';
 

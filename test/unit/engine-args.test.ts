@@ -2,8 +2,8 @@
 // every setting exactly, and the flags that match config keys read them as the config does.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { engineArgv, engineHelp, engineOwnDefaults, parseEngineArgs, type EngineSettings } from '../../src/cli/engine-args.js';
-import { CliError } from '../../src/cli/cli-error.js';
+import { engineArgv, engineHelp, engineOwnDefaults, parseEngineArgs, type EngineSettings } from '../../src/engine/engine-args.js';
+import { HearthError } from '../../src/errors.js';
 import { defaultConfig } from '../../src/config/load.js';
 import { configSchema, gpuModes, logLevels } from '../../src/config/schema.js';
 
@@ -90,7 +90,7 @@ describe('parseEngineArgs', () => {
     assert.equal(parseEngineArgs(['-h', '--parallel', 'x']), 'help');
   });
 
-  test('a bad flag is a CliError that names it', () => {
+  test('a bad flag is an invalid_argument error that names it', () => {
     const cases: Array<[string[], RegExp]> = [
       [['--parallel', 'zero'], /^--parallel must be an integer from 1 to 256 \(got "zero"\)$/],
       [['--parallel', '0'], /^--parallel must be an integer/],
@@ -109,9 +109,9 @@ describe('parseEngineArgs', () => {
       [['--frobnicate'], /Unknown option '--frobnicate'/],
     ];
     for (const [flags, message] of cases) {
-      assert.throws(() => parseEngineArgs(['--models', '/m', ...flags]), (err: unknown) => err instanceof CliError && message.test(err.message), flags.join(' '));
+      assert.throws(() => parseEngineArgs(['--models', '/m', ...flags]), (err: unknown) => err instanceof HearthError && err.code === 'invalid_argument' && message.test(err.message), flags.join(' '));
     }
-    assert.throws(() => parseEngineArgs([]), (err: unknown) => err instanceof CliError && /^--models DIR is required/.test(err.message));
+    assert.throws(() => parseEngineArgs([]), (err: unknown) => err instanceof HearthError && err.code === 'invalid_argument' && /^--models DIR is required/.test(err.message));
   });
 
   test('the help names every flag with the default it has', () => {

@@ -2,13 +2,17 @@
 // engineArgv writes it (the daemon starts its engine with it). A flag that matches a config key
 // takes that key's kind and default from the config schema, so the engine alone and the engine
 // under the daemon read a value the same way; every setting survives the trip through argv exactly.
+//
+// It lives with the engine, not the CLI, because the daemon's backend manager writes it too: both
+// sides import it from here. A bad flag is an invalid_request HearthError naming the flag; the
+// engine command prints it as a one-line usage error.
 import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { formatHostPort, type HostPort } from '../config/host-port.js';
 import { gpuModes, logLevels, schemaField, type ConfigKey, type GpuMode, type LogLevel, type ValueOf } from '../config/schema.js';
-import { formatKeepAlive, parseKeepAlive } from '../engine/runtime/keep-alive.js';
+import { invalidRequest } from '../errors.js';
+import { formatKeepAlive, parseKeepAlive } from './runtime/keep-alive.js';
 import { parentToWatch } from '../supervisor/watch-parent.js';
-import { parseCommandArgs } from './args.js';
-import { CliError } from './cli-error.js';
 
 export interface EngineSettings {
   /** The model store (blobs and manifests), absolute. */
@@ -40,6 +44,8 @@ export interface EngineSettings {
 
 /** The settings no config key sets: the engine's own defaults, which the daemon's engine runs with too. */
 export const engineOwnDefaults = Object.freeze({ maxLoaded: 2, maxBodyMb: 32, maxBlobGb: 256, drainSeconds: 5 });
+
+const badFlag = (message: string) => invalidRequest(message, 'invalid_argument');
 
 const schemaDefault = (key: ConfigKey): string => String(schemaField(key).default);
 
@@ -98,14 +104,14 @@ export function engineArgv(settings: EngineSettings): string[] {
 function fromSchema<K extends ConfigKey>(key: K, flag: string, raw: string | undefined): ValueOf<K> {
   const field = schemaField(key);
   const parsed = field.kind.parse(raw ?? field.default, { baseDir: process.cwd() });
-  if (!parsed.ok) throw new CliError(`${flag} ${parsed.problem} (got "${raw}")`);
+  if (!parsed.ok) throw badFlag(`${flag} ${parsed.problem} (got "${raw}")`);
   return parsed.value;
 }
 
 function positiveInt(raw: string | undefined, flag: string, fallback: number): number {
   if (raw === undefined) return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new CliError(`${flag} must be a positive integer (got "${raw}")`);
+  if (!Number.isInteger(n) || n < 1) throw badFlag(`${flag} must be a positive integer (got "${raw}")`);
   return n;
 }
 
@@ -125,9 +131,11 @@ function joinNegativeKeepAlive(argv: string[]): string[] {
   return joined;
 }
 
-/** The settings a `hearth engine` command line asks for, or 'help'; a bad flag is a CliError naming it. */
+/** The settings a `hearth engine` command line asks for, or 'help'; a bad flag is an invalid_request HearthError naming it. */
 export function parseEngineArgs(argv: string[]): EngineSettings | 'help' {
-  const { values } = parseCommandArgs(joinNegativeKeepAlive(argv), {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: joinNegativeKeepAlive(argv), strict: true, allowPositionals: false, options: {
     models: { type: 'string' },
     listen: { type: 'string' },
     parallel: { type: 'string' },
@@ -144,22 +152,26 @@ export function parseEngineArgs(argv: string[]): EngineSettings | 'help' {
     'parent-pid': { type: 'string' },
     'log-level': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
-  });
+    } });
+  } catch (err) {
+    throw badFlag((err as Error).message);
+  }
+  const { values } = parsed;
   if (values.help) return 'help';
   let parentPid: number | undefined;
   try {
     parentPid = parentToWatch(values);
   } catch (err) {
-    throw new CliError((err as Error).message);
+    throw badFlag((err as Error).message);
   }
-  if (!values.models) throw new CliError('--models DIR is required\n\n' + engineHelp);
+  if (!values.models) throw badFlag('--models DIR is required\n\n' + engineHelp);
   let keepAliveMs = fromSchema('engine.keep_alive', '--keep-alive', undefined);
   if (values['keep-alive'] !== undefined) {
     try {
       // Ollama's syntax (OLLAMA_KEEP_ALIVE): a bare number is seconds, any negative value forever.
       keepAliveMs = parseKeepAlive(values['keep-alive'], '--keep-alive');
     } catch (err) {
-      throw new CliError((err as Error).message);
+      throw badFlag((err as Error).message);
     }
   }
   return {
