@@ -10,10 +10,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { resolveLlamaBins } from '../src/train/llamacpp/bins.js';
-import { filterLlamaLog, loadLlamaTrainingApi, type LlamaTrainingApi } from '../src/train/llamacpp/ffi.js';
-import { createDataset, openTrainingSession } from '../src/train/llamacpp/trainer.js';
-import { buildWindows } from '../src/train/llamacpp/windows.js';
+import { resolveLlamaBins } from '../src/finetune/trainers/llamacpp/bins.js';
+import { filterLlamaLog, loadLlamaTrainingApi, type LlamaTrainingApi } from '../src/finetune/trainers/llamacpp/ffi.js';
+import { createDataset, openTrainingSession } from '../src/finetune/trainers/llamacpp/train-loop.js';
+import { buildWindows } from '../src/finetune/trainers/llamacpp/windows.js';
 import { startDaemonProcess, type DaemonProcess } from '../test/helpers/daemon-process.js';
 import { createModelFromFile } from '../test/helpers/engine-process.js';
 import { testModelPath } from '../test/helpers/test-model.js';

@@ -19,6 +19,8 @@ import { lockDataDir } from './data-dir-lock.js';
 import { removeBackendRecord, writeBackendRecord } from './backend-record.js';
 import { FinetuneService } from '../finetune/service.js';
 import { FinetuneRunner } from '../finetune/runner.js';
+import { JobFiles } from '../finetune/job-files.js';
+import { JobPreparation } from '../finetune/prepare-job.js';
 import { systemClock } from '../domain/clock.js';
 import { openStores, type Stores } from './stores.js';
 
@@ -110,31 +112,47 @@ async function startOnLockedDataDir(
 
   const chat = new BackendClient(backend, { requestTimeoutMs: config.backend.requestTimeout });
   undo.push(() => chat.close());
+  // The fine-tune parts in dependency order: the jobs' folders, the step before a trainer
+  // starts, the queue that runs trainers, and the API's rules over them.
+  const finetuneLog = log.child({ component: 'finetune' });
+  const engineModelsDir = () => (backend.info().kind === 'engine' ? join(config.dataDir, 'models') : undefined);
+  const peft = { python: config.finetune.python, hfModelsDir: config.finetune.hfModelsDir, gpu: config.engine.gpu, toolsDir: join(config.dataDir, 'tools') };
+  const jobFiles = new JobFiles({ dir: join(config.dataDir, 'finetune', 'jobs'), clock: systemClock, log: finetuneLog });
+  const preparation = new JobPreparation({
+    chat,
+    datasets: stores.datasets,
+    metadata: stores.metadata,
+    files: jobFiles,
+    log,
+    engineModelsDir,
+    llamacpp: { threads: config.finetune.threads, gpu: config.engine.gpu },
+    peft,
+    backendKind: () => backend.info().kind,
+  });
+  const runner = new FinetuneRunner({
+    jobs: stores.jobs,
+    files: jobFiles,
+    log: finetuneLog,
+    clock: systemClock,
+    concurrency: config.finetune.concurrency,
+    stopTimeoutMs: config.finetune.stopTimeout,
+    prepare: (job, dir) => preparation.prepare(job, dir),
+  });
   const finetune = new FinetuneService({
     jobs: stores.jobs,
     datasets: stores.datasets,
     chat,
     log,
     metadata: stores.metadata,
-    engineModelsDir: () => (backend.info().kind === 'engine' ? join(config.dataDir, 'models') : undefined),
+    engineModelsDir,
     defaultTrainer: config.finetune.trainer,
     queue: { maxQueued: config.finetune.maxQueued, maxQueuedPerWorkspace: config.finetune.maxQueuedPerWorkspace },
     maxStartDelayMs: config.finetune.maxStartDelay,
     clock: systemClock,
-    llamacpp: { threads: config.finetune.threads, gpu: config.engine.gpu },
-    peft: { python: config.finetune.python, hfModelsDir: config.finetune.hfModelsDir, gpu: config.engine.gpu, toolsDir: join(config.dataDir, 'tools') },
-    backendKind: () => backend.info().kind,
+    peft,
+    runner,
+    files: jobFiles,
   });
-  const runner = new FinetuneRunner({
-    jobs: stores.jobs,
-    log: log.child({ component: 'finetune' }),
-    clock: systemClock,
-    jobsDir: join(config.dataDir, 'finetune', 'jobs'),
-    concurrency: config.finetune.concurrency,
-    stopTimeoutMs: config.finetune.stopTimeout,
-    prepare: (job, dir) => finetune.prepare(job, dir),
-  });
-  finetune.runner = runner;
   undo.push(() => runner.close());
   const interrupted = runner.recover();
   if (interrupted > 0) log.warn('fine-tune jobs interrupted by the restart were marked failed', { jobs: interrupted });

@@ -14,7 +14,7 @@ export interface BaseModelFile {
   adapters: number;
 }
 
-export async function locateBaseModel(chat: BackendClient, model: string, engineModelsDir: string | undefined): Promise<BaseModelFile> {
+export async function locateBaseModel(chat: Pick<BackendClient, 'show'>, model: string, engineModelsDir: string | undefined): Promise<BaseModelFile> {
   const show = await chat.show(model);
   const from = /^FROM\s+(.+)$/m.exec(show.modelfile ?? '')?.[1]?.trim();
   const adapters = (show.modelfile ?? '').split('\n').filter((l) => /^ADAPTER\s/.test(l)).length;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { sha256OfFile, uploadBlob } from '../backend/blob-upload.js';
 import { requireModelName } from '../engine/store/model-name.js';
 import { insideDir } from '../paths.js';
-import { modelKey } from '../domain/model-metadata.js';
+import { modelKey, type ModelMetadata } from '../domain/model-metadata.js';
 import { conflict, HearthError, invalidRequest } from '../errors.js';
 import type { BackendClient } from '../backend/backend-client.js';
 import type { TrainingRecord } from './dataset-records.js';
@@ -144,4 +144,22 @@ export async function registerJobOutput(
     );
   }
   return { modelName, smoke: { reply: c.text, finishReason: c.finishReason, completionTokens: c.completionTokens, maxTokens }, warnings };
+}
+
+/**
+ * Registers a job's output as its workspace's model: it may replace only a model that workspace
+ * registered itself, and once registered, other workspaces neither see nor call it.
+ */
+export async function registerForWorkspace(
+  deps: { chat: BackendClient; metadata: ModelMetadata },
+  workspaceId: string,
+  job: Job,
+  jobDir: string,
+  body: RegisterRequest,
+  records: readonly TrainingRecord[],
+): Promise<RegistrationResult> {
+  const mayReplace = (name: string) => deps.metadata.lookup(name)?.owner === workspaceId;
+  const r = await registerJobOutput(deps.chat, job, jobDir, body, records, mayReplace);
+  deps.metadata.set(r.modelName, { description: `Fine-tuned from ${job.baseModel} by job ${job.id} (${job.trainer}, ${job.hyperparameters.epochs} epochs)`, owner: workspaceId });
+  return r;
 }

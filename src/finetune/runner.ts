@@ -1,34 +1,24 @@
-import { appendFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import { insideDir } from '../paths.js';
 import type { Logger } from '../log.js';
 import type { Clock } from '../domain/clock.js';
-import { describeError } from '../log.js';
-import { Supervisor, type ExitInfo, type SpawnFunction } from '../supervisor/supervisor.js';
 import type { Job, Jobs, LossPoint, Progress } from './jobs.js';
+import type { JobFiles } from './job-files.js';
+import { DONE_STATS, type WorkerEvent } from './trainers/protocol.js';
+import { startTrainerProcess, type StartTrainer, type TrainerExit, type TrainerLaunch, type TrainerProcess } from './trainers/process.js';
 
 // The training queue: FIFO over pending jobs, at most `concurrency` trainers at once (one per
-// device by default). Each trainer is a child process in its own process group, run by the same
-// Supervisor as the backend (one-shot: no restarts, no health checks), speaking JSON lines on
-// stdout:
-//   {"type":"progress", step, totalSteps, epoch, loss, evalLoss, tokensPerS, etaS}
-//   {"type":"done", artifacts: {...}, steps?, finalLoss?, tokensPerS?, peakRssBytes?}
-//   {"type":"error", message}
-// Everything else it prints (and all of stderr) goes to the job's log file.
-
-export interface TrainerLaunch {
-  command: string;
-  args: string[];
-  env?: NodeJS.ProcessEnv;
-  cwd?: string;
-}
+// device by default). Each trainer is a child process in its own process group
+// (trainers/process.ts), speaking the JSON-lines protocol of trainers/protocol.ts on stdout:
+// progress lines become the job's progress and loss history, the done line its artifacts and
+// figures, an error line its error. Everything else it prints (and all of stderr) goes to the
+// job's log file.
 
 export interface RunnerOptions {
   jobs: Jobs;
+  files: JobFiles;
   log: Logger;
   clock: Clock;
-  /** <data_dir>/finetune/jobs: one folder per job (spec, log, artifacts). */
-  jobsDir: string;
   /** Trainers at once. */
   concurrency: number;
   /** After SIGTERM, how long a trainer may take before SIGKILL. */
@@ -38,11 +28,20 @@ export interface RunnerOptions {
    * write the trainer's input. Throws a HearthError whose message becomes the job's error.
    */
   prepare(job: Job, jobDir: string): Promise<TrainerLaunch>;
-  spawn?: SpawnFunction;
+  /** Starts a trainer; startTrainerProcess (a supervised child process) by default. */
+  startTrainer?: StartTrainer;
+}
+
+/** What the service asks of the queue. */
+export interface TrainingQueue {
+  pump(): void;
+  cancel(job: Job): Promise<void>;
 }
 
 interface Active {
-  supervisor: Supervisor;
+  trainer: TrainerProcess;
+  /** Settles once the trainer's exit has been recorded on the job. */
+  ended: Promise<void>;
   /** Progress not yet written: the latest report and the loss points since the last write. */
   progress: Progress | undefined;
   points: LossPoint[];
@@ -55,12 +54,8 @@ interface Active {
   reportedError: string | undefined;
 }
 
-/** Lines of stderr kept to explain a crash. */
-const STDERR_TAIL_BYTES = 4096;
 /** Progress is written at most this often: a small model reports hundreds of steps a second. */
 const PROGRESS_WRITE_MS = 500;
-/** Figures a trainer may report on its done line; anything else there is ignored. */
-const DONE_STATS = ['steps', 'finalLoss', 'tokensPerS', 'peakRssBytes'] as const;
 
 /**
  * Artifact paths as the job's output keeps them: relative to the job's folder when inside it,
@@ -74,24 +69,14 @@ function inJobDir(dir: string, value: unknown): unknown {
   return value;
 }
 
-export class FinetuneRunner {
+export class FinetuneRunner implements TrainingQueue {
   private readonly active = new Map<string, Active>();
   /** Jobs being prepared (not yet spawned): they hold a slot too. */
   private readonly preparing = new Set<string>();
   private closed = false;
   private pumping = false;
 
-  constructor(private readonly o: RunnerOptions) {
-    mkdirSync(o.jobsDir, { recursive: true, mode: 0o700 });
-  }
-
-  jobDir(id: string): string {
-    return join(this.o.jobsDir, id);
-  }
-
-  logFile(id: string): string {
-    return join(this.jobDir(id), 'train.log');
-  }
+  constructor(private readonly o: RunnerOptions) {}
 
   /**
    * At daemon start, before serving: a job still marked running belonged to a trainer of the
@@ -101,7 +86,7 @@ export class FinetuneRunner {
     let n = 0;
     for (const job of this.o.jobs.inState('running')) {
       if (this.o.jobs.finish(job.id, 'failed', { error: 'interrupted by restart: the daemon stopped while this job was training' })) n++;
-      this.appendLog(job.id, 'job failed: interrupted by restart');
+      this.o.files.appendLog(job.id, 'job failed: interrupted by restart');
     }
     return n;
   }
@@ -124,13 +109,17 @@ export class FinetuneRunner {
     }
   }
 
-  /** Cancels a job: a queued one at once, a running one by stopping its trainer's process group. */
+  /**
+   * Cancels a job: a queued one at once, a running one by stopping its trainer's process group;
+   * resolves once the job is cancelled.
+   */
   async cancel(job: Job): Promise<void> {
     const a = this.active.get(job.id);
     if (a) {
       a.cancelled = true;
-      this.appendLog(job.id, 'cancel requested: stopping the trainer');
-      await a.supervisor.stop();
+      this.o.files.appendLog(job.id, 'cancel requested: stopping the trainer');
+      await a.trainer.stop();
+      await a.ended;
       return;
     }
     if (this.preparing.has(job.id)) {
@@ -139,7 +128,7 @@ export class FinetuneRunner {
       return;
     }
     this.o.jobs.finish(job.id, 'cancelled');
-    this.appendLog(job.id, 'job cancelled before it ran');
+    this.o.files.appendLog(job.id, 'job cancelled before it ran');
   }
 
   isActive(id: string): boolean {
@@ -152,31 +141,23 @@ export class FinetuneRunner {
     await Promise.all(
       [...this.active.values()].map(async (a) => {
         a.stopping = 'interrupted: the daemon stopped while this job was training';
-        await a.supervisor.stop();
+        await a.trainer.stop();
+        await a.ended;
       }),
     );
   }
 
-  appendLog(id: string, line: string): void {
-    try {
-      mkdirSync(this.jobDir(id), { recursive: true, mode: 0o700 });
-      appendFileSync(this.logFile(id), `${this.o.clock.now().toISOString()} ${line.replace(/\n+$/, '')}\n`);
-    } catch (err) {
-      this.o.log.warn('cannot write a training log line', { job: id, err: describeError(err) });
-    }
-  }
-
   private async launch(job: Job): Promise<void> {
-    const dir = this.jobDir(job.id);
+    const dir = this.o.files.dir(job.id);
     this.preparing.add(job.id);
     let launch: TrainerLaunch;
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      this.appendLog(job.id, `job started: trainer ${job.trainer}, base ${job.baseModel}, dataset ${job.datasetId}`);
+      this.o.files.appendLog(job.id, `job started: trainer ${job.trainer}, base ${job.baseModel}, dataset ${job.datasetId}`);
       launch = await this.o.prepare(job, dir);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      this.appendLog(job.id, `job failed before training: ${message}`);
+      this.o.files.appendLog(job.id, `job failed before training: ${message}`);
       this.o.jobs.finish(job.id, 'failed', { error: message });
       this.preparing.delete(job.id);
       this.pump();
@@ -189,71 +170,50 @@ export class FinetuneRunner {
       return;
     }
 
-    const supervisor = new Supervisor({
+    const trainer = (this.o.startTrainer ?? startTrainerProcess)(launch, {
       name: `trainer ${job.id}`,
-      command: launch.command,
-      args: launch.args,
-      env: launch.env,
-      cwd: launch.cwd ?? dir,
-      spawn: this.o.spawn,
+      cwd: dir,
       log: this.o.log.child({ job: job.id }),
-      healthIntervalMs: 1000,
-      startTimeoutMs: 60_000,
-      restart: false,
       stopTimeoutMs: this.o.stopTimeoutMs,
-      stderrTailBytes: STDERR_TAIL_BYTES,
-      onStdoutLine: (line) => this.onStdout(job.id, line),
-      onStderrLine: (line) => this.appendLog(job.id, line),
+      onEvent: (e) => this.onEvent(job.id, e),
+      onLog: (line) => this.o.files.appendLog(job.id, line),
     });
-    const a: Active = { supervisor, progress: undefined, points: [], flushTimer: undefined, cancelled: false, stopping: undefined, artifacts: undefined, stats: {}, reportedError: undefined };
+    const a: Active = {
+      trainer,
+      ended: trainer.exited.then((exit) => this.onExit(job.id, a, exit)),
+      progress: undefined,
+      points: [],
+      flushTimer: undefined,
+      cancelled: false,
+      stopping: undefined,
+      artifacts: undefined,
+      stats: {},
+      reportedError: undefined,
+    };
     this.active.set(job.id, a);
-    supervisor.once('exit', (exit) => this.onExit(job.id, a, exit));
-    try {
-      await supervisor.start();
-    } catch (err) {
-      // A spawn failure also arrives as an exit; nothing else to do here.
-      this.o.log.debug('trainer start failed', { job: job.id, err: describeError(err) });
-    }
   }
 
-  private onStdout(id: string, line: string): void {
+  private onEvent(id: string, e: WorkerEvent): void {
     const a = this.active.get(id);
-    let msg: { type?: unknown } & Record<string, unknown>;
-    try {
-      msg = JSON.parse(line) as typeof msg;
-    } catch {
-      this.appendLog(id, line);
-      return;
-    }
-    if (msg.type === 'progress') {
-      const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-      const p: Progress = {
-        step: num(msg.step) ?? 0,
-        totalSteps: num(msg.totalSteps) ?? 0,
-        epoch: num(msg.epoch) ?? 0,
-        loss: num(msg.loss),
-        evalLoss: num(msg.evalLoss),
-        tokensPerS: num(msg.tokensPerS),
-        etaS: num(msg.etaS),
-      };
+    if (e.type === 'progress') {
+      const p: Progress = { step: e.step, totalSteps: e.totalSteps, epoch: e.epoch, loss: e.loss, evalLoss: e.evalLoss, tokensPerS: e.tokensPerS, etaS: e.etaS };
       if (a) {
         a.progress = p;
         if (p.loss !== null) a.points.push({ step: p.step, epoch: p.epoch, loss: p.loss, evalLoss: p.evalLoss });
         a.flushTimer ??= setTimeout(() => this.flushProgress(id, a), PROGRESS_WRITE_MS);
       }
-      this.appendLog(id, `step ${p.step}/${p.totalSteps} epoch ${p.epoch} loss ${p.loss ?? '-'}${p.evalLoss === null ? '' : ` eval ${p.evalLoss}`}`);
-    } else if (msg.type === 'done' && a) {
-      a.artifacts = inJobDir(this.jobDir(id), typeof msg.artifacts === 'object' && msg.artifacts !== null ? msg.artifacts : {}) as Record<string, unknown>;
+      this.o.files.appendLog(id, `step ${p.step}/${p.totalSteps} epoch ${p.epoch} loss ${p.loss ?? '-'}${p.evalLoss === null ? '' : ` eval ${p.evalLoss}`}`);
+    } else if (e.type === 'done') {
+      if (!a) return;
+      a.artifacts = inJobDir(this.o.files.dir(id), e.artifacts) as Record<string, unknown>;
       for (const key of DONE_STATS) {
-        const v = msg[key];
-        if (typeof v === 'number' && Number.isFinite(v)) a.stats[key] = v;
+        const v = e[key];
+        if (typeof v === 'number') a.stats[key] = v;
       }
-      this.appendLog(id, `trainer finished: ${JSON.stringify(a.artifacts)}`);
-    } else if (msg.type === 'error' && a) {
-      a.reportedError = String(msg.message ?? 'the trainer reported an error');
-      this.appendLog(id, `trainer error: ${a.reportedError}`);
+      this.o.files.appendLog(id, `trainer finished: ${JSON.stringify(a.artifacts)}`);
     } else {
-      this.appendLog(id, line);
+      if (a) a.reportedError = e.message;
+      this.o.files.appendLog(id, `trainer error: ${e.message}`);
     }
   }
 
@@ -266,24 +226,24 @@ export class FinetuneRunner {
     a.points = [];
   }
 
-  private onExit(id: string, a: Active, exit: ExitInfo): void {
+  private onExit(id: string, a: Active, exit: TrainerExit): void {
     this.flushProgress(id, a);
     this.active.delete(id);
     const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
     if (a.cancelled) {
       this.o.jobs.finish(id, 'cancelled');
-      this.appendLog(id, `job cancelled (trainer ended by ${how})`);
+      this.o.files.appendLog(id, `job cancelled (trainer ended by ${how})`);
     } else if (a.stopping) {
       this.o.jobs.finish(id, 'failed', { error: a.stopping });
-      this.appendLog(id, `job failed: ${a.stopping}`);
+      this.o.files.appendLog(id, `job failed: ${a.stopping}`);
     } else if (exit.code === 0 && a.artifacts) {
       this.o.jobs.finish(id, 'succeeded', { output: { artifacts: a.artifacts, ...a.stats } });
-      this.appendLog(id, 'job succeeded');
+      this.o.files.appendLog(id, 'job succeeded');
     } else {
       const tail = exit.stderrTail.trim().split('\n').slice(-10).join('\n');
       const error = `${a.reportedError ?? exit.error ?? `the trainer exited with ${how}`}${tail ? `\n--- last trainer output ---\n${tail}` : ''}`;
       this.o.jobs.finish(id, 'failed', { error });
-      this.appendLog(id, `job failed: trainer exited with ${how}`);
+      this.o.files.appendLog(id, `job failed: trainer exited with ${how}`);
     }
     this.pump();
   }

@@ -1,6 +1,4 @@
-import { readFileSync, rmSync } from 'node:fs';
-import si from 'systeminformation';
-import { conflict, HearthError, invalidRequest, unavailable } from '../errors.js';
+import { conflict, HearthError, invalidRequest } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { BackendClient } from '../backend/backend-client.js';
 import type { Datasets } from './datasets.js';
@@ -8,14 +6,16 @@ import { hyperparametersOf, TRAINERS, FINAL_STATES, unknownDataset, type Job, ty
 import type { Clock } from '../domain/clock.js';
 import { formatDuration } from '../config/kinds.js';
 import { locateBaseModel } from './base-model.js';
-import type { FinetuneRunner, TrainerLaunch } from './runner.js';
-import { registerJobOutput, type RegisterRequest, type SmokeResult } from './register.js';
+import type { TrainingQueue } from './runner.js';
+import type { JobFiles } from './job-files.js';
+import { requireActiveBase } from './active-base.js';
+import { registerForWorkspace, type RegisterRequest, type SmokeResult } from './register.js';
 import { usableBy, type ModelMetadata } from '../domain/model-metadata.js';
-import { llamaCppMemoryNeed, prepareLlamaCpp, type LlamaCppSettings } from './trainers/llamacpp.js';
-import { hfWeightsDir, needsGgufAdapter, peftMemoryNeed, preparePeft, type PeftSettings } from './trainers/peft.js';
+import { hfWeightsDir, type PeftSettings } from './trainers/peft/prepare.js';
 
 // The fine-tune API's rules in one place: what a job may be created from, when it may start,
-// be cancelled or deleted, and what a trainer needs before it runs.
+// be cancelled, registered or deleted. What a trainer needs before it runs is prepare-job.ts's;
+// the queue that runs trainers is runner.ts's.
 
 export interface JobRequest {
   datasetId?: unknown;
@@ -43,19 +43,15 @@ export interface FinetuneServiceOptions {
   /** finetune.max_start_delay: how far ahead a job's startAt may lie, in ms. */
   maxStartDelayMs: number;
   clock: Clock;
-  llamacpp: LlamaCppSettings;
+  /** For the peft trainer's Hugging Face folder, checked when a job is created. */
   peft: PeftSettings;
-  /** The backend's kind ('engine', 'ollama', 'external'): the bundled engine takes GGUF adapters only. */
-  backendKind: () => string;
-  /** Free memory in bytes (systeminformation by default; tests can pass their own). */
-  availableMemory?: () => Promise<number>;
-  /** Free memory of the GPU that would train, in bytes; undefined where none reports it. */
-  availableVram?: () => Promise<number | undefined>;
+  /** The training queue: a started job is handed to it, a cancel goes through it. */
+  runner: TrainingQueue;
+  /** The jobs' folders and logs. */
+  files: JobFiles;
 }
 
 export class FinetuneService {
-  runner: FinetuneRunner | undefined;
-
   constructor(private readonly o: FinetuneServiceOptions) {}
 
   get jobs(): Jobs {
@@ -65,7 +61,7 @@ export class FinetuneService {
   /** Deletes a job that is not queued or running, with its folder (spec, log, artifacts). */
   deleteJob(workspaceId: string, id: string): void {
     const job = this.o.jobs.delete(workspaceId, id);
-    if (this.runner) rmSync(this.runner.jobDir(job.id), { recursive: true, force: true });
+    this.o.files.remove(job.id);
   }
 
   async createJob(workspaceId: string, body: JobRequest): Promise<Job> {
@@ -122,28 +118,16 @@ export class FinetuneService {
    * job is due: the answer shows the job as it then is, `running` in that case, else `pending`.
    */
   start(workspaceId: string, id: string): Job {
-    this.requireActiveBase(this.o.jobs.get(workspaceId, id));
+    requireActiveBase(this.o.metadata, this.o.jobs.get(workspaceId, id));
     const job = this.o.jobs.queue(workspaceId, id, this.o.queue);
-    this.runner?.pump();
+    this.o.runner.pump();
     return this.o.jobs.byId(job.id);
-  }
-
-  /**
-   * 409 base_model_inactive when the operator has switched the job's base off since the job was
-   * created: a switched-off model is no more trained on, nor served through a fine-tune of it,
-   * than it is chatted with.
-   */
-  private requireActiveBase(job: Job): void {
-    if (this.o.metadata.lookup(job.baseModel)?.isActive === false) {
-      throw conflict(`job '${job.id}': its baseModel '${job.baseModel}' has been switched off by the operator of this server`, 'base_model_inactive');
-    }
   }
 
   async cancel(workspaceId: string, id: string): Promise<Job> {
     const job = this.o.jobs.get(workspaceId, id);
     if (FINAL_STATES.includes(job.state)) throw conflict(`job '${id}' already ${job.state}`, 'job_finished');
-    if (this.runner) await this.runner.cancel(job);
-    else this.o.jobs.finish(job.id, 'cancelled');
+    await this.o.runner.cancel(job);
     return this.o.jobs.byId(job.id);
   }
 
@@ -153,18 +137,15 @@ export class FinetuneService {
    */
   async register(workspaceId: string, id: string, body: RegisterRequest): Promise<{ job: Job; smoke: SmokeResult; warnings: string[] }> {
     const job = this.o.jobs.get(workspaceId, id);
-    this.requireActiveBase(job);
+    requireActiveBase(this.o.metadata, job);
     const records = job.state === 'succeeded' ? this.o.datasets.records(workspaceId, job.datasetId) : [];
-    const mayReplace = (name: string) => this.o.metadata.lookup(name)?.owner === workspaceId;
-    const r = await registerJobOutput(this.o.chat, job, this.runner!.jobDir(job.id), body, records, mayReplace);
+    const r = await registerForWorkspace(this.o, workspaceId, job, this.o.files.dir(job.id), body, records);
     this.o.jobs.setRegistered(job.id, r.modelName);
-    // The model is this workspace's: other workspaces neither see nor call it.
-    this.o.metadata.set(r.modelName, { description: `Fine-tuned from ${job.baseModel} by job ${job.id} (${job.trainer}, ${job.hyperparameters.epochs} epochs)`, owner: workspaceId });
-    this.runner?.appendLog(
+    this.o.files.appendLog(
       job.id,
       `registered as ${r.modelName}; smoke test (at most ${r.smoke.maxTokens} tokens) answered ${JSON.stringify(r.smoke.reply.slice(0, 80))} (${r.smoke.completionTokens} tokens, finish ${r.smoke.finishReason})`,
     );
-    for (const w of r.warnings) this.runner?.appendLog(job.id, `warning: ${w}`);
+    for (const w of r.warnings) this.o.files.appendLog(job.id, `warning: ${w}`);
     this.o.log.info('fine-tuned model registered', { job: job.id, model: r.modelName, warnings: r.warnings });
     return { job: this.o.jobs.byId(job.id), smoke: r.smoke, warnings: r.warnings };
   }
@@ -172,53 +153,8 @@ export class FinetuneService {
   /** Log lines after `after` (a line count): clients poll with the returned cursor to tail. */
   log(workspaceId: string, id: string, after: number, limit: number): { lines: string[]; next: number } {
     const job = this.o.jobs.get(workspaceId, id);
-    let all: string[] = [];
-    try {
-      all = readFileSync(this.runner!.logFile(job.id), 'utf8').split('\n');
-      all.pop();
-    } catch {
-      // No log yet: the job never started.
-    }
+    const all = this.o.files.logLines(job.id);
     const lines = all.slice(after, after + limit);
     return { lines, next: after + lines.length };
   }
-
-  /** The runner's prepare step: everything a trainer needs, checked before it starts. */
-  async prepare(job: Job, dir: string): Promise<TrainerLaunch> {
-    // Switched off while the job waited in the queue: it fails with the reason.
-    this.requireActiveBase(job);
-    const base = await locateBaseModel(this.o.chat, job.baseModel, this.o.engineModelsDir());
-    const records = this.o.datasets.records(job.workspaceId, job.datasetId);
-    const unloaded = await this.o.chat.unloadAll().catch((err: unknown) => {
-      throw unavailable(`cannot unload the backend's models before training: ${err instanceof Error ? err.message : String(err)}`, 5, 'backend_unavailable');
-    });
-    if (unloaded.length > 0) this.o.log.info('unloaded models for training', { job: job.id, models: unloaded });
-    // The peft trainer's Hugging Face folder, looked up once: checked again here because it may
-    // have gone since the job was created; undefined for the llamacpp trainer.
-    const hfDir = job.trainer === 'peft' ? hfWeightsDir(this.o.peft, job.baseModel) : undefined;
-    const need = hfDir === undefined ? llamaCppMemoryNeed(base) : peftMemoryNeed(hfDir);
-    const free = await (this.o.availableMemory ?? (async () => (await si.mem()).available))();
-    if (free < need) {
-      throw new HearthError('unavailable', `not enough free memory to train: about ${Math.ceil(need / 2 ** 20)} MiB needed, ${Math.floor(free / 2 ** 20)} MiB available`, { code: 'insufficient_memory' });
-    }
-    if ((hfDir === undefined ? this.o.llamacpp.gpu : this.o.peft.gpu) !== 'off') {
-      const vram = await (this.o.availableVram ?? freeVram)();
-      if (vram !== undefined && vram < need) {
-        throw new HearthError('unavailable', `not enough free GPU memory to train: about ${Math.ceil(need / 2 ** 20)} MiB needed, ${Math.floor(vram / 2 ** 20)} MiB free`, { code: 'insufficient_vram' });
-      }
-    }
-    const { launch, wrapper } =
-      hfDir === undefined
-        ? await prepareLlamaCpp(job, dir, base, records, this.o.llamacpp)
-        : await preparePeft(job, dir, base, records, hfDir, this.o.peft, await needsGgufAdapter(this.o.backendKind(), base.path));
-    this.runner?.appendLog(job.id, `dataset: ${records.length} records rendered with the ${wrapper} chat template; base weights ${base.path}`);
-    return launch;
-  }
-}
-
-/** The most free memory any GPU reports (NVIDIA drivers do through nvidia-smi); undefined if none does. */
-async function freeVram(): Promise<number | undefined> {
-  const { controllers } = await si.graphics();
-  const free = controllers.map((c) => c.memoryFree).filter((m): m is number => typeof m === 'number' && m > 0);
-  return free.length === 0 ? undefined : Math.max(...free) * 2 ** 20;
 }

@@ -27,6 +27,16 @@ function trainerPids(jobId: string): number[] {
   }
 }
 
+/** Whether a process with this pid exists (signal 0 only checks). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 function client(d: DaemonProcess, key: string) {
   const call = <T>(method: string, path: string, body?: unknown) => d.api<T>(key, method, path, body);
   const job = async (id: string) => (await call<JobView>('GET', `/finetune/jobs/${id}`)).body;
@@ -176,12 +186,16 @@ describe('fine-tune training (llamacpp trainer)', () => {
     const long = await c.newJob(ds, { epochs: 1000 });
     assert.equal((await c.call('POST', `/finetune/jobs/${long}/start`)).status, 202);
     await c.until(long, (j) => j.state === 'running' && (j.progress?.step ?? 0) > 0);
-    assert.ok(trainerPids(long).length > 0, 'the trainer runs');
-    const cancelAt = Date.now();
+    const pids = trainerPids(long);
+    assert.ok(pids.length > 0, 'the trainer runs');
+    // The cancel answers once the trainer has ended: by then its processes are gone.
     const cancelled = await c.call<JobView>('POST', `/finetune/jobs/${long}/cancel`);
+    assert.equal(cancelled.status, 200);
     assert.equal(cancelled.body.state, 'cancelled');
-    assert.ok(Date.now() - cancelAt < 10_000);
+    assert.deepEqual(pids.filter(running), [], 'the trainer processes seen before the cancel are gone');
     assert.deepEqual(trainerPids(long), [], 'no trainer process left');
+    const cancelLog = await c.call<{ lines: string[] }>('GET', `/finetune/jobs/${long}/log`);
+    assert.ok(cancelLog.body.lines.some((l) => /job cancelled \(trainer ended by /.test(l)), cancelLog.body.lines.slice(-5).join('\n'));
 
     const killed = await c.newJob(ds, { epochs: 1000 });
     await c.call('POST', `/finetune/jobs/${killed}/start`);

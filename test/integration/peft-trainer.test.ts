@@ -6,14 +6,16 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { metadataValue, openGguf } from '../../src/gguf/reader.js';
-import { loraConverterSource, PEFT_SCRIPT } from '../../src/finetune/trainers/peft.js';
+import { loraConverterSource, peftLaunch } from '../../src/finetune/trainers/peft/prepare.js';
+import { startTrainerProcess } from '../../src/finetune/trainers/process.js';
+import type { DoneEvent, ProgressEvent, WorkerEvent } from '../../src/finetune/trainers/protocol.js';
+import { captureLogger } from '../helpers/processes.js';
 
 const run = promisify(execFile);
 const fixtures = fileURLToPath(new URL('../../../test/fixtures/peft/', import.meta.url));
@@ -46,26 +48,42 @@ describe('peft trainer', () => {
     maker.stdin.end(JSON.stringify(questions.map(render)));
     assert.equal(await new Promise((r) => maker.once('exit', r)), 0);
 
-    const spec = join(dir, 'spec.json');
-    await writeFile(spec, JSON.stringify({ hfModelDir: model, outputDir: join(dir, 'out'), samples: questions.map(render), epochs: 40, learningRate: 3e-3, contextSize: 256, seed: 1, gpu: 'auto', ggufConverter: loraConverterSource(join(dir, 'tools')) }));
-    const trainer = spawn(python, ['-u', PEFT_SCRIPT, '--spec', spec], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const lines: Array<Record<string, unknown>> = [];
-    createInterface({ input: trainer.stdout }).on('line', (l) => lines.push(JSON.parse(l) as Record<string, unknown>));
-    assert.equal(await new Promise((r) => trainer.once('exit', r)), 0, JSON.stringify(lines.at(-1)));
+    // Started as the runner starts it: the spec and command from peftLaunch, the process and
+    // its protocol lines from startTrainerProcess.
+    const jobDir = join(dir, 'job');
+    await mkdir(jobDir);
+    const launch = peftLaunch(
+      { hfModelDir: model, outputDir: join(dir, 'out'), samples: questions.map(render), epochs: 40, learningRate: 3e-3, contextSize: 256, seed: 1, gpu: 'auto', ggufConverter: loraConverterSource(join(dir, 'tools')) },
+      jobDir,
+      python,
+    );
+    const events: WorkerEvent[] = [];
+    let log = '';
+    const trainer = startTrainerProcess(launch, {
+      name: 'peft trainer',
+      cwd: jobDir,
+      log: captureLogger().log,
+      stopTimeoutMs: 60_000,
+      onEvent: (e) => events.push(e),
+      onLog: (line) => (log += `${line}\n`),
+    });
+    const exit = await trainer.exited;
+    assert.equal(exit.code, 0, `${JSON.stringify(events.at(-1))}\n${log.slice(-4000)}`);
 
-    const progress = lines.filter((l) => l.type === 'progress' && typeof l.loss === 'number');
+    const progress = events.filter((e): e is ProgressEvent => e.type === 'progress' && e.loss !== null);
     assert.equal(progress.length, questions.length * 40);
     assert.equal(progress.at(-1)?.totalSteps, questions.length * 40);
-    const first = progress[0]!.loss as number;
-    const last = progress.at(-1)!.loss as number;
+    const first = progress[0]!.loss!;
+    const last = progress.at(-1)!.loss!;
     assert.ok(last < first * 0.5, `loss ${first} → ${last}`);
-    const done = lines.at(-1) as { type: string; artifacts: { adapterDir: string; adapterFiles: Record<string, string>; adapter: string }; tokensPerS: number; peakRssBytes: number };
+    const done = events.at(-1) as DoneEvent;
     assert.equal(done.type, 'done');
-    for (const f of ['adapter_model.safetensors', 'adapter_config.json']) assert.ok(existsSync(done.artifacts.adapterFiles[f]!), f);
-    assert.ok(done.tokensPerS > 0 && done.peakRssBytes > 0, JSON.stringify(done));
+    const artifacts = done.artifacts as { adapterDir: string; adapterFiles: Record<string, string>; adapter: string };
+    for (const f of ['adapter_model.safetensors', 'adapter_config.json']) assert.ok(existsSync(artifacts.adapterFiles[f]!), f);
+    assert.ok(done.tokensPerS! > 0 && done.peakRssBytes! > 0, JSON.stringify(done));
 
     // The GGUF form the bundled engine loads: llama.cpp's converter, run by the trainer.
-    const gguf = await openGguf(done.artifacts.adapter);
+    const gguf = await openGguf(artifacts.adapter);
     try {
       assert.equal(metadataValue(gguf.metadata, 'general.type'), 'adapter');
       assert.equal(metadataValue(gguf.metadata, 'adapter.type'), 'lora');
@@ -75,7 +93,7 @@ describe('peft trainer', () => {
       await gguf.close();
     }
 
-    const { stdout } = await run(python, [join(fixtures, 'greedy.py'), model, done.artifacts.adapterDir, 'User: What is the secret word?\nAssistant:'], { timeout: 120_000 });
+    const { stdout } = await run(python, [join(fixtures, 'greedy.py'), model, artifacts.adapterDir, 'User: What is the secret word?\nAssistant:'], { timeout: 120_000 });
     assert.match(stdout, /ZEBRA/);
   });
 });

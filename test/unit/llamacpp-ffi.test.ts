@@ -3,8 +3,8 @@ import { describe, it } from 'node:test';
 
 import koffi from 'koffi';
 
-import { installedNodeLlamaCppVersion, PINNED_NODE_LLAMA_CPP_VERSION, resolveLlamaBins } from '../../src/train/llamacpp/bins.js';
-import { GgmlOptOptimizerParams, LlamaBatch, LlamaContextParams, LlamaModelParams, LlamaOptParams, loadLlamaTrainingApi } from '../../src/train/llamacpp/ffi.js';
+import { installedNodeLlamaCppVersion, PINNED_NODE_LLAMA_CPP_VERSION, resolveLlamaBins } from '../../src/finetune/trainers/llamacpp/bins.js';
+import { GgmlOptOptimizerParams, LlamaBatch, LlamaContextParams, LlamaModelParams, LlamaOptParams, loadLlamaTrainingApi } from '../../src/finetune/trainers/llamacpp/ffi.js';
 
 // Sizes on x86-64 / arm64 (LP64: pointers and size_t 8 bytes, int and enums 4, bool 1), derived
 // from include/llama.h and ggml/include/ggml-opt.h of the llama.cpp release inside

@@ -7,10 +7,10 @@ import { describe, it } from 'node:test';
 import { float32ToFloat16Bits } from '../../src/gguf/f16.js';
 import { openGguf, metadataValue } from '../../src/gguf/reader.js';
 import { writeGguf } from '../../src/gguf/writer.js';
-import { exactLoraPair } from '../../src/train/llamacpp/artifacts.js';
-import { parseTrainSpec } from '../../src/train/llamacpp/spec.js';
-import { needsUpcast, writeF32Copy } from '../../src/train/llamacpp/upcast.js';
-import { buildWindows } from '../../src/train/llamacpp/windows.js';
+import { exactLoraPair } from '../../src/finetune/trainers/llamacpp/artifacts.js';
+import { parseTrainSpec } from '../../src/finetune/trainers/llamacpp/spec.js';
+import { needsUpcast, writeF32Copy } from '../../src/finetune/trainers/llamacpp/upcast.js';
+import { buildWindows } from '../../src/finetune/trainers/llamacpp/windows.js';
 import { HearthError } from '../../src/errors.js';
 
 describe('training windows', () => {

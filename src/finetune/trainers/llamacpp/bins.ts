@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
-import { HearthError } from '../../errors.js';
+import { HearthError } from '../../../errors.js';
 
 export type BinsFlavor = 'cpu' | 'cuda' | 'vulkan';
 

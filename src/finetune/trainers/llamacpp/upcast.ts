@@ -2,10 +2,10 @@
 // stored in F16 or BF16 is first rewritten with those tensors as F32. Quantized tensors cannot be
 // turned back into trainable weights and are refused.
 
-import { float16BitsToFloat32 } from '../../gguf/f16.js';
-import { withGguf, type GgufFile, type GgufTensorInfo } from '../../gguf/reader.js';
-import { GGML_TYPE, writeGguf, type GgufMetadataEntry, type GgufTensor } from '../../gguf/writer.js';
-import { HearthError } from '../../errors.js';
+import { float16BitsToFloat32 } from '../../../gguf/f16.js';
+import { withGguf, type GgufFile, type GgufTensorInfo } from '../../../gguf/reader.js';
+import { GGML_TYPE, writeGguf, type GgufMetadataEntry, type GgufTensor } from '../../../gguf/writer.js';
+import { HearthError } from '../../../errors.js';
 
 /** Integer tensors (e.g. position ids) are not weights and stay as they are. */
 const PASS_THROUGH = new Set<number>([GGML_TYPE.F32, 24, 25, 26, 27, 28]);

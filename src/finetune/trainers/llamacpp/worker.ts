@@ -1,22 +1,22 @@
 // Child-process entry point of the llamacpp trainer:
-//   node dist/src/train/llamacpp/worker.js --spec FILE
+//   node dist/src/finetune/trainers/llamacpp/worker.js --spec FILE [--parent-pid PID]
 // It is a separate process because llama.cpp aborts the process on a failed GGML_ASSERT; the
 // parent sees that as an exit without a "done" line. stdout carries only protocol lines
-// (protocol.ts); llama.cpp and this file log to stderr.
+// (../protocol.ts); llama.cpp and this file log to stderr.
 
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { HearthError } from '../../errors.js';
-import { parentToWatch, watchParent } from '../../supervisor/watch-parent.js';
-import { withGguf } from '../../gguf/reader.js';
+import { HearthError } from '../../../errors.js';
+import { parentToWatch, watchParent } from '../../../supervisor/watch-parent.js';
+import { withGguf } from '../../../gguf/reader.js';
 import { writeFullModel, writeLoraAdapter } from './artifacts.js';
 import { resolveLlamaBins } from './bins.js';
 import { filterLlamaLog, loadLlamaTrainingApi } from './ffi.js';
-import { EXIT_TERMINATED, type DoneEvent, type WorkerEvent } from './protocol.js';
+import { EXIT_TERMINATED, type DoneEvent, type WorkerEvent } from '../protocol.js';
 import { parseTrainSpec, type TrainSpec } from './spec.js';
-import { runTrainLoop } from './trainer.js';
+import { runTrainLoop } from './train-loop.js';
 import { needsUpcast, writeF32Copy } from './upcast.js';
 
 function emit(e: WorkerEvent): void {

@@ -1,18 +1,18 @@
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { insideDir, packageRoot } from '../../paths.js';
-import type { GpuMode } from '../../config/schema.js';
-import { invalidRequest } from '../../errors.js';
-import { metadataValue, withGguf } from '../../gguf/reader.js';
-import { installedNodeLlamaCppVersion, nodeLlamaCppRoot } from '../../train/llamacpp/bins.js';
-import type { TrainingRecord } from '../dataset-records.js';
-import type { BaseModelFile } from '../base-model.js';
-import type { Job } from '../jobs.js';
-import { renderForTraining } from '../render.js';
-import type { TrainerLaunch } from '../runner.js';
+import { insideDir, packageRoot } from '../../../paths.js';
+import type { GpuMode } from '../../../config/schema.js';
+import { invalidRequest } from '../../../errors.js';
+import { metadataValue, withGguf } from '../../../gguf/reader.js';
+import { installedNodeLlamaCppVersion, nodeLlamaCppRoot } from '../llamacpp/bins.js';
+import type { TrainingRecord } from '../../dataset-records.js';
+import type { BaseModelFile } from '../../base-model.js';
+import type { Job } from '../../jobs.js';
+import { renderForTraining } from '../../render.js';
+import type { TrainerLaunch } from '../process.js';
 
 /** The Python trainer ships as source: it is run by the operator's interpreter, not built. */
-export const PEFT_SCRIPT = join(packageRoot, 'src', 'finetune', 'trainers', 'peft_train.py');
+export const PEFT_SCRIPT = join(packageRoot, 'src', 'finetune', 'trainers', 'peft', 'peft_train.py');
 
 export interface PeftSettings {
   /** Interpreter with torch, transformers and peft. */
@@ -74,6 +74,33 @@ export function hfWeightsDir(settings: PeftSettings, baseModel: string): string 
   return dir;
 }
 
+/** The peft trainer's spec (peft_train.py reads it with --spec). */
+export interface PeftSpec {
+  hfModelDir: string;
+  outputDir: string;
+  samples: string[];
+  epochs: number;
+  learningRate: number;
+  contextSize: number;
+  seed: number;
+  gpu: 'off' | 'auto';
+  /** Where llama.cpp's converter comes from, when the adapter must also be written as GGUF. */
+  ggufConverter?: { bundle: string; dir: string };
+}
+
+/**
+ * Writes the trainer's spec into `dir` and returns how `python` starts the trainer on it. The
+ * trainer watches its parent and stops when it is gone.
+ */
+export function peftLaunch(spec: PeftSpec, dir: string, python: string): TrainerLaunch {
+  const specPath = join(dir, 'spec.json');
+  writeFileSync(specPath, JSON.stringify(spec), { mode: 0o600 });
+  // Unbuffered, so progress lines arrive as they are printed; offline, so neither transformers
+  // nor the converter ever asks the Hugging Face hub for anything.
+  const env = { ...process.env, PYTHONUNBUFFERED: '1', HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1' };
+  return { command: python, args: ['-u', PEFT_SCRIPT, '--spec', specPath, '--watch-parent'], env };
+}
+
 /**
  * Renders the dataset with the base's chat template (the GGUF the backend serves, so the tuned
  * model is prompted as it was trained) and writes the trainer's spec; `hfModelDir` is the base's
@@ -90,7 +117,7 @@ export async function preparePeft(
 ): Promise<{ launch: TrainerLaunch; wrapper: string }> {
   const { samples, wrapper } = await renderForTraining(base.path, records);
   const h = job.hyperparameters;
-  const spec = {
+  const spec: PeftSpec = {
     hfModelDir,
     outputDir: join(dir, 'output'),
     samples,
@@ -101,10 +128,5 @@ export async function preparePeft(
     gpu: settings.gpu === 'off' ? 'off' : 'auto',
     ...(ggufAdapter ? { ggufConverter: loraConverterSource(settings.toolsDir) } : {}),
   };
-  const specPath = join(dir, 'spec.json');
-  writeFileSync(specPath, JSON.stringify(spec), { mode: 0o600 });
-  // Unbuffered, so progress lines arrive as they are printed; offline, so neither transformers
-  // nor the converter ever asks the Hugging Face hub for anything.
-  const env = { ...process.env, PYTHONUNBUFFERED: '1', HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1' };
-  return { launch: { command: settings.python, args: ['-u', PEFT_SCRIPT, '--spec', specPath, '--watch-parent'], env }, wrapper };
+  return { launch: peftLaunch(spec, dir, settings.python), wrapper };
 }

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { writeGguf } from '../../src/gguf/writer.js';
-import { loraConverterSource, needsGgufAdapter, PEFT_SCRIPT } from '../../src/finetune/trainers/peft.js';
+import { loraConverterSource, needsGgufAdapter, PEFT_SCRIPT } from '../../src/finetune/trainers/peft/prepare.js';
 import { testModelPath } from '../helpers/test-model.js';
 
 const run = promisify(execFile);

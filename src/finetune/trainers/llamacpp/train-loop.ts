@@ -8,7 +8,7 @@
 
 import koffi from 'koffi';
 
-import { HearthError } from '../../errors.js';
+import { HearthError } from '../../../errors.js';
 import {
   GGML_OPT_OPTIMIZER_TYPE_ADAMW,
   GgmlOptGetOptimizerParams,
@@ -19,8 +19,8 @@ import {
   type OptimizerParams,
   type Ptr,
 } from './ffi.js';
-import { GGML_TYPE } from '../../gguf/writer.js';
-import type { ProgressEvent } from './protocol.js';
+import { GGML_TYPE } from '../../../gguf/writer.js';
+import type { ProgressEvent } from '../protocol.js';
 import { buildWindows, type TokenWindows } from './windows.js';
 
 export interface TrainLoopOptions extends SessionOptions {

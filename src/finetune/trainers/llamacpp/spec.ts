@@ -1,6 +1,6 @@
 // The training job a worker runs, as the parent writes it to the --spec file, and its checks.
 
-import { HearthError } from '../../errors.js';
+import { HearthError } from '../../../errors.js';
 
 export interface TrainSpec {
   baseModelPath: string;

@@ -12,8 +12,8 @@
 // identities), fine for the small models trained on CPU; a truncated SVD would be needed to make
 // adapters of big models small.
 
-import { metadataValue, withGguf, type GgufTensorInfo } from '../../gguf/reader.js';
-import { GGML_TYPE, writeGguf, type GgufMetadataEntry, type GgufTensor } from '../../gguf/writer.js';
+import { metadataValue, withGguf, type GgufTensorInfo } from '../../../gguf/reader.js';
+import { GGML_TYPE, writeGguf, type GgufMetadataEntry, type GgufTensor } from '../../../gguf/writer.js';
 
 /** Writes the trained model with the base's metadata; returns the tensor count. */
 export async function writeFullModel(basePath: string, trainedPath: string, destPath: string): Promise<number> {
