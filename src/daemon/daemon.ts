@@ -10,7 +10,7 @@ import { DEMO_MODEL_MAX_TOKENS, DEMO_MODEL_NAME } from '../backend/demo-model.js
 import { createGatewayApp } from '../api/index.js';
 import { BackendClient } from '../backend/backend-client.js';
 import { domainCronJobs, startCronJobs } from '../domain/rollover.js';
-import { drainServer } from '../http-lifecycle.js';
+import { drainServer } from '../http/lifecycle.js';
 import { limitConnections, receiveTimeouts } from '../http/connection-limits.js';
 import { answerClientErrors, closeAfterUnreadBody } from '../http/refusals.js';
 import { errorBody } from '../gateway/errors.js';

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import type { Logger } from '../log.js';
-import { drainServer } from '../http-lifecycle.js';
+import { drainServer } from '../http/lifecycle.js';
 import { createEngineApp } from './app.js';
 import { ModelStore } from './store/model-store.js';
 import { ModelPool, type LlamaFactory, type PoolSettings } from './runtime/model-pool.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
-import { clientGoneSignal } from '../../http-lifecycle.js';
+import { clientGoneSignal } from '../../http/lifecycle.js';
 import type { BackendClient } from '../../backend/backend-client.js';
 import type { ChatMessage, Completion, Sampling } from '../../backend/inference.js';
 import { applyModelDefaults } from '../../gateway/model-settings.js';

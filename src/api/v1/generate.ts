@@ -3,7 +3,7 @@ import type { BackendClient } from '../../backend/backend-client.js';
 import type { Sampling } from '../../backend/inference.js';
 import { applyModelDefaults } from '../../gateway/model-settings.js';
 import { newId, usageOf } from './chat.js';
-import { clientGoneSignal } from '../../http-lifecycle.js';
+import { clientGoneSignal } from '../../http/lifecycle.js';
 
 interface GenerateBody extends Sampling {
   model: string;

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { NdjsonWriter } from '../http/streaming.js';
-import { clientGoneSignal } from '../../http-lifecycle.js';
+import { clientGoneSignal } from '../../http/lifecycle.js';
 import type { GenerationResult, InferenceService, JsonFormat } from '../service/inference.js';
 import type { ChatMessage } from '../service/prompt.js';
 import type { OllamaOptions } from '../runtime/options.js';

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { invalidRequest } from '../../errors.js';
 import { NdjsonWriter } from '../http/streaming.js';
-import { clientGoneSignal } from '../../http-lifecycle.js';
+import { clientGoneSignal } from '../../http/lifecycle.js';
 import type { InferenceService, JsonFormat } from '../service/inference.js';
 import type { OllamaOptions } from '../runtime/options.js';
 import { finalStats } from './chat.js';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Router } from 'express';
 import { SseWriter } from '../http/streaming.js';
-import { clientGoneSignal } from '../../http-lifecycle.js';
+import { clientGoneSignal } from '../../http/lifecycle.js';
 import type { GenerationResult, InferenceService, JsonFormat } from '../service/inference.js';
 import type { ChatMessage } from '../service/prompt.js';
 import type { ModelStore } from '../store/model-store.js';

@@ -1,5 +1,5 @@
 import type { Server, ServerResponse } from 'node:http';
-import { clientClosed } from './errors.js';
+import { clientClosed } from '../errors.js';
 
 /**
  * Stops a server gracefully: no new connections, requests in flight may finish until the
