@@ -26,8 +26,21 @@ export class UnitTierViolation extends Error {
 
 const isRunner = process.env.NODE_TEST_CONTEXT === undefined && process.execArgv.includes('--test');
 
+// Every refusal is also remembered: code that catches the error (a probe such as "is git
+// there?", a library's fallback) would otherwise turn it into a skip or a quiet pass. A file
+// with a refusal fails as its process exits, naming what it tried.
+const refusals = new Set<string>();
+
 function refuse(what: string): never {
+  refusals.add(what);
   throw new UnitTierViolation(what);
+}
+
+/** Takes the refusals so far, which then no longer fail the file: for the guard's own test. */
+export function takeRefusals(): string[] {
+  const taken = [...refusals];
+  refusals.clear();
+  return taken;
 }
 
 function refuseMethods(target: object, names: readonly string[], prefix: string): void {
@@ -68,6 +81,12 @@ if (!isRunner) {
     value: function Worker() {
       refuse('new worker_threads.Worker');
     },
+  });
+
+  process.on('exit', () => {
+    if (refusals.size === 0) return;
+    process.stderr.write(`${UNIT_TIER_REFUSAL}. This file tried, even where it caught the error:\n${[...refusals].map((r) => `  ${r}\n`).join('')}`);
+    process.exitCode = 1;
   });
 
   // ESM named imports (`import { spawn } from 'node:child_process'`) are bindings taken when the

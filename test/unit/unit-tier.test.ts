@@ -3,10 +3,19 @@ import childProcess, { execFileSync, spawn } from 'node:child_process';
 import { createServer, get } from 'node:http';
 import net, { connect } from 'node:net';
 import { Worker } from 'node:worker_threads';
-import { test } from 'node:test';
+import { afterEach, test } from 'node:test';
 
 // The guard (test/helpers/unit-tier.ts) is loaded by `npm run test:unit` before this file, not
 // imported here: these tests prove that the tier's preload is in force in a test file's process.
+// What it does with a refusal that a test catches, and that the runner hands the preload to each
+// file's process, is tested from outside in test/integration/unit-tier.test.ts.
+
+// The refusals each test provokes on purpose are taken, so that they do not fail the file. The
+// guard is imported only now, after they happened: the same module instance as the preload.
+afterEach(async () => {
+  const { takeRefusals } = await import('../helpers/unit-tier.js');
+  takeRefusals();
+});
 
 const refused = (what: RegExp) => (err: unknown) =>
   err instanceof Error && err.name === 'UnitTierViolation' && what.test(err.message) && /move this test to test\/integration/.test(err.message);
