@@ -16,13 +16,6 @@ import workerThreads from 'node:worker_threads';
 
 export const UNIT_TIER_REFUSAL = 'unit tests open no sockets / start no processes: move this test to test/integration';
 
-/** The error every refused call throws; `what` names the call. */
-export class UnitTierViolation extends Error {
-  constructor(what: string) {
-    super(`${what}: ${UNIT_TIER_REFUSAL}`);
-    this.name = 'UnitTierViolation';
-  }
-}
 
 const isRunner = process.env.NODE_TEST_CONTEXT === undefined && process.execArgv.includes('--test');
 
@@ -31,9 +24,10 @@ const isRunner = process.env.NODE_TEST_CONTEXT === undefined && process.execArgv
 // with a refusal fails as its process exits, naming what it tried.
 const refusals = new Set<string>();
 
+/** Throws the refusal, named UnitTierViolation; `what` names the call. */
 function refuse(what: string): never {
   refusals.add(what);
-  throw new UnitTierViolation(what);
+  throw Object.assign(new Error(`${what}: ${UNIT_TIER_REFUSAL}`), { name: 'UnitTierViolation' });
 }
 
 /** Takes the refusals so far, which then no longer fail the file: for the guard's own test. */
