@@ -46,12 +46,13 @@ describe('admin API', () => {
     assert.match(badBudget.body.error.message, /monthly_credits/);
   });
 
-  test('keys: create, list without secrets, rotate, revoke; the workspace budget set above holds', async () => {
-    const made = await d.admin<{ id: string; key: string; scopes: string[] }>('POST', '/api/admin/keys', { workspace: 'acme', name: 'ci' });
+  test("keys: create, list without secrets, rotate, revoke; the workspace's budget holds whichever key spends it", async () => {
+    assert.equal((await d.admin('POST', '/api/admin/workspaces', { name: 'keyring', plan: 'paid_chat', monthly_credits: 3 })).status, 201);
+    const made = await d.admin<{ id: string; key: string; scopes: string[] }>('POST', '/api/admin/keys', { workspace: 'keyring', name: 'ci' });
     assert.equal(made.status, 201);
     assert.match(made.body.key, /^hth_[a-z0-9]{16}_/);
     assert.deepEqual(made.body.scopes, ['chat']);
-    const listed = await d.admin<{ keys: Array<Record<string, unknown>> }>('GET', '/api/admin/keys?workspace=acme');
+    const listed = await d.admin<{ keys: Array<Record<string, unknown>> }>('GET', '/api/admin/keys?workspace=keyring');
     const row = listed.body.keys.find((k) => k.id === made.body.id);
     assert.ok(row);
     assert.equal(row.key, undefined, 'the key itself is never listed');
@@ -72,23 +73,25 @@ describe('admin API', () => {
     assert.equal((await chat(rotated.body.key)).status, 401);
     assert.equal((await d.admin<ErrorBody>('POST', '/api/admin/keys/0000000000000000/revoke')).status, 404);
     assert.equal((await d.admin<ErrorBody>('POST', '/api/admin/keys/not-an-id/revoke')).status, 400);
-    const past = await d.admin<ErrorBody>('POST', '/api/admin/keys', { workspace: 'acme', name: 'late', expires_at: '2020-01-01T00:00:00Z' });
+    const past = await d.admin<ErrorBody>('POST', '/api/admin/keys', { workspace: 'keyring', name: 'late', expires_at: '2020-01-01T00:00:00Z' });
     assert.equal(past.status, 400);
     assert.match(past.body.error.message, /^expires_at must be in the future/, 'the message names the field as the API spells it');
-    const beyond = await d.admin<ErrorBody>('POST', '/api/admin/keys', { workspace: 'acme', name: 'wide', scopes: ['chat', 'chat_agent_train'] });
+    const beyond = await d.admin<ErrorBody>('POST', '/api/admin/keys', { workspace: 'keyring', name: 'wide', scopes: ['chat', 'chat_agent_train'] });
     assert.equal(beyond.status, 400);
     assert.match(beyond.body.error.message, /chat_agent_train/);
   });
 
   test('usage: every workspace in one call, and one workspace, for this or a given period', async () => {
+    const { key } = await d.keyFor('paid_chat', { workspace: 'metered', credits: 3 });
+    for (let i = 0; i < 2; i++) assert.equal((await chat(key)).status, 200);
     const all = await d.admin<{ usage: UsageReport[] }>('GET', '/api/admin/usage');
     assert.equal(all.status, 200);
-    const acme = all.body.usage.find((u) => u.workspace.name === 'acme');
-    assert.deepEqual(acme?.credits, { used: 3, limit: 3, remaining: 0 });
-    const one = await d.admin<UsageReport>('GET', '/api/admin/workspaces/acme/usage');
-    assert.deepEqual(one.body.credits, acme?.credits);
+    const metered = all.body.usage.find((u) => u.workspace.name === 'metered');
+    assert.deepEqual(metered?.credits, { used: 2, limit: 3, remaining: 1 });
+    const one = await d.admin<UsageReport>('GET', '/api/admin/workspaces/metered/usage');
+    assert.deepEqual(one.body.credits, metered?.credits);
     const past = await d.admin<{ usage: UsageReport[] }>('GET', '/api/admin/usage?period=2001-01');
-    assert.equal(past.body.usage.find((u) => u.workspace.name === 'acme')?.credits.used, 0);
+    assert.equal(past.body.usage.find((u) => u.workspace.name === 'metered')?.credits.used, 0);
     assert.equal(past.body.usage[0]?.period.id, '2001-01');
     const bad = await d.admin<ErrorBody>('GET', '/api/admin/usage?period=last-month');
     assert.equal(bad.status, 400);
@@ -161,11 +164,11 @@ describe('admin API', () => {
     assert.equal((await chat(key)).status, 200, 'switched on again');
 
     // The operator can give a model to one workspace, and take it back for everyone.
-    const given = await d.admin<{ workspace_id: string | null }>('PUT', '/api/admin/models/hearth-demo', { workspace: 'acme' });
+    const { key: ownerKey } = await d.keyFor('paid_chat', { workspace: 'owner' });
+    const given = await d.admin<{ workspace_id: string | null }>('PUT', '/api/admin/models/hearth-demo', { workspace: 'owner' });
     assert.equal(given.status, 200);
-    const acmeKey = (await d.admin<{ key: string }>('POST', '/api/admin/keys', { workspace: 'acme', name: 'lister' })).body.key;
     const ids = async (k: string) => (await d.api<{ models: Array<{ id: string }> }>(k, 'GET', '/models')).body.models.map((m) => m.id);
-    assert.ok((await ids(acmeKey)).includes('hearth-demo:latest'));
+    assert.ok((await ids(ownerKey)).includes('hearth-demo:latest'));
     assert.ok(!(await ids(key)).includes('hearth-demo:latest'), "another workspace's now");
     const hidden = await chat(key);
     assert.equal(hidden.status, 404);
@@ -176,16 +179,15 @@ describe('admin API', () => {
       assert.equal(spelled.status, 404, model);
       assert.equal(spelled.body.error.code, 'model_not_found', model);
     }
-    assert.equal((await d.admin('PATCH', '/api/admin/workspaces/acme', { monthly_credits: null })).status, 200, 'its 3 credits are spent above');
-    assert.equal((await d.api(acmeKey, 'POST', '/chat', { model: 'Library/Hearth-Demo', messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 })).status, 200, 'the owner may spell it any way');
+    assert.equal((await d.api(ownerKey, 'POST', '/chat', { model: 'Library/Hearth-Demo', messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 })).status, 200, 'the owner may spell it any way');
     // The operator sees whose each model is, and names set before the backend has them.
-    assert.equal((await d.admin('PUT', `/api/admin/models/${encodeURIComponent('Library/Not-Pulled-Yet')}`, { workspace: 'acme' })).status, 200);
+    assert.equal((await d.admin('PUT', `/api/admin/models/${encodeURIComponent('Library/Not-Pulled-Yet')}`, { workspace: 'owner' })).status, 200);
     type Listed = { id: string; workspace_id: string | null; on_backend: boolean; name?: string };
     const all = (await d.admin<{ models: Listed[] }>('GET', '/api/admin/models')).body.models;
-    const acmeId = given.body.workspace_id;
-    assert.equal(typeof acmeId, 'string');
-    assert.deepEqual(all.find((m) => m.id === 'hearth-demo:latest'), { ...all.find((m) => m.id === 'hearth-demo:latest'), workspace_id: acmeId, on_backend: true, name: 'Demo' });
-    assert.deepEqual(all.find((m) => m.id === 'not-pulled-yet:latest'), { id: 'not-pulled-yet:latest', workspace_id: acmeId, on_backend: false, parameters: {} });
+    const ownerId = given.body.workspace_id;
+    assert.equal(typeof ownerId, 'string');
+    assert.deepEqual(all.find((m) => m.id === 'hearth-demo:latest'), { ...all.find((m) => m.id === 'hearth-demo:latest'), workspace_id: ownerId, on_backend: true, name: 'Demo' });
+    assert.deepEqual(all.find((m) => m.id === 'not-pulled-yet:latest'), { id: 'not-pulled-yet:latest', workspace_id: ownerId, on_backend: false, parameters: {} });
     assert.deepEqual(all.map((m) => m.id), [...all.map((m) => m.id)].sort(), 'sorted by id');
     const back = await d.admin<{ workspace_id: string | null }>('PUT', '/api/admin/models/hearth-demo', { workspace: null });
     assert.equal(back.body.workspace_id, null);

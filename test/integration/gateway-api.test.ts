@@ -2,6 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
+import { waitUntil } from '../helpers/processes.js';
 
 const MODEL = 'hearth-demo';
 /** The demo model's default max_tokens, as the README gives it. */
@@ -115,22 +116,35 @@ describe('gateway: /api/v1 surface', () => {
   });
 
   test('usage reports plan, period, credits and the per-endpoint breakdown', async () => {
-    const res = await fetch(`${d.url}/api/v1/usage`, { headers: { 'x-api-key': key } });
+    // A workspace of its own: what the other tests spent is not this one's.
+    const { key: own } = await d.keyFor('paid_chat');
+    const call = async (path: string, body: unknown) => {
+      const r = await post(path, body, { 'x-api-key': own });
+      assert.equal(r.status, 200, path);
+      await r.arrayBuffer();
+    };
+    const messages = [{ role: 'user', content: 'Hello' }];
+    await call('/api/v1/chat', { model: MODEL, messages, max_tokens: 1 });
+    await call('/api/v1/chat', { model: MODEL, messages, max_tokens: 1 });
+    await call('/api/v1/chat/stream', { model: MODEL, messages, max_tokens: 1 });
+    await call('/api/v1/generate', { model: MODEL, prompt: 'Hello', max_tokens: 1 });
+    const res = await fetch(`${d.url}/api/v1/usage`, { headers: { 'x-api-key': own } });
     assert.equal(res.status, 200);
     const u = (await res.json()) as { plan: { id: string }; period: { id: string }; credits: { limit: number; used: number; remaining: number }; endpoints: Array<{ endpoint: string; calls: number; credits: number }> };
     assert.equal(u.plan.id, 'paid_chat');
     assert.match(u.period.id, /^\d{4}-\d{2}$/);
-    assert.equal(u.credits.limit, 600_000);
-    assert.equal(u.credits.used + u.credits.remaining, 600_000);
-    assert.ok(u.credits.used >= 4);
-    const chat = u.endpoints.find((e) => e.endpoint === 'POST /chat');
-    assert.ok(chat && chat.calls >= 2 && chat.credits === chat.calls);
+    assert.deepEqual(u.credits, { limit: 600_000, used: 4, remaining: 599_996 });
+    assert.deepEqual(u.endpoints, [
+      { endpoint: 'POST /chat', calls: 2, credits: 2 },
+      { endpoint: 'POST /chat/stream', calls: 1, credits: 1 },
+      { endpoint: 'POST /generate', calls: 1, credits: 1 },
+    ]);
   });
 
   test('X-Request-Id is echoed; the access log has the key id and never the key', async () => {
     const res = await fetch(`${d.url}/api/v1/usage`, { headers: { 'x-api-key': key, 'x-request-id': 'trace-123' } });
     assert.equal(res.headers.get('x-request-id'), 'trace-123');
-    await new Promise((r) => setTimeout(r, 200));
+    await waitUntil(() => d.logs.some((l) => l.request_id === 'trace-123'), 10_000, 'the access line is written');
     const line = d.logs.find((l) => l.request_id === 'trace-123');
     assert.ok(line, 'access line written');
     assert.match(String(line.key_id), /^[a-z0-9]{16}$/);
@@ -160,7 +174,7 @@ describe('gateway: /api/v1 surface', () => {
       const body = method === 'POST' ? JSON.stringify({ model: 'hearth-demo', messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 }) : undefined;
       await (await fetch(`${d.url}${path}`, { method, headers: { ...auth, 'x-request-id': id }, body })).arrayBuffer();
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await waitUntil(() => calls.every(([id]) => d.logs.some((l) => l.request_id === id)), 10_000, 'every access line is written');
     for (const [id, method, path, route] of calls) {
       const line = d.logs.find((l) => l.request_id === id);
       assert.ok(line, id);

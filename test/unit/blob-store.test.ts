@@ -103,9 +103,14 @@ describe('BlobStore', () => {
     await assert.rejects(blobs.write(failing()), /client went away/);
     assert.deepEqual(await readdir(dir), []);
 
-    const stream = new Readable({ read() {} });
-    stream.push('some bytes');
-    setTimeout(() => stream.destroy(new Error('socket hang up')), 10);
+    // Gives some bytes, then fails when asked for more: a socket that hangs up mid-body.
+    let reads = 0;
+    const stream = new Readable({
+      read() {
+        if (reads++ === 0) this.push('some bytes');
+        else this.destroy(new Error('socket hang up'));
+      },
+    });
     await assert.rejects(blobs.write(stream), /socket hang up/);
     assert.deepEqual(await readdir(dir), []);
   });

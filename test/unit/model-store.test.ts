@@ -272,18 +272,26 @@ describe('ModelStore', () => {
     const events: string[] = [];
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
+    let innerDone!: () => void;
+    const inner = new Promise<void>((r) => (innerDone = r));
     const locked = store.withLock(async () => {
       events.push('lock start');
       await store.put('inner', manifest); // re-entrant: must not deadlock
+      events.push('inner put');
+      innerDone();
       await gate;
       events.push('lock end');
     });
     const put = store.put('outer', manifest).then(() => events.push('outer put'));
-    await new Promise((r) => setTimeout(r, 20));
-    assert.deepEqual(events, ['lock start']);
+    // The outer put was asked for before the inner one, which has completed all its I/O: a put
+    // that did not wait for the lock would have had the time to complete too. A read (no lock)
+    // of the same files gives it more.
+    await inner;
+    await store.list();
+    assert.deepEqual(events, ['lock start', 'inner put']);
     release();
     await Promise.all([locked, put]);
-    assert.deepEqual(events, ['lock start', 'lock end', 'outer put']);
+    assert.deepEqual(events, ['lock start', 'inner put', 'lock end', 'outer put']);
   });
 
   it('stays consistent under 50 concurrent put/delete/copy operations', async () => {
@@ -313,12 +321,13 @@ describe('ModelStore', () => {
     for (let i = 0; i < 50; i++) {
       const name = names[Math.floor(random() * names.length)] ?? 'a';
       const other = names[Math.floor(random() * names.length)] ?? 'b';
-      const wait = random() * 20;
+      // Starts after a seeded number of turns of the event loop, among the others' I/O.
+      const turns = Math.floor(random() * 20);
       const kind = ['put', 'put', 'delete', 'copy'][Math.floor(random() * 4)] ?? 'put';
       kinds.push(kind);
       ops.push(
         (async () => {
-          await new Promise((r) => setTimeout(r, wait));
+          for (let t = 0; t < turns; t++) await new Promise((r) => setImmediate(r));
           if (kind === 'delete') return store.delete(name);
           if (kind === 'copy') return store.copy(name, other);
           // Like a create: upload outside the lock, then put.

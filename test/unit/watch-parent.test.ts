@@ -2,16 +2,18 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parentToWatch, watchParent } from '../../src/supervisor/watch-parent.js';
 
-test('watchParent stays quiet while the parent is the one given, and fires at once when it is not', async () => {
+test('watchParent stays quiet while the parent is the one given, and fires at once when it is not', (t) => {
+  // The poll is a setInterval: the test's clock runs it, so ten seconds pass at once.
+  t.mock.timers.enable({ apis: ['setInterval'] });
   let calls = 0;
   watchParent(process.ppid, () => calls++);
-  await new Promise((r) => setTimeout(r, 1200));
+  t.mock.timers.tick(10_000);
   assert.equal(calls, 0, 'the parent is alive and still ours');
   // A parent that died before the watch began (its children were re-parented): no wait.
   let gone = 0;
   watchParent(process.ppid + 1_000_000, () => gone++);
   assert.equal(gone, 1);
-  await new Promise((r) => setTimeout(r, 1200));
+  t.mock.timers.tick(10_000);
   assert.equal(gone, 1, 'once, not every second');
 });
 
