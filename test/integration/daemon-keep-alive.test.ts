@@ -35,17 +35,26 @@ describe('daemon: a sub-second engine.keep_alive', () => {
     // The first call loads the model, which may take longer than the keep-alive on a slow box;
     // the call measured below then finds it loaded (or loads it again) and runs quickly.
     await chat();
-    const callStart = Date.now();
-    await chat();
-    const callEnd = Date.now();
-    const loaded = (await ps()).find((m) => m.name === `${MODEL}:latest`);
-    const askedBy = Date.now();
-
-    if (loaded === undefined) {
+    // A box stalled past the keep-alive between the call and /api/ps sees nothing; such a try is
+    // repeated, a few times, before the test gives up and says so.
+    let callStart = 0;
+    let callEnd = 0;
+    let loaded: Ps['models'][number] | undefined;
+    let askedBy = 0;
+    for (let attempt = 0; attempt < 5 && loaded === undefined; attempt++) {
+      callStart = Date.now();
+      await chat();
+      callEnd = Date.now();
+      loaded = (await ps()).find((m) => m.name === `${MODEL}:latest`);
+      askedBy = Date.now();
       // The engine starts the keep-alive when the call ends, after callStart: until callStart +
       // keep-alive the model must be there. Past it, a stalled box proves nothing either way.
-      assert.ok(askedBy >= callStart + KEEP_ALIVE_MS, `the model was unloaded within ${askedBy - callStart} ms of the call's start, before its ${KEEP_ALIVE_MS} ms keep-alive`);
-      t.skip(`this box took ${askedBy - callStart} ms from the call's start to /api/ps, past the ${KEEP_ALIVE_MS} ms keep-alive: nothing to observe`);
+      if (loaded === undefined) {
+        assert.ok(askedBy >= callStart + KEEP_ALIVE_MS, `the model was unloaded within ${askedBy - callStart} ms of the call's start, before its ${KEEP_ALIVE_MS} ms keep-alive`);
+      }
+    }
+    if (loaded === undefined) {
+      t.skip(`five times this box took longer from the call's start to /api/ps (last: ${askedBy - callStart} ms) than the ${KEEP_ALIVE_MS} ms keep-alive: nothing to observe`);
       return;
     }
     // The engine set expires_at to the call's end (between callStart and callEnd, on this
