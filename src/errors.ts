@@ -45,18 +45,22 @@ export interface HearthErrorOptions {
   code?: string;
   /** Seconds a client should wait before retrying (429, 503). */
   retryAfterS?: number;
+  /** The request field at fault ("messages", "max_tokens"), where one is: OpenAI's `param`. */
+  param?: string;
   cause?: unknown;
 }
 
 export class HearthError extends Error {
   readonly code: string | undefined;
   readonly retryAfterS: number | undefined;
+  readonly param: string | undefined;
 
   constructor(readonly kind: ErrorKind, message: string, options: HearthErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'HearthError';
     this.code = options.code;
     this.retryAfterS = options.retryAfterS;
+    this.param = options.param;
   }
 
   get status(): number {

@@ -168,6 +168,10 @@ export function createGatewayApp(deps: GatewayDeps): Express {
       createJobsRouter({ finetune: deps.finetune }),
     ],
     '/api/admin': [createAdminRouter({ catalog, workspaces, keys, ledger, metadata, chat })],
+    // OpenAI's API for its SDKs and the tools built on them (src/api/openai/).
+    '/v1': [],
+    // Ollama's API for its clients (src/api/ollama/).
+    '/ollama': [],
   };
   for (const { prefix } of SURFACES) {
     const routers = routersOf[prefix] ?? [];

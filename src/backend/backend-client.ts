@@ -2,7 +2,7 @@ import { Ollama, type ChatRequest, type GenerateRequest, type CreateRequest, typ
 import { unavailable } from '../errors.js';
 import { backendError } from './backend-errors.js';
 import { createBackendTransport, type BackendTransport } from './backend-transport.js';
-import { completionOf, ollamaFormat, ollamaOptions, type ChatMessage, type Completion, type Sampling, type StreamEvent } from './inference.js';
+import { completionOf, ollamaFormat, ollamaOptions, type ChatMessage, type Completion, type Embeddings, type Sampling, type StreamEvent } from './inference.js';
 
 /** Ollama's /api/create body; the client's typings lack `files` (a GGUF given by digest). */
 export type CreateModelRequest = CreateRequest & { files?: Record<string, string> };
@@ -94,6 +94,20 @@ export class BackendClient {
     try {
       const r = await this.client(signal, this.requestTimeoutMs).generate({ model, prompt, system, stream: false, options: ollamaOptions(s), format: ollamaFormat(s) } as GenerateRequest & { stream: false });
       return completionOf(r, r.response ?? '');
+    } catch (err) {
+      throw backendError(err, model);
+    }
+  }
+
+  /**
+   * Embeddings of each input, in order (unit vectors, as Ollama's /api/embed gives them), and the
+   * tokens the backend read. `truncate: false` makes an input longer than the context an error
+   * instead of cutting it; `dimensions` shortens each vector where the model allows it.
+   */
+  async embed(model: string, input: string[], opts: { truncate?: boolean; dimensions?: number } = {}, signal?: AbortSignal): Promise<Embeddings> {
+    try {
+      const r = await this.client(signal, this.requestTimeoutMs).embed({ model, input, truncate: opts.truncate, dimensions: opts.dimensions });
+      return { embeddings: r.embeddings, promptTokens: r.prompt_eval_count ?? 0 };
     } catch (err) {
       throw backendError(err, model);
     }

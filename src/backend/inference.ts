@@ -26,6 +26,12 @@ export interface Completion {
   completionTokens: number;
 }
 
+export interface Embeddings {
+  /** One vector per input, in the inputs' order. */
+  embeddings: number[][];
+  promptTokens: number;
+}
+
 /** Stream events: text as it comes, then the totals. */
 export type StreamEvent = { type: 'token'; text: string } | { type: 'done'; completion: Completion };
 

@@ -1,4 +1,4 @@
-import type { Operation, Surface } from './operations.js';
+import { surfaceOfPath, type Operation, type Surface } from './operations.js';
 
 // Finds the contract operation of a request exactly as express routes it in Hearth's app
 // ('case sensitive routing' on, strict routing off):
@@ -65,7 +65,7 @@ export class OperationMatcher {
   }
 
   resolve(method: string, rawPath: string): Resolution {
-    const surface = this.surfaces.find((s) => rawPath === s.prefix || rawPath.startsWith(`${s.prefix}/`));
+    const surface = surfaceOfPath(rawPath, this.surfaces);
     if (surface === undefined) return { kind: 'outside' };
     const path = rawPath.length > 1 && rawPath.endsWith('/') ? rawPath.slice(0, -1) : rawPath;
     const parts = path.split('/').slice(1);

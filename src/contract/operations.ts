@@ -25,12 +25,29 @@ export interface Surface {
    * ledger and the operator's overrides have always used ('POST /chat').
    */
   endpointBase: string;
+  /**
+   * The shape of its errors, the one its clients parse: Hearth's own `{"error": {message, type,
+   * code}}`, OpenAI's envelope (with `param`; its SDKs pick the exception class by status), or
+   * Ollama's `{"error": "..."}`.
+   */
+  errorShape: ErrorShape;
 }
 
+export type ErrorShape = 'hearth' | 'openai' | 'ollama';
+
 export const SURFACES: readonly Surface[] = Object.freeze([
-  { prefix: '/api/v1', auth: 'key', endpointBase: '/api/v1' },
-  { prefix: '/api/admin', auth: 'admin', endpointBase: '/api/admin' },
+  { prefix: '/api/v1', auth: 'key', endpointBase: '/api/v1', errorShape: 'hearth' },
+  { prefix: '/api/admin', auth: 'admin', endpointBase: '/api/admin', errorShape: 'hearth' },
+  // Where OpenAI's and Ollama's clients already point: their catalog keys keep the whole path
+  // ('POST /v1/chat/completions', 'POST /ollama/api/chat'), distinct from /api/v1's.
+  { prefix: '/v1', auth: 'key', endpointBase: '', errorShape: 'openai' },
+  { prefix: '/ollama', auth: 'key', endpointBase: '', errorShape: 'ollama' },
 ]);
+
+/** The surface a path lies under, if any. */
+export function surfaceOfPath(path: string, surfaces: readonly Surface[] = SURFACES): Surface | undefined {
+  return surfaces.find((s) => path === s.prefix || path.startsWith(`${s.prefix}/`));
+}
 
 export interface Operation {
   operationId: string;
@@ -64,7 +81,7 @@ export function operationsOf(spec: Record<string, unknown>, surfaces: readonly S
   const paths = (spec.paths ?? {}) as Record<string, Record<string, RawOperation>>;
   const out: Operation[] = [];
   for (const [path, item] of Object.entries(paths)) {
-    const surface = surfaces.find((s) => path === s.prefix || path.startsWith(`${s.prefix}/`));
+    const surface = surfaceOfPath(path, surfaces);
     if (surface === undefined) fail(path, `lies outside every surface (${surfaces.map((s) => s.prefix).join(', ')})`);
     for (const m of METHODS) {
       const raw = item[m];

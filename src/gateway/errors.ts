@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, Request } from 'express';
 import type { ErrorKind, HearthError } from '../errors.js';
+import { surfaceOfPath, type ErrorShape } from '../contract/operations.js';
 import { toHearthError } from '../http/error-mapping.js';
 
 /** The `type` of the gateway's error object for each kind (OpenAI's vocabulary where it has one). */
@@ -21,14 +22,43 @@ const typeOfKind: Readonly<Record<ErrorKind, string>> = Object.freeze({
   client_closed: 'invalid_request_error',
 });
 
-/** `{"error": {message, type, code}}`, the one error shape of the gateway. */
+/** `{"error": {message, type, code}}`, the error shape of Hearth's own surfaces. */
 export function errorBody(e: HearthError) {
   return { error: { message: e.message, type: typeOfKind[e.kind], code: e.code ?? e.kind } };
 }
 
+/** OpenAI's `type` for each kind: its SDKs read the status, some clients the type as well. */
+const openAiTypeOfKind: Readonly<Record<ErrorKind, string>> = Object.freeze({
+  ...typeOfKind,
+  not_found: 'invalid_request_error',
+  conflict: 'invalid_request_error',
+  rate_limited: 'requests',
+  unavailable: 'server_error',
+  internal: 'server_error',
+});
+
+/** Each surface's error body, as its clients parse it. */
+export const errorBodyOf: Readonly<Record<ErrorShape, (e: HearthError) => unknown>> = Object.freeze({
+  hearth: errorBody,
+  openai: (e: HearthError) => ({ error: { message: e.message, type: openAiTypeOfKind[e.kind], param: e.param ?? null, code: e.code ?? e.kind } }),
+  ollama: (e: HearthError) => ({ error: e.message }),
+});
+
+/** How an error ends a response whose body is already under way, in each surface's framing. */
+export const streamErrorOf: Readonly<Record<ErrorShape, (e: HearthError) => string>> = Object.freeze({
+  hearth: (e: HearthError) => `event: error\ndata: ${JSON.stringify(errorBody(e))}\n\n`,
+  // OpenAI's libraries read an SSE `event: error` as an empty message: the error is a data event.
+  openai: (e: HearthError) => `data: ${JSON.stringify(errorBodyOf.openai(e))}\n\n`,
+  // Ollama streams NDJSON: the last line carries the error.
+  ollama: (e: HearthError) => `${JSON.stringify(errorBodyOf.ollama(e))}\n`,
+});
+
+/** The error shape of the surface `path` lies under; Hearth's own elsewhere. */
+export const errorShapeOf = (path: string): ErrorShape => surfaceOfPath(path)?.errorShape ?? 'hearth';
+
 /**
- * The gateway's one error middleware: every error becomes the error object with its status
- * (and Retry-After where the kind has one); stacks go to the log only.
+ * The gateway's one error middleware: every error becomes its surface's error body with its
+ * status (and Retry-After where the kind has one); stacks go to the log only.
  */
 export function gatewayErrorHandler(log: (err: unknown, req: Request, e: HearthError) => void): ErrorRequestHandler {
   return (err, req, res, _next) => {
@@ -40,12 +70,13 @@ export function gatewayErrorHandler(log: (err: unknown, req: Request, e: HearthE
       res.destroy();
       return;
     }
+    const shape = errorShapeOf(req.originalUrl.split('?', 1)[0] ?? '');
     if (res.headersSent) {
-      // A stream already under way: the error travels as an SSE event (see sse.ts).
-      if (!res.writableEnded && !res.destroyed) res.end(`event: error\ndata: ${JSON.stringify(errorBody(e))}\n\n`);
+      // A stream already under way: the error travels in the stream's own framing, then it ends.
+      if (!res.writableEnded && !res.destroyed) res.end(streamErrorOf[shape](e));
       return;
     }
     if (e.retryAfterS !== undefined) res.setHeader('Retry-After', String(e.retryAfterS));
-    res.status(e.status).json(errorBody(e));
+    res.status(e.status).json(errorBodyOf[shape](e));
   };
 }
