@@ -142,3 +142,14 @@ export function streamStarted(res: Response): void {
 export function served(res: Response): void {
   res.locals.meter?.served();
 }
+
+/**
+ * Every inference handler, on every surface, reports what the backend did for the call (the
+ * prompt tokens it read, the tokens it wrote) as it learns it: a stream as it goes, or once at
+ * the end. That is the measure of service by which workspaces share the backend fairly.
+ */
+export function tokensServed(res: Response, input: number, output: number): void {
+  const t = (res.locals.tokens ??= { input: 0, output: 0 });
+  t.input += input;
+  t.output += output;
+}

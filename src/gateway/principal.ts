@@ -24,6 +24,12 @@ export interface Meter {
   served(): void;
 }
 
+/** What an inference call cost the backend: tokens read (the prompt) and written. */
+export interface TokensServed {
+  input: number;
+  output: number;
+}
+
 declare module 'express-serve-static-core' {
   interface Locals {
     requestId: string;
@@ -37,5 +43,7 @@ declare module 'express-serve-static-core' {
     model?: ModelMeta;
     /** The response is a stream, charged at its first token rather than when it finishes. */
     streaming?: boolean;
+    /** Tokens an inference call has been served so far (tokensServed in guard.ts). */
+    tokens?: TokensServed;
   }
 }
