@@ -31,6 +31,10 @@ import { createUsageRouter } from './v1/usage.js';
 import { createDatasetsRouter } from './v1/finetune-datasets.js';
 import { datasetUploadGate } from './v1/dataset-upload.js';
 import { createJobsRouter } from './v1/finetune-jobs.js';
+import { createOllamaProbeRouter } from './ollama/probe.js';
+import { createOllamaModelsRouter } from './ollama/models.js';
+import { createOllamaInferenceRouter } from './ollama/inference.js';
+import { createOllamaManageRouter } from './ollama/manage.js';
 import { createAdminRouter } from './admin/index.js';
 import { adminTokenCheck, requireAdmin } from './admin/admin-auth.js';
 import { routeContractDifferences } from './route-check.js';
@@ -122,6 +126,8 @@ export function createGatewayApp(deps: GatewayDeps): Express {
       maxUploads: deps.limits.maxUploads,
       parse: json(Math.max(deps.limits.maxBodyBytes, 2 * deps.limits.maxDatasetBytes + 65_536)),
     }),
+    // An Ollama blob is the raw file, streamed on to the backend by its handler, never parsed.
+    ollamaBlobUpload: (_req, _res, next) => next(),
   };
   const body: RequestHandler = (req, res, next) => (bodies[res.locals.operation!.operationId] ?? jsonBody)(req, res, next);
   cacheValidatorRouteMatchers();
@@ -171,7 +177,12 @@ export function createGatewayApp(deps: GatewayDeps): Express {
     // OpenAI's API for its SDKs and the tools built on them (src/api/openai/).
     '/v1': [],
     // Ollama's API for its clients (src/api/ollama/).
-    '/ollama': [],
+    '/ollama': [
+      createOllamaProbeRouter(),
+      createOllamaModelsRouter({ chat, metadata }),
+      createOllamaInferenceRouter({ chat }),
+      createOllamaManageRouter({ chat, metadata }),
+    ],
   };
   for (const { prefix } of SURFACES) {
     const routers = routersOf[prefix] ?? [];

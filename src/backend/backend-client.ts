@@ -1,7 +1,8 @@
 import { Ollama, type ChatRequest, type GenerateRequest, type CreateRequest, type ModelResponse, type ShowResponse } from 'ollama';
+import { Readable } from 'node:stream';
 import { unavailable } from '../errors.js';
 import { backendError } from './backend-errors.js';
-import { createBackendTransport, type BackendTransport } from './backend-transport.js';
+import { createBackendTransport, type BackendResponse, type BackendTransport } from './backend-transport.js';
 import { completionOf, ollamaFormat, ollamaOptions, type ChatMessage, type Completion, type Embeddings, type Sampling, type StreamEvent } from './inference.js';
 
 /** Ollama's /api/create body; the client's typings lack `files` (a GGUF given by digest). */
@@ -110,6 +111,43 @@ export class BackendClient {
       return { embeddings: r.embeddings, promptTokens: r.prompt_eval_count ?? 0 };
     } catch (err) {
       throw backendError(err, model);
+    }
+  }
+
+  /**
+   * Sends one request of Ollama's API to the backend as its client sent it (the /ollama surface),
+   * so that every field Ollama knows reaches the backend, including those Hearth has no word for.
+   * Resolves once the backend's headers arrive, whatever its status: the caller relays the answer
+   * (a stream line by line, as it comes). Aborting `signal` (the client gone) cuts the backend
+   * call; `inference` bounds it by backend.request_timeout, stream included.
+   */
+  async forward(method: 'GET' | 'HEAD' | 'POST' | 'DELETE', path: string, body?: unknown, options: { signal?: AbortSignal; inference?: boolean } = {}): Promise<BackendResponse> {
+    this.assertUp();
+    const init: RequestInit = body === undefined ? { method } : { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+    try {
+      return await this.transport.fetch(`${this.backend.url.replace(/\/+$/, '')}${path}`, init, options.signal, options.inference ? this.requestTimeoutMs : undefined);
+    } catch (err) {
+      throw backendError(err);
+    }
+  }
+
+  /**
+   * Streams a blob's bytes to the backend (POST /api/blobs/:digest, the /ollama surface's upload)
+   * without holding them; the backend checks the digest. Resolves with its answer.
+   */
+  async putBlob(digest: string, body: Readable, size: number | undefined, signal?: AbortSignal): Promise<{ status: number; text: string }> {
+    this.assertUp();
+    try {
+      const res = await fetch(`${this.backend.url.replace(/\/+$/, '')}/api/blobs/${encodeURIComponent(digest)}`, {
+        method: 'POST',
+        body: Readable.toWeb(body) as ReadableStream<Uint8Array>,
+        headers: { 'content-type': 'application/octet-stream', ...(size === undefined ? {} : { 'content-length': String(size) }) },
+        duplex: 'half',
+        signal,
+      } as RequestInit & { duplex: 'half' });
+      return { status: res.status, text: await res.text() };
+    } catch (err) {
+      throw backendError(err);
     }
   }
 

@@ -124,7 +124,7 @@ export function meterOperation({ catalog, ledger }: { catalog: Catalog; ledger: 
         ledger.release(reservation);
       }
     };
-    res.locals.meter = { credits, served: () => conclude(true) } satisfies Meter;
+    res.locals.meter = { credits, served: () => conclude(true), waive: () => conclude(false) } satisfies Meter;
     beforeHeaders(res, (status) => {
       if (res.locals.streaming !== true && status >= 200 && status < 300) conclude(true);
     });
@@ -152,4 +152,15 @@ export function tokensServed(res: Response, input: number, output: number): void
   const t = (res.locals.tokens ??= { input: 0, output: 0 });
   t.input += input;
   t.output += output;
+}
+
+/**
+ * The call turned out to do no metered work, which its operation cannot tell from the route
+ * alone: Ollama's load and unload requests (a chat with no messages, a generate with no prompt,
+ * `keep_alive: 0` to unload, as Open WebUI sends) share their route with real generations. The
+ * reservation is released at once, and the answer that follows, 2xx or not, charges nothing.
+ * Call it before the response's headers go out.
+ */
+export function waive(res: Response): void {
+  res.locals.meter?.waive();
 }

@@ -26,7 +26,7 @@ export function checkModelAccess(metadata: ModelMetadata, model: string, workspa
   const set = metadata.lookup(model);
   if (set === undefined) return undefined;
   // Another workspace's fine-tuned model: as if it did not exist (its name tells nothing).
-  if (!usableBy(set, workspaceId)) throw notFound(`model "${model}" not found`, 'model_not_found');
+  if (!usableBy(set, workspaceId)) throw notFound(`model '${model}' not found`, 'model_not_found');
   if (set.isActive === false) throw new HearthError('not_found', `model '${model}' is switched off by the operator of this server`, { code: 'model_inactive' });
   return set;
 }

@@ -22,6 +22,8 @@ export interface Meter {
   credits: number;
   /** The client has been served: charge the reservation now (a stream's first token). */
   served(): void;
+  /** The call did no metered work (see `waive` in guard.ts): release the reservation now. */
+  waive(): void;
 }
 
 /** What an inference call cost the backend: tokens read (the prompt) and written. */

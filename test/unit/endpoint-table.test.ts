@@ -44,7 +44,7 @@ describe('the contract as the endpoint table', () => {
     }
     assert.ok(ops.filter((o) => o.surface.prefix === '/api/admin').every((o) => o.auth === 'admin' && o.endpoint === undefined));
     assert.deepEqual(
-      ops.filter((o) => o.inference).map((o) => o.operationId),
+      ops.filter((o) => o.inference && o.surface.prefix === '/api/v1').map((o) => o.operationId),
       ['chat', 'chatStream', 'generate'],
     );
   });
