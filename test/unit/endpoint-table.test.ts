@@ -45,7 +45,7 @@ describe('the contract as the endpoint table', () => {
     assert.ok(ops.filter((o) => o.surface.prefix === '/api/admin').every((o) => o.auth === 'admin' && o.endpoint === undefined));
     assert.deepEqual(
       ops.filter((o) => o.inference).map((o) => o.operationId),
-      ['chat', 'chatStream', 'generate'],
+      ['chat', 'chatStream', 'generate', 'openaiChatCompletions', 'openaiCompletions', 'openaiEmbeddings'],
     );
   });
 
