@@ -70,6 +70,12 @@ describe('Catalog', () => {
       'GET /finetune/jobs/:id/log': ['chat_agent_train', 0],
       'POST /finetune/jobs/:id/register': ['chat_agent_train', 12],
       'DELETE /finetune/jobs/:id': ['chat_agent_train', 0],
+      // OpenAI's API at /v1: its catalog keys keep the whole path.
+      'POST /v1/chat/completions': ['chat', 1],
+      'POST /v1/completions': ['chat', 1],
+      'POST /v1/embeddings': ['chat', 1],
+      'GET /v1/models': [null, 0],
+      'GET /v1/models/:id': [null, 0],
     };
     assert.deepEqual(Object.fromEntries(d.catalog.endpoints().map((e) => [e.endpoint, [e.scope, e.credits]])), expected);
     assert.equal(endpointDefaults(hearthOperations()).length, Object.keys(expected).length);
