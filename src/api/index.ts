@@ -31,6 +31,10 @@ import { createUsageRouter } from './v1/usage.js';
 import { createDatasetsRouter } from './v1/finetune-datasets.js';
 import { datasetUploadGate } from './v1/dataset-upload.js';
 import { createJobsRouter } from './v1/finetune-jobs.js';
+import { createChatCompletionsRouter } from './openai/chat-completions.js';
+import { createCompletionsRouter } from './openai/completions.js';
+import { createEmbeddingsRouter } from './openai/embeddings.js';
+import { createOpenAiModelsRouter } from './openai/models.js';
 import { createOllamaProbeRouter } from './ollama/probe.js';
 import { createOllamaModelsRouter } from './ollama/models.js';
 import { createOllamaInferenceRouter } from './ollama/inference.js';
@@ -175,7 +179,12 @@ export function createGatewayApp(deps: GatewayDeps): Express {
     ],
     '/api/admin': [createAdminRouter({ catalog, workspaces, keys, ledger, metadata, chat })],
     // OpenAI's API for its SDKs and the tools built on them (src/api/openai/).
-    '/v1': [],
+    '/v1': [
+      createChatCompletionsRouter({ chat, heartbeatMs: deps.limits.heartbeatMs, maxMessages: deps.limits.maxMessages, maxTokens: deps.limits.maxTokens }),
+      createCompletionsRouter({ chat, heartbeatMs: deps.limits.heartbeatMs, maxTokens: deps.limits.maxTokens }),
+      createEmbeddingsRouter({ chat }),
+      createOpenAiModelsRouter({ chat, metadata }),
+    ],
     // Ollama's API for its clients (src/api/ollama/).
     '/ollama': [
       createOllamaProbeRouter(),

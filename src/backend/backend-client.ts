@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { unavailable } from '../errors.js';
 import { backendError } from './backend-errors.js';
 import { createBackendTransport, type BackendResponse, type BackendTransport } from './backend-transport.js';
-import { completionOf, ollamaFormat, ollamaOptions, type ChatMessage, type Completion, type Embeddings, type Sampling, type StreamEvent } from './inference.js';
+import { completionOf, ollamaFormat, ollamaOptions, type BackendTool, type BackendToolCall, type ChatMessage, type Completion, type Embeddings, type Sampling, type StreamEvent } from './inference.js';
 
 /** Ollama's /api/create body; the client's typings lack `files` (a GGUF given by digest). */
 export type CreateModelRequest = CreateRequest & { files?: Record<string, string> };
@@ -52,10 +52,11 @@ export class BackendClient {
     if (!this.backend.isUp()) throw unavailable('the model backend is down; retry shortly', 5, 'backend_unavailable');
   }
 
-  async chat(model: string, messages: ChatMessage[], s: Sampling, signal?: AbortSignal): Promise<Completion> {
+  /** A chat answered whole; `tools` the model may call (a backend or model without tools refuses them). */
+  async chat(model: string, messages: ChatMessage[], s: Sampling, signal?: AbortSignal, tools?: BackendTool[]): Promise<Completion> {
     try {
-      const r = await this.client(signal, this.requestTimeoutMs).chat({ model, messages, stream: false, options: ollamaOptions(s), format: ollamaFormat(s) } as ChatRequest & { stream: false });
-      return completionOf(r, r.message.content);
+      const r = await this.client(signal, this.requestTimeoutMs).chat({ model, messages, tools, stream: false, options: ollamaOptions(s), format: ollamaFormat(s) } as ChatRequest & { stream: false });
+      return completionOf(r, r.message.content, r.message.tool_calls as BackendToolCall[] | undefined);
     } catch (err) {
       throw backendError(err, model);
     }
@@ -65,23 +66,27 @@ export class BackendClient {
    * Opens a streamed chat. Resolves once the backend has accepted the request (unknown model,
    * bad request or a full queue fail here, as plain errors); the generator then yields tokens.
    */
-  async openChatStream(model: string, messages: ChatMessage[], s: Sampling, signal?: AbortSignal): Promise<AsyncGenerator<StreamEvent>> {
+  async openChatStream(model: string, messages: ChatMessage[], s: Sampling, signal?: AbortSignal, tools?: BackendTool[]): Promise<AsyncGenerator<StreamEvent>> {
     let iterator;
     try {
-      iterator = await this.client(signal, this.requestTimeoutMs).chat({ model, messages, stream: true, options: ollamaOptions(s), format: ollamaFormat(s) } as ChatRequest & { stream: true });
+      iterator = await this.client(signal, this.requestTimeoutMs).chat({ model, messages, tools, stream: true, options: ollamaOptions(s), format: ollamaFormat(s) } as ChatRequest & { stream: true });
     } catch (err) {
       throw backendError(err, model);
     }
     const parts = iterator;
     return (async function* () {
       let text = '';
+      const toolCalls: BackendToolCall[] = [];
       try {
         for await (const part of parts) {
           if (part.message.content) {
             text += part.message.content;
             yield { type: 'token', text: part.message.content } as const;
           }
-          if (part.done) yield { type: 'done', completion: completionOf(part, text) } as const;
+          // Ollama sends each call whole, in a part before the last: the totals carry them all.
+          const calls = part.message.tool_calls as BackendToolCall[] | undefined;
+          if (calls !== undefined) toolCalls.push(...calls);
+          if (part.done) yield { type: 'done', completion: completionOf(part, text, toolCalls) } as const;
         }
       } catch (err) {
         throw backendError(err, model);
@@ -98,6 +103,33 @@ export class BackendClient {
     } catch (err) {
       throw backendError(err, model);
     }
+  }
+
+  /** Opens a streamed generation, as openChatStream does for a chat. */
+  async openGenerateStream(model: string, prompt: string, system: string | undefined, s: Sampling, signal?: AbortSignal): Promise<AsyncGenerator<StreamEvent>> {
+    let iterator;
+    try {
+      iterator = await this.client(signal, this.requestTimeoutMs).generate({ model, prompt, system, stream: true, options: ollamaOptions(s), format: ollamaFormat(s) } as GenerateRequest & { stream: true });
+    } catch (err) {
+      throw backendError(err, model);
+    }
+    const parts = iterator;
+    return (async function* () {
+      let text = '';
+      try {
+        for await (const part of parts) {
+          if (part.response) {
+            text += part.response;
+            yield { type: 'token', text: part.response } as const;
+          }
+          if (part.done) yield { type: 'done', completion: completionOf(part, text) } as const;
+        }
+      } catch (err) {
+        throw backendError(err, model);
+      } finally {
+        parts.abort();
+      }
+    })();
   }
 
   /**

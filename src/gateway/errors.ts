@@ -40,7 +40,8 @@ const openAiTypeOfKind: Readonly<Record<ErrorKind, string>> = Object.freeze({
 /** Each surface's error body, as its clients parse it. */
 export const errorBodyOf: Readonly<Record<ErrorShape, (e: HearthError) => unknown>> = Object.freeze({
   hearth: errorBody,
-  openai: (e: HearthError) => ({ error: { message: e.message, type: openAiTypeOfKind[e.kind], param: e.param ?? null, code: e.code ?? e.kind } }),
+  // Spent credits are OpenAI's `insufficient_quota` (its code and type), whatever Hearth's own code says.
+  openai: (e: HearthError) => ({ error: { message: e.message, type: openAiTypeOfKind[e.kind], param: e.param ?? null, code: e.kind === 'insufficient_quota' ? 'insufficient_quota' : (e.code ?? e.kind) } }),
   ollama: (e: HearthError) => ({ error: e.message }),
 });
 
@@ -77,6 +78,9 @@ export function gatewayErrorHandler(log: (err: unknown, req: Request, e: HearthE
       return;
     }
     if (e.retryAfterS !== undefined) res.setHeader('Retry-After', String(e.retryAfterS));
+    // OpenAI's SDKs retry every 429 unless told not to: spent credits come back only with the
+    // next period, so a retry could only wait and fail again.
+    if (shape === 'openai' && e.kind === 'insufficient_quota') res.setHeader('x-should-retry', 'false');
     res.status(e.status).json(errorBodyOf[shape](e));
   };
 }

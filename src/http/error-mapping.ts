@@ -67,6 +67,19 @@ function bodyError(err: unknown): HearthError | undefined {
   return new HearthError(kind, message, { code: 'invalid_body' });
 }
 
+/**
+ * The request field a validator error names, as OpenAI's `param` writes it (`messages[0].content`):
+ * the first failing field of the body or the query, none for the body as a whole.
+ */
+export function paramOf(path: string | undefined): string | undefined {
+  const m = /^\/?(?:body|query)\/(.+)$/.exec(path ?? '');
+  if (m === null) return undefined;
+  return m[1]!
+    .split('/')
+    .map((seg) => seg.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((out, seg) => (/^\d+$/.test(seg) ? `${out}[${seg}]` : out === '' ? seg : `${out}.${seg}`), '');
+}
+
 /** Turns anything thrown into a HearthError; internal details stay in the log. */
 export function toHearthError(err: unknown): HearthError {
   if (err instanceof HearthError) return err;
@@ -77,7 +90,8 @@ export function toHearthError(err: unknown): HearthError {
     if (err.status === 404) return new HearthError('not_found', '404 page not found', { code: 'route_not_found' });
     if (err.status === 405) return new HearthError('method_not_allowed', '405 method not allowed', { code: 'method_not_allowed' });
     if (err.status === 413) return new HearthError('payload_too_large', 'request body too large', { code: 'body_too_large' });
-    return new HearthError('invalid_request', detail || 'invalid request', { code: 'invalid_request' });
+    const param = paramOf(err.errors[0]?.path);
+    return new HearthError('invalid_request', detail || 'invalid request', { code: 'invalid_request', ...(param === undefined ? {} : { param }) });
   }
   return bodyError(err) ?? new HearthError('internal', 'internal error', { cause: err });
 }
