@@ -27,6 +27,7 @@ import { createOpenApiRouter } from './v1/openapi.js';
 import { createModelsRouter } from './v1/models.js';
 import { createChatRouter } from './v1/chat.js';
 import { createGenerateRouter } from './v1/generate.js';
+import { createEmbeddingsRouter } from './v1/embeddings.js';
 import { createUsageRouter } from './v1/usage.js';
 import { createDatasetsRouter } from './v1/finetune-datasets.js';
 import { datasetUploadGate } from './v1/dataset-upload.js';
@@ -162,6 +163,7 @@ export function createGatewayApp(deps: GatewayDeps): Express {
       createOpenApiRouter(served),
       createChatRouter({ chat, heartbeatMs: deps.limits.heartbeatMs }),
       createGenerateRouter({ chat }),
+      createEmbeddingsRouter({ chat }),
       createModelsRouter({ chat, metadata }),
       createUsageRouter({ ledger, catalog, workspaces }),
       createDatasetsRouter({ datasets: deps.datasets }),

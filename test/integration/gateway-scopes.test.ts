@@ -37,6 +37,7 @@ const routes: Route[] = [
   { method: 'POST', path: '/api/v1/chat', scope: 'chat', body: { model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 } },
   { method: 'POST', path: '/api/v1/chat/stream', scope: 'chat', body: { model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 } },
   { method: 'POST', path: '/api/v1/generate', scope: 'chat', body: { model: MODEL, prompt: 'hi', max_tokens: 1 } },
+  { method: 'POST', path: '/api/v1/embeddings', scope: 'chat', body: { model: MODEL, input: 'hi' } },
   { method: 'GET', path: '/api/v1/usage', scope: null },
   // The fine-tuning routes need chat_agent_train: plans without it are refused before anything else.
   { method: 'GET', path: '/api/v1/finetune/datasets', scope: 'chat_agent_train' },
@@ -83,7 +84,7 @@ describe('gateway: scopes', () => {
     };
     const { key: anyKey } = await d.keyFor('chat_agent', { scopes: ['chat_agent'] }); // neither chat nor chat_agent_train
     const keyOps = hearthOperations().filter((o) => o.auth === 'key');
-    assert.equal(keyOps.length, 16, 'every key-authenticated operation of /api/v1');
+    assert.equal(keyOps.length, 17, 'every key-authenticated operation of /api/v1');
     const send = (method: string, path: string, key: string) =>
       fetch(`${d.url}${path}`, { method, headers: { 'x-api-key': key, 'content-type': 'application/json' }, body: method === 'POST' ? '{}' : undefined });
     for (const op of keyOps) {
