@@ -10,6 +10,8 @@ export type CreateModelRequest = CreateRequest & { files?: Record<string, string
 /** What the client needs of the backend: where it is and whether it is answering. */
 export interface BackendPort {
   readonly url: string;
+  /** Sent with every request (the bundled engine's secret as `Authorization`); none by default. */
+  readonly headers?: Readonly<Record<string, string>>;
   isUp(): boolean;
 }
 
@@ -29,7 +31,7 @@ export class BackendClient {
     private readonly backend: BackendPort,
     options: { requestTimeoutMs?: number; transport?: BackendTransport } = {},
   ) {
-    this.transport = options.transport ?? createBackendTransport();
+    this.transport = options.transport ?? createBackendTransport({ headers: backend.headers ?? {} });
     this.requestTimeoutMs = options.requestTimeoutMs;
   }
 
@@ -162,5 +164,10 @@ export class BackendClient {
   /** The backend's base URL (for blob uploads, which the client does not do). */
   get backendUrl(): string {
     return this.backend.url;
+  }
+
+  /** The headers every backend request carries (for blob uploads, which the client does not do). */
+  get backendHeaders(): Readonly<Record<string, string>> {
+    return this.backend.headers ?? {};
   }
 }
