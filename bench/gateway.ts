@@ -29,8 +29,9 @@ const usage = `Usage: npm run bench:gateway -- [options]
   --profile DIR     also write a V8 CPU profile of the daemon to DIR (when it exits)
   --baseline DIR    also drive a second daemon built from another checkout (DIR holds its
                     bin/hearth.js and dist/, e.g. a git worktree of the previous commit
-                    after \`npx tsc\`), in front of the same engine, on the same rounds and
-                    runs: its CPU per request and req/s side by side with this one's
+                    after \`npx tsc\`), with its own bundled engine (the engine serves only the
+                    daemon that started it), on the same rounds and runs: its CPU per request
+                    and req/s side by side with this one's
   --ladder          also drive the express rungs between the bare proxy and the gateway:
                     express 5 + express.json forwarding with node:http, and with the
                     ollama client on the gateway's transport (bench/lib/bare-proxy.ts)
@@ -314,7 +315,8 @@ async function main(argv: string[]): Promise<number> {
     process.once('exit', () => d.child.kill('SIGKILL'));
     const daemonPid = d.child.pid as number;
 
-    // The backend's address and pid are in health for the admin token only.
+    // The backend's address and pid are in health for the admin token only; the engine answers
+    // only with the secret the daemon gave it (the direct side and the reference proxies send it).
     const health = (await (await fetch(`${d.url}/api/v1/health`, { signal: run.signal, headers: { authorization: `Bearer ${d.adminToken}` } })).json()) as { backend: { url: string; pid?: number; state: string } };
     if (health.backend.state !== 'up' || health.backend.pid === undefined) throw new Error(`backend not up: ${JSON.stringify(health.backend)}`);
     if (health.backend.pid === daemonPid) throw new Error('the backend runs in the daemon process; its CPU could not be told apart');
@@ -332,20 +334,21 @@ async function main(argv: string[]): Promise<number> {
     const auth = { authorization: `Bearer ${key}` };
     const one = {
       gateway: side(mk(d.url, 1, auth), '/api/v1/chat', GATEWAY_BODY, gatewayAnswered),
-      direct: side(mk(health.backend.url, 1), '/api/chat', DIRECT_BODY, directAnswered),
+      direct: side(mk(health.backend.url, 1, d.engineHeaders()), '/api/chat', DIRECT_BODY, directAnswered),
     };
     const many: LoadSide[] = [
       { name: 'gateway', pid: daemonPid, send: side(mk(d.url, c.concurrency, auth), '/api/v1/chat', GATEWAY_BODY, gatewayAnswered) },
-      { name: 'direct', pid: daemonPid, send: side(mk(health.backend.url, c.concurrency), '/api/chat', DIRECT_BODY, directAnswered) },
+      { name: 'direct', pid: daemonPid, send: side(mk(health.backend.url, c.concurrency, d.engineHeaders()), '/api/chat', DIRECT_BODY, directAnswered) },
     ];
 
     const refs: Reference[] = [];
     if (c.baseline !== undefined) {
-      // The other build runs as a second daemon with the first one's engine as its external
-      // backend: one engine serves both, so only the gateways differ.
+      // The other build runs as a second daemon with its own bundled engine: the first one's
+      // engine refuses every caller but its daemon. The CPU figures are each daemon's own
+      // process; only the latencies also carry any difference between the two builds' engines.
       baseline = await startDaemonProcess({
         bin: join(resolve(c.baseline), 'bin', 'hearth.js'),
-        env: { HEARTH_DEV_VALIDATE_RESPONSES: 'false', HEARTH_LOG_LEVEL: 'info', HEARTH_BACKEND_MODE: 'external', HEARTH_BACKEND_URL: health.backend.url },
+        env: { HEARTH_DEV_VALIDATE_RESPONSES: 'false', HEARTH_LOG_LEVEL: 'info' },
       });
       const b = baseline;
       process.once('exit', () => b.child.kill('SIGKILL'));
@@ -358,7 +361,7 @@ async function main(argv: string[]): Promise<number> {
     }
     const refNames: RefName[] = ['http', 'fetch', ...(c.ladder ? (['express-http', 'express-ollama'] as const) : [])];
     for (const name of refNames) {
-      const proxy = await startReferenceProxy(health.backend.url, name);
+      const proxy = await startReferenceProxy(health.backend.url, d.engineSecret, name);
       proxies.push(proxy.child);
       const pid = proxy.child.pid as number;
       refs.push({ name, pid, send: side(mk(proxy.url, 1), '/api/v1/chat', GATEWAY_BODY, gatewayAnswered) });
@@ -392,9 +395,16 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** Starts bench/lib/bare-proxy.js against the backend; resolves once it listens. */
-async function startReferenceProxy(backendUrl: string, mode: RefName): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [fileURLToPath(new URL('./lib/bare-proxy.js', import.meta.url)), backendUrl, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+/**
+ * Starts bench/lib/bare-proxy.js against the backend; resolves once it listens. The engine's
+ * secret goes in the proxy's environment, as the daemon hands it to the engine, not on its
+ * command line.
+ */
+async function startReferenceProxy(backendUrl: string, secret: string | undefined, mode: RefName): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./lib/bare-proxy.js', import.meta.url)), backendUrl, mode], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...(secret === undefined ? {} : { BENCH_ENGINE_SECRET: secret }) },
+  });
   process.once('exit', () => child.kill('SIGKILL'));
   const port = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`reference proxy (${mode}) did not start in 10 s`)), 10_000);

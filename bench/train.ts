@@ -154,9 +154,9 @@ async function main(): Promise<number> {
   const run = boundedRun(Number(values.timeout));
   const d = await startDaemonProcess({ env: { HEARTH_FINETUNE_THREADS: String(threads), HEARTH_DEV_VALIDATE_RESPONSES: 'false' } });
   try {
-    // The backend's address is in health for the admin token only.
-    const health = (await d.admin<{ backend: { url: string } }>('GET', '/api/v1/health')).body;
-    await createModelFromFile(health.backend.url, BASE, modelPath);
+    // The backend's address is in health for the admin token only; it answers only with the
+    // secret the daemon gave it.
+    await createModelFromFile(await d.engineUrl(), BASE, modelPath, d.engineHeaders());
     const { key } = await d.keyFor('local_agent_train');
     const call = caller(d, key);
     const dataset = await call<{ id: string }>('POST', '/finetune/datasets', { title: 'bench', records: records(Number(values.samples)) });

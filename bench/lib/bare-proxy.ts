@@ -12,7 +12,8 @@
 // an express 5 app with `express.json` and one router, forwarding with node:http, or through
 // the official `ollama` client on the gateway's own transport (src/backend/backend-transport.ts),
 // one client per request as the gateway makes them.
-// Prints "PORT <n>" once listening on 127.0.0.1.
+// Prints "PORT <n>" once listening on 127.0.0.1. The daemon's engine refuses callers without its
+// secret: bench/gateway passes it in BENCH_ENGINE_SECRET, and every mode sends it as the gateway does.
 
 import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import express from 'express';
@@ -39,12 +40,15 @@ interface ChatReply {
   eval_count?: number;
 }
 
+const secret = process.env.BENCH_ENGINE_SECRET;
+const auth: Record<string, string> = secret ? { authorization: `Bearer ${secret}` } : {};
+
 const agent = new Agent({ keepAlive: true });
 const chatUrl = `${backend}/api/chat`;
 
 function viaHttp(body: string): Promise<ChatReply> {
   return new Promise((resolve, reject) => {
-    const req = request(chatUrl, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+    const req = request(chatUrl, { method: 'POST', agent, headers: { ...auth, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);
@@ -56,7 +60,7 @@ function viaHttp(body: string): Promise<ChatReply> {
 }
 
 async function viaFetch(body: string): Promise<ChatReply> {
-  const res = await fetch(chatUrl, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+  const res = await fetch(chatUrl, { method: 'POST', body, headers: { ...auth, 'content-type': 'application/json' } });
   return (await res.json()) as ChatReply;
 }
 
@@ -66,7 +70,7 @@ interface ChatBody {
   max_tokens?: number;
 }
 
-const transport = createBackendTransport();
+const transport = createBackendTransport({ headers: auth });
 
 function viaOllama(b: ChatBody): Promise<ChatReply> {
   const client = new Ollama({ host: backend, fetch: ((input: string, init?: RequestInit) => transport.fetch(input, init)) as unknown as typeof fetch });

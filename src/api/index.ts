@@ -27,13 +27,14 @@ import { createOpenApiRouter } from './v1/openapi.js';
 import { createModelsRouter } from './v1/models.js';
 import { createChatRouter } from './v1/chat.js';
 import { createGenerateRouter } from './v1/generate.js';
+import { createEmbeddingsRouter } from './v1/embeddings.js';
 import { createUsageRouter } from './v1/usage.js';
 import { createDatasetsRouter } from './v1/finetune-datasets.js';
 import { datasetUploadGate } from './v1/dataset-upload.js';
 import { createJobsRouter } from './v1/finetune-jobs.js';
 import { createChatCompletionsRouter } from './openai/chat-completions.js';
 import { createCompletionsRouter } from './openai/completions.js';
-import { createEmbeddingsRouter } from './openai/embeddings.js';
+import { createEmbeddingsRouter as createOpenAiEmbeddingsRouter } from './openai/embeddings.js';
 import { createOpenAiModelsRouter } from './openai/models.js';
 import { createOllamaProbeRouter } from './ollama/probe.js';
 import { createOllamaModelsRouter } from './ollama/models.js';
@@ -172,6 +173,7 @@ export function createGatewayApp(deps: GatewayDeps): Express {
       createOpenApiRouter(served),
       createChatRouter({ chat, heartbeatMs: deps.limits.heartbeatMs }),
       createGenerateRouter({ chat }),
+      createEmbeddingsRouter({ chat }),
       createModelsRouter({ chat, metadata }),
       createUsageRouter({ ledger, catalog, workspaces }),
       createDatasetsRouter({ datasets: deps.datasets }),
@@ -182,7 +184,7 @@ export function createGatewayApp(deps: GatewayDeps): Express {
     '/v1': [
       createChatCompletionsRouter({ chat, heartbeatMs: deps.limits.heartbeatMs, maxMessages: deps.limits.maxMessages, maxTokens: deps.limits.maxTokens }),
       createCompletionsRouter({ chat, heartbeatMs: deps.limits.heartbeatMs, maxTokens: deps.limits.maxTokens }),
-      createEmbeddingsRouter({ chat }),
+      createOpenAiEmbeddingsRouter({ chat }),
       createOpenAiModelsRouter({ chat, metadata }),
     ],
     // Ollama's API for its clients (src/api/ollama/).

@@ -11,6 +11,8 @@ export type CreateModelRequest = CreateRequest & { files?: Record<string, string
 /** What the client needs of the backend: where it is and whether it is answering. */
 export interface BackendPort {
   readonly url: string;
+  /** Sent with every request (the bundled engine's secret as `Authorization`); none by default. */
+  readonly headers?: Readonly<Record<string, string>>;
   isUp(): boolean;
 }
 
@@ -30,7 +32,7 @@ export class BackendClient {
     private readonly backend: BackendPort,
     options: { requestTimeoutMs?: number; transport?: BackendTransport } = {},
   ) {
-    this.transport = options.transport ?? createBackendTransport();
+    this.transport = options.transport ?? createBackendTransport({ headers: backend.headers ?? {} });
     this.requestTimeoutMs = options.requestTimeoutMs;
   }
 
@@ -173,7 +175,7 @@ export class BackendClient {
       const res = await fetch(`${this.backend.url.replace(/\/+$/, '')}/api/blobs/${encodeURIComponent(digest)}`, {
         method: 'POST',
         body: Readable.toWeb(body) as ReadableStream<Uint8Array>,
-        headers: { 'content-type': 'application/octet-stream', ...(size === undefined ? {} : { 'content-length': String(size) }) },
+        headers: { 'content-type': 'application/octet-stream', ...(size === undefined ? {} : { 'content-length': String(size) }), ...this.backendHeaders },
         duplex: 'half',
         signal,
       } as RequestInit & { duplex: 'half' });
@@ -232,5 +234,10 @@ export class BackendClient {
   /** The backend's base URL (for blob uploads, which the client does not do). */
   get backendUrl(): string {
     return this.backend.url;
+  }
+
+  /** The headers every backend request carries (for blob uploads, which the client does not do). */
+  get backendHeaders(): Readonly<Record<string, string>> {
+    return this.backend.headers ?? {};
   }
 }

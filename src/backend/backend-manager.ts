@@ -5,10 +5,12 @@
 // Mode 'auto' takes the first that applies, in that order. The choice is made once, in
 // BackendManager.create(), so `kind`, `url` and the `ollama` client never change afterwards.
 
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { Ollama } from 'ollama';
 import { engineArgv, engineOwnDefaults, type EngineSettings } from '../engine/engine-args.js';
+import { ENGINE_SECRET_ENV } from '../engine/engine-secret.js';
 import { formatHostPort, type HostPort } from '../config/host-port.js';
 import { schemaField, type BackendMode, type HearthConfig } from '../config/schema.js';
 import { HearthError, unavailable } from '../errors.js';
@@ -84,6 +86,12 @@ export interface BackendManagerOptions {
   spawn?: SpawnFunction;
   /** Bound of the one probe 'auto' makes for an existing server, in ms. Default 1500. */
   probeTimeoutMs?: number;
+  /**
+   * What the bundled engine refuses every request without (as `Authorization: Bearer`); the
+   * daemon makes one at each start and writes it to its data dir for the CLI. Default: a fresh
+   * random one, so that no engine this manager starts serves other local processes.
+   */
+  engineSecret?: string;
 }
 
 export interface BackendInfo {
@@ -93,6 +101,8 @@ export interface BackendInfo {
   pid?: number;
   restarts: number;
   lastError?: string;
+  /** Whether the backend refuses requests without Hearth's secret: the bundled engine's does; an Ollama is its operator's to protect. */
+  protected: boolean;
 }
 
 export interface BackendManagerEvents {
@@ -139,7 +149,12 @@ export interface BackendLaunch {
   command?: { command: string; args: string[]; env?: NodeJS.ProcessEnv };
   /** Why the URL is not the configured one (engine.listen was taken), for the operator's log. */
   notice?: string;
+  /** The engine's secret, handed to it in its environment (never on its command line, which any user can read). */
+  secret?: string;
 }
+
+/** 32 random bytes: a new one at each daemon start. */
+export const newEngineSecret = (): string => randomBytes(32).toString('base64url');
 
 /** engine.listen as configured, or a free port on its host when another process holds that one. */
 async function enginePort(listen: HostPort): Promise<{ port: number; notice?: string }> {
@@ -164,7 +179,7 @@ async function enginePort(listen: HostPort): Promise<{ port: number; notice?: st
 }
 
 /** Resolves the configured mode to a launch; probes and looks up PATH but spawns nothing. */
-export async function chooseBackend(options: Pick<BackendManagerOptions, 'config' | 'findExecutable' | 'probeTimeoutMs'>): Promise<BackendLaunch> {
+export async function chooseBackend(options: Pick<BackendManagerOptions, 'config' | 'findExecutable' | 'probeTimeoutMs' | 'engineSecret'>): Promise<BackendLaunch> {
   const { config } = options;
   const find = options.findExecutable ?? ((name: string) => findExecutable(name));
   const probeTimeoutMs = options.probeTimeoutMs ?? 1500;
@@ -174,10 +189,12 @@ export async function chooseBackend(options: Pick<BackendManagerOptions, 'config
     const chosen = await enginePort(config.engine.listen);
     // A daemon killed with SIGKILL cannot stop its children: the engine then stops itself.
     const settings: EngineSettings = { ...config.engine, listen: { host, port: chosen.port }, parentPid: process.pid };
+    const secret = options.engineSecret ?? newEngineSecret();
     return {
       kind: 'engine',
       url: urlOfListen(host, chosen.port),
-      command: { command: process.execPath, args: [hearthBin, 'engine', ...engineArgv(settings)] },
+      command: { command: process.execPath, args: [hearthBin, 'engine', ...engineArgv(settings)], env: { [ENGINE_SECRET_ENV]: secret } },
+      secret,
       ...(chosen.notice === undefined ? {} : { notice: chosen.notice }),
     };
   };
@@ -218,6 +235,8 @@ export class BackendManager extends EventEmitter<BackendManagerEvents> {
   readonly url: string;
   /** The official client pointed at `url`; it works in every state, its calls fail while the backend is down. */
   readonly ollama: Ollama;
+  /** Every request to the backend carries these: the engine's secret as `Authorization`; none for an Ollama. */
+  readonly headers: Readonly<Record<string, string>>;
   private readonly config: BackendConfig;
   private readonly dataDir: string;
   private readonly log: Logger;
@@ -246,7 +265,8 @@ export class BackendManager extends EventEmitter<BackendManagerEvents> {
     this.config = options.config;
     this.dataDir = options.dataDir;
     this.log = options.log.child({ backend: launch.kind });
-    this.ollama = new Ollama({ host: launch.url });
+    this.headers = Object.freeze<Record<string, string>>(launch.secret === undefined ? {} : { authorization: `Bearer ${launch.secret}` });
+    this.ollama = new Ollama({ host: launch.url, headers: { ...this.headers } });
     if (launch.command) {
       const childLog = this.log;
       this.supervisor = new Supervisor({
@@ -298,6 +318,7 @@ export class BackendManager extends EventEmitter<BackendManagerEvents> {
       ...(pid === undefined ? {} : { pid }),
       restarts: this.supervisor?.restarts ?? 0,
       ...(this.lastError === undefined ? {} : { lastError: this.lastError }),
+      protected: this.headers.authorization !== undefined,
     };
   }
 
@@ -357,12 +378,12 @@ export class BackendManager extends EventEmitter<BackendManagerEvents> {
    */
   ensureDemoModel(): Promise<boolean> {
     if (this.kind !== 'engine') return Promise.resolve(false);
-    this.demo ??= ensureDemoModel({ url: this.url, client: this.ollama, dataDir: this.dataDir, log: this.log }).finally(() => (this.demo = undefined));
+    this.demo ??= ensureDemoModel({ url: this.url, headers: this.headers, client: this.ollama, dataDir: this.dataDir, log: this.log }).finally(() => (this.demo = undefined));
     return this.demo;
   }
 
   private async probe(signal?: AbortSignal): Promise<boolean> {
-    const result = await probeVersion(this.url, { timeoutMs: HEALTH_TIMEOUT_MS, ...(signal ? { signal } : {}) });
+    const result = await probeVersion(this.url, { timeoutMs: HEALTH_TIMEOUT_MS, headers: this.headers, ...(signal ? { signal } : {}) });
     if (result.ok) this.lastProbeError = undefined;
     else this.lastProbeError = result.error;
     return result.ok;

@@ -115,8 +115,10 @@ export interface BackendTransport {
  * what the ollama client sends (a URL string, method, string body, plain headers, signal) and
  * resolves with a minimal Response once the status line and headers have arrived. Aborting
  * either signal rejects with its reason before the response, and cuts the body after it.
+ * `headers` go with every request, over any the caller sets of the same name: the bundled
+ * engine's `Authorization` (its secret) is the transport's, whatever client sends through it.
  */
-export function createBackendTransport(): BackendTransport {
+export function createBackendTransport({ headers: always = {} }: { headers?: Readonly<Record<string, string>> } = {}): BackendTransport {
   // `timeout` applies to idle pooled sockets only (an active request is never cut by it); Node
   // shortens it further to a server's Keep-Alive hint minus 1 s.
   const agents = {
@@ -134,6 +136,8 @@ export function createBackendTransport(): BackendTransport {
     const body = init.body;
     if (body !== undefined && body !== null && typeof body !== 'string') return Promise.reject(new TypeError('backend fetch sends string bodies only'));
     const headers = plainHeaders(init.headers);
+    for (const name of Object.keys(headers)) if (Object.keys(always).some((n) => n.toLowerCase() === name.toLowerCase())) delete headers[name];
+    Object.assign(headers, always);
     if (body) headers['content-length'] = Buffer.byteLength(body);
     return new Promise((resolve, reject) => {
       const req = (protocol === 'http:' ? httpRequest : httpsRequest)(url, { method: init.method ?? 'GET', headers, agent: agents[protocol] });

@@ -28,9 +28,19 @@ export class BlobRefused extends Error {
   }
 }
 
-/** Uploads the file unless the server has its digest; returns whether it was sent. */
-export async function uploadBlob(baseUrl: string, path: string, size: number, digest: string, onBytes?: (sent: number) => void): Promise<boolean> {
-  const head = await fetch(`${baseUrl}/api/blobs/${digest}`, { method: 'HEAD' });
+/**
+ * Uploads the file unless the server has its digest; returns whether it was sent. `headers` go
+ * with both requests (the bundled engine's secret).
+ */
+export async function uploadBlob(
+  baseUrl: string,
+  path: string,
+  size: number,
+  digest: string,
+  onBytes?: (sent: number) => void,
+  headers: Readonly<Record<string, string>> = {},
+): Promise<boolean> {
+  const head = await fetch(`${baseUrl}/api/blobs/${digest}`, { method: 'HEAD', headers });
   if (head.ok) return false;
   let sent = 0;
   const counter = new Transform({
@@ -44,7 +54,7 @@ export async function uploadBlob(baseUrl: string, path: string, size: number, di
   const res = await fetch(`${baseUrl}/api/blobs/${digest}`, {
     method: 'POST',
     body,
-    headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) },
+    headers: { ...headers, 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) },
     duplex: 'half',
   } as RequestInit & { duplex: 'half' });
   if (!res.ok) throw new BlobRefused(res.status, await res.text());

@@ -35,7 +35,7 @@ export const DEMO_MODEL_LICENSE = [
  * created it. The GGUF is written under dataDir/demo/, uploaded as a blob, registered with
  * /api/create, then removed: the store keeps its own copy.
  */
-export async function ensureDemoModel({ url, client, dataDir, log }: { url: string; client: Ollama; dataDir: string; log: Logger }): Promise<boolean> {
+export async function ensureDemoModel({ url, headers, client, dataDir, log }: { url: string; headers: Readonly<Record<string, string>>; client: Ollama; dataDir: string; log: Logger }): Promise<boolean> {
   const { models } = await client.list();
   if (models.length > 0) return false;
   const dir = join(dataDir, 'demo');
@@ -45,7 +45,7 @@ export async function ensureDemoModel({ url, client, dataDir, log }: { url: stri
   try {
     const digest = await sha256OfFile(path);
     try {
-      await uploadBlob(url, path, size, digest);
+      await uploadBlob(url, path, size, digest, undefined, headers);
     } catch (err) {
       // The server refused the blob; a network error stays as it is.
       if (!(err instanceof BlobRefused)) throw err;

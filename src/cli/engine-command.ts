@@ -5,6 +5,7 @@ import { watchParent } from '../supervisor/watch-parent.js';
 import { engineHelp, parseEngineArgs } from '../engine/engine-args.js';
 import { HearthError } from '../errors.js';
 import { CliError } from './cli-error.js';
+import { takeEngineSecret } from '../engine/engine-secret.js';
 
 export async function runEngineCommand(argv: string[]): Promise<number> {
   let settings: ReturnType<typeof parseEngineArgs>;
@@ -17,6 +18,12 @@ export async function runEngineCommand(argv: string[]): Promise<number> {
   if (settings === 'help') {
     process.stdout.write(engineHelp);
     return 0;
+  }
+  let secret: string | undefined;
+  try {
+    secret = takeEngineSecret(process.env);
+  } catch (err) {
+    throw new CliError((err as Error).message);
   }
   // Watched from the first moment: a parent that dies while the engine is still loading (a
   // daemon killed during its start) must not leave it behind, holding its port. Until it serves
@@ -35,6 +42,7 @@ export async function runEngineCommand(argv: string[]): Promise<number> {
     host: settings.listen.host,
     port: settings.listen.port,
     log,
+    ...(secret === undefined ? {} : { secret }),
     pool: {
       parallel: settings.parallel,
       maxQueue: settings.maxQueue,
@@ -49,7 +57,7 @@ export async function runEngineCommand(argv: string[]): Promise<number> {
       blobBytes: settings.maxBlobGb * 1024 ** 3,
     },
   });
-  log.info('engine listening', { url: engine.url, models: settings.modelsDir });
+  log.info('engine listening', { url: engine.url, models: settings.modelsDir, secret_required: secret !== undefined });
   await new Promise<void>((done) => {
     const stop = (signal: string) => {
       log.info('engine stopping', { signal });

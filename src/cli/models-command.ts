@@ -5,6 +5,7 @@ import { BlobRefused, sha256OfFile, uploadBlob } from '../backend/blob-upload.js
 import { urlOfListen } from '../backend/backend-manager.js';
 import { probeVersion } from '../backend/probe.js';
 import { BACKEND_RECORD_FILE, readBackendRecord } from '../daemon/backend-record.js';
+import { ENGINE_SECRET_FILE, readEngineSecret } from '../daemon/engine-secret-file.js';
 import { parseCommandArgs } from './args.js';
 import { loadCliConfig } from './cli-config.js';
 import { CliError } from './cli-error.js';
@@ -21,7 +22,10 @@ Options:
   --backend URL        server to import into; by default the backend of the hearth serve that
                        runs on the data dir below, as it recorded it there at start (backend.json),
                        or with none running the config's backend.url (engine.listen in backend
-                       mode "engine")
+                       mode "engine"). The bundled engine of a hearth serve refuses callers
+                       without its secret, which this command reads from the data dir
+                       (engine-secret, readable by the daemon's user only): import into it by
+                       --config/--data-dir, not --backend
   --config FILE        the daemon's config, as for the admin commands (default: $HEARTH_CONFIG,
                        else /etc/hearth/config.yaml where it exists)
   --data-dir DIR       the daemon's data dir (default: the config's data_dir, ./data)
@@ -31,6 +35,10 @@ Options:
 interface Target {
   url: string;
   source: string;
+  /** Sent with every request: the secret of a hearth serve's bundled engine, as `Authorization`. */
+  headers: Record<string, string>;
+  /** Where that secret was read from. */
+  secretFile?: string;
 }
 
 const alive = (pid: number) => {
@@ -50,21 +58,36 @@ const alive = (pid: number) => {
 function importTarget(values: { backend?: string; config?: string; 'data-dir'?: string }): Target {
   if (values.backend !== undefined) {
     const base = values.backend.replace(/\/+$/, '');
-    return { url: /^https?:\/\//.test(base) ? base : `http://${base}`, source: '--backend' };
+    return { url: /^https?:\/\//.test(base) ? base : `http://${base}`, source: '--backend', headers: {} };
   }
   const config = loadCliConfig({ file: values.config, overrides: { data_dir: values['data-dir'] } });
   const record = readBackendRecord(config.dataDir);
   const recordFile = join(config.dataDir, BACKEND_RECORD_FILE);
   if (record !== undefined) {
     const daemon = alive(record.pid) ? `the hearth serve (pid ${record.pid})` : `a hearth serve (pid ${record.pid}) that is no longer running`;
-    return { url: record.url, source: `the ${record.kind} backend of ${daemon}, from ${recordFile}` };
+    const target = { url: record.url, source: `the ${record.kind} backend of ${daemon}, from ${recordFile}` };
+    return record.kind === 'engine' ? { ...target, headers: engineAuthorization(config.dataDir), secretFile: join(config.dataDir, ENGINE_SECRET_FILE) } : { ...target, headers: {} };
   }
   const nothing = `no hearth serve runs on data dir ${config.dataDir} (no ${BACKEND_RECORD_FILE} there)`;
   if (config.backend.mode === 'engine') {
     if (config.engine.listen.port === 0) throw new CliError(`${nothing}, and engine.listen port 0 is chosen at each start: start hearth serve with this config, or give --backend URL`);
-    return { url: urlOfListen(config.engine.listen.host, config.engine.listen.port), source: `engine.listen of the config, as ${nothing}` };
+    return { url: urlOfListen(config.engine.listen.host, config.engine.listen.port), source: `engine.listen of the config, as ${nothing}`, headers: {} };
   }
-  return { url: config.backend.url, source: `backend.url of the config, as ${nothing}` };
+  return { url: config.backend.url, source: `backend.url of the config, as ${nothing}`, headers: {} };
+}
+
+/** The secret a hearth serve gave its engine, as the header the engine wants. */
+function engineAuthorization(dataDir: string): Record<string, string> {
+  const file = join(dataDir, ENGINE_SECRET_FILE);
+  let secret: string | undefined;
+  try {
+    secret = readEngineSecret(dataDir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new CliError(`cannot read the bundled engine's secret in ${file} (${code}): run this as the user hearth serve runs as`, 1);
+  }
+  // A daemon killed before it wrote it, or one that is gone: the probe then says what answers.
+  return secret === undefined ? {} : { authorization: `Bearer ${secret}` };
 }
 
 async function sha256File(path: string, size: number): Promise<string> {
@@ -74,13 +97,13 @@ async function sha256File(path: string, size: number): Promise<string> {
   return digest;
 }
 
-async function upload(base: string, path: string, size: number, digest: string): Promise<void> {
+async function upload(base: string, headers: Record<string, string>, path: string, size: number, digest: string): Promise<void> {
   // Drawn from the first byte sent: a blob the server already has gets no upload bar.
   let bar: ProgressBar | undefined;
   const progress = () => (bar ??= new ProgressBar('uploading', size));
   let sent: boolean;
   try {
-    sent = await uploadBlob(base, path, size, digest, (n) => progress().update(n));
+    sent = await uploadBlob(base, path, size, digest, (n) => progress().update(n), headers);
   } catch (err) {
     if (err instanceof BlobRefused) throw new CliError(err.message, 1);
     throw err;
@@ -110,23 +133,29 @@ async function importModel(argv: string[]): Promise<number> {
   if (values.backend !== undefined && (values.config !== undefined || values['data-dir'] !== undefined)) {
     throw new CliError('give either --backend or --config/--data-dir: --backend names the server itself');
   }
-  const { url, source } = importTarget(values);
+  const { url, source, headers, secretFile } = importTarget(values);
   const unreachable = (why: string) =>
     new CliError(`cannot reach ${url} (${source}): ${why}; ${source === '--backend' ? 'check --backend URL' : "is hearth serve running? Give the daemon's --config or --data-dir, or the server with --backend URL"}`, 1);
   // Before hashing: a file of gigabytes is not read to learn that nothing answers.
-  const probe = await probeVersion(url, { timeoutMs: 5000 });
+  const probe = await probeVersion(url, { timeoutMs: 5000, headers });
+  if (!probe.ok && probe.status === 401) {
+    throw new CliError(
+      `${url} (${source}) refuses callers without its secret: ${secretFile === undefined ? "for the bundled engine of a hearth serve, give the daemon's --config or --data-dir instead, and this command reads the secret from there" : `${secretFile} holds no secret, or not the running engine's`}`,
+      1,
+    );
+  }
   if (!probe.ok) throw unreachable(probe.error);
 
   const digest = await sha256File(path, info.size);
   try {
-    await upload(url, path, info.size, digest);
+    await upload(url, headers, path, info.size, digest);
   } catch (err) {
     if (err instanceof CliError) throw err;
     const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : undefined;
     throw unreachable(cause ?? (err instanceof Error ? err.message : String(err)));
   }
   const fileName = basename(path).toLowerCase().endsWith('.gguf') ? basename(path) : `${basename(path)}.gguf`;
-  const client = new Ollama({ host: url });
+  const client = new Ollama({ host: url, headers });
   const request = values['adapter-for']
     ? { model: values.name, from: values['adapter-for'], adapters: { [fileName]: digest } }
     : { model: values.name, files: { [fileName]: digest } };

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { HearthConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { describeError } from '../log.js';
-import { BackendManager, backendConfigOf } from '../backend/backend-manager.js';
+import { BackendManager, backendConfigOf, newEngineSecret } from '../backend/backend-manager.js';
 import { DEMO_MODEL_MAX_TOKENS, DEMO_MODEL_NAME } from '../backend/demo-model.js';
 import { createGatewayApp } from '../api/index.js';
 import { BackendClient } from '../backend/backend-client.js';
@@ -17,6 +17,7 @@ import { errorBody } from '../gateway/errors.js';
 import { ADMIN_TOKEN_FILE, loadSecrets } from './secrets.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { removeBackendRecord, writeBackendRecord } from './backend-record.js';
+import { removeEngineSecret, writeEngineSecret } from './engine-secret-file.js';
 import { FinetuneService } from '../finetune/service.js';
 import { FinetuneRunner } from '../finetune/runner.js';
 import { JobFiles } from '../finetune/job-files.js';
@@ -95,8 +96,16 @@ async function startOnLockedDataDir(
   const released = stores.ledger.releaseDangling();
   if (released.length > 0) log.warn('released credits reserved by requests interrupted by a restart', { reservations: released.length });
 
-  const backend = await BackendManager.create({ config: backendConfigOf(config), dataDir: config.dataDir, log });
+  // The bundled engine serves only this daemon and its CLI: a new secret at each start, handed
+  // to the engine in its environment and kept in the data dir for `hearth models import`. It
+  // is never logged. Any other kind of backend leaves no secret behind from an earlier start.
+  const engineSecret = newEngineSecret();
+  const backend = await BackendManager.create({ config: backendConfigOf(config), dataDir: config.dataDir, log, engineSecret });
   undo.push(() => backend.stop());
+  if (backend.kind === 'engine') {
+    await writeEngineSecret(config.dataDir, engineSecret);
+    undo.push(() => removeEngineSecret(config.dataDir));
+  } else removeEngineSecret(config.dataDir);
   // For the CLI (hearth models import): where the backend is, which the config alone may not say.
   await writeBackendRecord(config.dataDir, { kind: backend.kind, url: backend.url, pid: process.pid });
   undo.push(() => removeBackendRecord(config.dataDir));

@@ -10,6 +10,7 @@ import type { ModelPool } from './runtime/model-pool.js';
 import { InferenceService } from './service/inference.js';
 import { ModelInfoCache } from './service/model-info.js';
 import { engineErrorHandler } from './http/errors.js';
+import { requireEngineSecret } from './http/secret-check.js';
 import { jsonBody } from '../http/json-body.js';
 import { createBlobsRouter } from './routes/blobs.js';
 import { createModelsRouter } from './routes/models.js';
@@ -25,10 +26,12 @@ export interface EngineAppDeps {
   pool: ModelPool;
   log: Logger;
   limits: { jsonBodyBytes: number; blobBytes: number };
+  /** Every request must carry it as `Authorization: Bearer`; undefined: the engine serves anyone. */
+  secret?: string;
 }
 
 /** The engine's whole route table: every router mounted here, in one place. */
-export function createEngineApp({ store, pool, log, limits }: EngineAppDeps): Express {
+export function createEngineApp({ store, pool, log, limits, secret }: EngineAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -50,6 +53,9 @@ export function createEngineApp({ store, pool, log, limits }: EngineAppDeps): Ex
     );
     next();
   });
+  // Before every route, the root and /api/version included: an engine with a secret tells a
+  // caller without it nothing, not even that it is Hearth's.
+  if (secret !== undefined) app.use(requireEngineSecret(secret));
   app.get('/', (_req, res) => void res.type('text/plain').send('Hearth engine is running'));
   app.head('/', (_req, res) => void res.status(200).end());
   app.get('/api/version', (_req, res) => void res.json({ version: hearthVersion }));

@@ -13,6 +13,7 @@ import { gpuModes, logLevels, schemaField, type ConfigKey, type GpuMode, type Lo
 import { invalidRequest } from '../errors.js';
 import { formatKeepAlive, parseKeepAlive } from './runtime/keep-alive.js';
 import { parentToWatch } from '../supervisor/watch-parent.js';
+import { ENGINE_SECRET_ENV, MIN_ENGINE_SECRET_LENGTH } from './engine-secret.js';
 
 export interface EngineSettings {
   /** The model store (blobs and manifests), absolute. */
@@ -73,6 +74,11 @@ Runs the bundled inference engine: an Ollama-compatible HTTP server on llama.cpp
 
 Options:
 ${options.map(([flag, text, fallback]) => `  ${flag.padEnd(21)}${fallback === undefined ? text : `${text.padEnd(56)}(${fallback})`}`).join('\n')}
+
+With ${ENGINE_SECRET_ENV} set in its environment (${MIN_ENGINE_SECRET_LENGTH} characters or more), every request
+must carry "Authorization: Bearer <that secret>" and is refused with 401 without it: hearth serve
+starts its engine so, with a new secret at each start. Without it, as run by hand, the engine
+serves whoever reaches its address: keep --listen on loopback.
 `;
 
 /**

@@ -16,6 +16,8 @@ export interface EngineOptions {
   limits: { jsonBodyBytes: number; blobBytes: number };
   log: Logger;
   llamaFactory?: LlamaFactory;
+  /** Requests without `Authorization: Bearer <secret>` are refused (401); undefined: none are. */
+  secret?: string;
 }
 
 export interface RunningEngine {
@@ -29,7 +31,7 @@ export interface RunningEngine {
 export async function startEngine(opts: EngineOptions): Promise<RunningEngine> {
   const store = await ModelStore.open(opts.modelsDir);
   const pool = new ModelPool(opts.pool, (level, msg) => opts.log.log(level, msg, { source: 'llama.cpp' }), opts.llamaFactory);
-  const app = createEngineApp({ store, pool, log: opts.log, limits: opts.limits });
+  const app = createEngineApp({ store, pool, log: opts.log, limits: opts.limits, ...(opts.secret === undefined ? {} : { secret: opts.secret }) });
   const server = createServer(app);
   // Long generations on slow CPUs must not be cut by Node's default request timeout.
   server.requestTimeout = 0;

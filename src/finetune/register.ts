@@ -112,7 +112,7 @@ export async function registerJobOutput(
     const file = await artifact(jobDir, path, what);
     const digest = await sha256OfFile(file.path);
     try {
-      await uploadBlob(chat.backendUrl, file.path, file.bytes, digest);
+      await uploadBlob(chat.backendUrl, file.path, file.bytes, digest, undefined, chat.backendHeaders);
     } catch (err) {
       throw new HearthError('unavailable', `cannot upload the job's ${what} to the backend: ${err instanceof Error ? err.message : String(err)}`, { code: 'backend_unavailable', retryAfterS: 5, cause: err });
     }

@@ -12,6 +12,12 @@ export interface DaemonProcess {
   child: ChildProcess;
   logs: Array<Record<string, unknown>>;
   stdout: string[];
+  /** The secret the daemon gave its bundled engine at this start (<dataDir>/engine-secret); undefined for another backend. */
+  engineSecret: string | undefined;
+  /** Where the daemon reaches its backend (the admin health's backend.url). */
+  engineUrl(): Promise<string>;
+  /** Headers for calling the daemon's engine directly, as only Hearth may: its secret as `Authorization`. */
+  engineHeaders(): Record<string, string>;
   /** Calls the admin API with the admin token. */
   admin<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
   /** Calls /api/v1 with `key` (X-API-Key); a string body is sent as it is (malformed JSON tests). */
@@ -85,6 +91,8 @@ export async function startDaemonProcess(
     });
   });
   const adminToken = (await readFile(join(dataDir, 'admin-token'), 'utf8')).trim();
+  // Written before the engine starts, so there by "hearth ready"; none for an Ollama backend.
+  const engineSecret = (await readFile(join(dataDir, 'engine-secret'), 'utf8').catch(() => '')).trim() || undefined;
   const request = async <T>(auth: Record<string, string>, method: string, path: string, body?: unknown) => {
     const res = await fetch(`${url}${path}`, {
       method,
@@ -104,6 +112,12 @@ export async function startDaemonProcess(
     stdout,
     admin,
     api,
+    engineSecret,
+    async engineUrl() {
+      const health = await admin<{ backend: { url: string } }>('GET', '/api/v1/health');
+      return health.body.backend.url;
+    },
+    engineHeaders: (): Record<string, string> => (engineSecret === undefined ? {} : { authorization: `Bearer ${engineSecret}` }),
     async keyFor(plan, o = {}) {
       const workspace = o.workspace ?? `ws-${plan}-${process.pid}-${++counter}`;
       const w = await admin('POST', '/api/admin/workspaces', { name: workspace, plan, ...(o.credits !== undefined ? { monthly_credits: o.credits } : {}) });

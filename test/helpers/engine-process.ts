@@ -78,11 +78,14 @@ export async function uploadBlob(url: string, bytes: Buffer): Promise<string> {
   return digest;
 }
 
-/** Uploads a GGUF file and registers it under `name` with /api/create (not streamed). */
-export async function createModelFromFile(url: string, name: string, path: string): Promise<string> {
+/**
+ * Uploads a GGUF file and registers it under `name` with /api/create (not streamed). `headers`:
+ * for a daemon's engine, its secret (DaemonProcess.engineHeaders()).
+ */
+export async function createModelFromFile(url: string, name: string, path: string, headers: Record<string, string> = {}): Promise<string> {
   const digest = await sha256OfFile(path);
-  await uploadFileBlob(url, path, (await stat(path)).size, digest);
-  const res = await fetch(`${url}/api/create`, { method: 'POST', body: JSON.stringify({ model: name, files: { 'model.gguf': digest }, stream: false }) });
+  await uploadFileBlob(url, path, (await stat(path)).size, digest, undefined, headers);
+  const res = await fetch(`${url}/api/create`, { method: 'POST', headers, body: JSON.stringify({ model: name, files: { 'model.gguf': digest }, stream: false }) });
   if (res.status !== 200) throw new Error(`create ${name} failed: ${res.status} ${await res.text()}`);
   return digest;
 }

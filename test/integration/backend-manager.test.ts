@@ -74,6 +74,8 @@ describe('BackendManager: the bundled engine, supervised', () => {
     assert.match(info.url, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.ok(info.pid !== undefined && isRunning(info.pid));
     assert.equal(info.restarts, 0);
+    assert.equal(info.protected, true, 'the engine refuses every caller without the manager\'s secret');
+    assert.equal((await fetch(`${manager.url}/api/version`)).status, 401);
     const { version } = await manager.ollama.version();
     assert.match(version, /^\d+\.\d+\.\d+/);
   });
@@ -142,6 +144,7 @@ describe('BackendManager: choosing the backend', () => {
     try {
       assert.equal(manager.kind, 'external');
       assert.equal(manager.url, engine.url);
+      assert.equal(manager.info().protected, false, 'a server someone else runs is theirs to protect');
       await manager.start();
       assert.equal(manager.state, 'up');
       const info = manager.info();

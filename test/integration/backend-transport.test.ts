@@ -17,7 +17,7 @@ describe('backend transport', () => {
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => {
         if (req.url === '/json') {
-          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ echo: JSON.parse(body), method: req.method, ua: req.headers['user-agent'] }));
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ echo: JSON.parse(body), method: req.method, ua: req.headers['user-agent'], auth: req.headers.authorization }));
         } else if (req.url === '/stream') {
           res.writeHead(200, { 'content-type': 'application/x-ndjson' });
           let n = 0;
@@ -48,13 +48,25 @@ describe('backend transport', () => {
     server.close();
   });
 
+  it('sends its own headers with every request, over a caller\'s of the same name (the engine\'s secret)', async () => {
+    const own = createBackendTransport({ headers: { authorization: 'Bearer engine-secret-0123456789' } });
+    try {
+      for (const headers of [{}, { Authorization: 'Bearer someone-else' }, { 'User-Agent': 'test' }] as Array<Record<string, string>>) {
+        const r = await own.fetch(`${base}/json`, { method: 'POST', body: '{}', headers });
+        assert.equal(((await r.json()) as { auth?: string }).auth, 'Bearer engine-secret-0123456789', JSON.stringify(headers));
+      }
+    } finally {
+      own.close();
+    }
+  });
+
   it('posts JSON and reads it back on one kept-alive connection', async () => {
     for (let i = 0; i < 2; i++) {
       const r = await transport.fetch(`${base}/json`, { method: 'POST', body: JSON.stringify({ i }), headers: { 'User-Agent': 'test' } });
       assert.equal(r.ok, true);
       assert.equal(r.status, 200);
       assert.equal(r.headers.get('Content-Type'), 'application/json');
-      assert.deepEqual(await r.json(), { echo: { i }, method: 'POST', ua: 'test' });
+      assert.deepEqual(await r.json(), { echo: { i }, method: 'POST', ua: 'test' }, 'no Authorization of its own unless given one');
       assert.throws(() => r.body, /already been read/);
     }
     assert.equal(ports.at(-1), ports.at(-2), 'the second request reused the socket');

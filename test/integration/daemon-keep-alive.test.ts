@@ -20,12 +20,13 @@ describe('daemon: a sub-second engine.keep_alive', () => {
   before(async () => {
     d = await startDaemonProcess({ env: { HEARTH_ENGINE_KEEP_ALIVE: `${KEEP_ALIVE_MS}ms` } });
     key = (await d.keyFor('paid_chat')).key;
-    // The engine's address is the operator's to see: health with the admin token.
-    engineUrl = (await d.admin<{ backend: { kind: string; url: string } }>('GET', '/api/v1/health')).body.backend.url;
+    // The engine's address is the operator's to see (health with the admin token), and it
+    // answers only with the secret the daemon gave it.
+    engineUrl = await d.engineUrl();
   });
   after(async () => d?.stop());
 
-  const ps = async (): Promise<Ps['models']> => ((await (await fetch(`${engineUrl}/api/ps`)).json()) as Ps).models;
+  const ps = async (): Promise<Ps['models']> => ((await (await fetch(`${engineUrl}/api/ps`, { headers: d.engineHeaders() })).json()) as Ps).models;
   const chat = async () => {
     const r = await d.api(key, 'POST', '/chat', { model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 });
     assert.equal(r.status, 200, JSON.stringify(r.body));

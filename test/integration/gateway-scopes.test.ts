@@ -37,11 +37,13 @@ const routes: Route[] = [
   { method: 'POST', path: '/api/v1/chat', scope: 'chat', body: { model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 } },
   { method: 'POST', path: '/api/v1/chat/stream', scope: 'chat', body: { model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 } },
   { method: 'POST', path: '/api/v1/generate', scope: 'chat', body: { model: MODEL, prompt: 'hi', max_tokens: 1 } },
+  { method: 'POST', path: '/api/v1/embeddings', scope: 'chat', body: { model: MODEL, input: 'hi' } },
   { method: 'GET', path: '/api/v1/usage', scope: null },
   // The fine-tuning routes need chat_agent_train: plans without it are refused before anything else.
   { method: 'GET', path: '/api/v1/finetune/datasets', scope: 'chat_agent_train' },
   { method: 'GET', path: '/api/v1/finetune/jobs', scope: 'chat_agent_train' },
 ];
+const usageRoute = routes.find((r) => r.path === '/api/v1/usage')!;
 
 describe('gateway: scopes', () => {
   let d: DaemonProcess;
@@ -83,7 +85,7 @@ describe('gateway: scopes', () => {
     };
     const { key: anyKey } = await d.keyFor('chat_agent', { scopes: ['chat_agent'] }); // neither chat nor chat_agent_train
     const keyOps = hearthOperations().filter((o) => o.auth === 'key');
-    assert.equal(keyOps.length, 16, 'every key-authenticated operation of /api/v1');
+    assert.equal(keyOps.length, 17, 'every key-authenticated operation of /api/v1');
     const send = (method: string, path: string, key: string) =>
       fetch(`${d.url}${path}`, { method, headers: { 'x-api-key': key, 'content-type': 'application/json' }, body: method === 'POST' ? '{}' : undefined });
     for (const op of keyOps) {
@@ -134,7 +136,7 @@ describe('gateway: scopes', () => {
   test('a key narrower than its plan is held to its own scopes', async () => {
     const { key } = await d.keyFor('chat_agent', { scopes: ['chat_agent'] });
     assert.equal((await call(routes[1]!, key)).status, 403);
-    assert.equal((await call(routes[4]!, key)).status, 200, 'usage needs only a valid key');
+    assert.equal((await call(usageRoute, key)).status, 200, 'usage needs only a valid key');
   });
 
   test('a key cannot be given scopes beyond its plan', async () => {
@@ -146,7 +148,7 @@ describe('gateway: scopes', () => {
   });
 
   test('missing, malformed, revoked and expired keys → 401; rotation keeps the workspace', async () => {
-    const usage = routes[4]!;
+    const usage = usageRoute;
     assert.equal((await fetch(`${d.url}${usage.path}`)).status, 401);
     assert.equal((await call(usage, 'hth_nope')).status, 401);
     const { key, id, workspace } = await d.keyFor('paid_chat');

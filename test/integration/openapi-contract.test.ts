@@ -64,7 +64,7 @@ test("openapi/hearth.yaml's request examples (what Swagger UI's Try it out sends
       return example === undefined ? [] : [{ method: method.toUpperCase(), path, example }];
     }),
   );
-  assert.deepEqual(examples.map((e) => e.path).sort(), ['/api/v1/chat', '/api/v1/chat/stream', '/api/v1/generate', '/v1/chat/completions', '/v1/completions', '/v1/embeddings']);
+  assert.deepEqual(examples.map((e) => e.path).sort(), ['/api/v1/chat', '/api/v1/chat/stream', '/api/v1/embeddings', '/api/v1/generate', '/v1/chat/completions', '/v1/completions', '/v1/embeddings']);
   assert.ok(examples.every((e) => e.method === 'POST'));
   await validatorOnly(spec, async (base) => {
     for (const { path, example } of examples) {

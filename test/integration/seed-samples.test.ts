@@ -39,9 +39,9 @@ describe('seed code samples', () => {
   before(async () => {
     d = await startDaemonProcess();
     key = (await d.keyFor('paid_chat')).key;
-    // The backend's address is in health for the admin token only.
-    const health = (await d.admin<{ backend: { url: string } }>('GET', '/api/v1/health')).body;
-    backend = new Ollama({ host: health.backend.url });
+    // The backend's address is in health for the admin token only; it answers only with the
+    // secret the daemon gave it.
+    backend = new Ollama({ host: await d.engineUrl(), headers: d.engineHeaders() });
     await backend.copy({ source: 'hearth-demo', destination: 'llama3.2' });
     dir = await mkdtemp(join(tmpdir(), 'hearth-samples-'));
   });

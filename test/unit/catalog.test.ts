@@ -58,6 +58,7 @@ describe('Catalog', () => {
       'POST /chat': ['chat', 1],
       'POST /chat/stream': ['chat', 1],
       'POST /generate': ['chat', 1],
+      'POST /embeddings': ['chat', 1],
       'GET /usage': [null, 0],
       'GET /finetune/datasets': ['chat_agent_train', 0],
       'POST /finetune/datasets': ['chat_agent_train', 5],

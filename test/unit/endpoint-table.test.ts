@@ -13,6 +13,7 @@ import { createHealthRouter } from '../../src/api/v1/health.js';
 import { createOpenApiRouter } from '../../src/api/v1/openapi.js';
 import { createChatRouter } from '../../src/api/v1/chat.js';
 import { createGenerateRouter } from '../../src/api/v1/generate.js';
+import { createEmbeddingsRouter } from '../../src/api/v1/embeddings.js';
 import { createModelsRouter } from '../../src/api/v1/models.js';
 import { createUsageRouter } from '../../src/api/v1/usage.js';
 import { createDatasetsRouter } from '../../src/api/v1/finetune-datasets.js';
@@ -37,7 +38,7 @@ function specWith(edit: (spec: { paths: Record<string, Record<string, Record<str
 describe('the contract as the endpoint table', () => {
   test('every key-authenticated operation states a scope and a cost; the rest need no key or the admin token', () => {
     const customer = ops.filter((o) => o.surface.prefix === '/api/v1');
-    assert.equal(customer.length, 18);
+    assert.equal(customer.length, 19);
     for (const o of customer) {
       if (o.auth === 'none') assert.ok(['/api/v1/health', '/api/v1/openapi.json'].includes(o.path), o.path);
       else assert.ok(o.endpoint !== undefined && Number.isInteger(o.credits), o.path);
@@ -45,7 +46,7 @@ describe('the contract as the endpoint table', () => {
     assert.ok(ops.filter((o) => o.surface.prefix === '/api/admin').every((o) => o.auth === 'admin' && o.endpoint === undefined));
     assert.deepEqual(
       ops.filter((o) => o.inference && o.surface.prefix === '/api/v1').map((o) => o.operationId),
-      ['chat', 'chatStream', 'generate'],
+      ['chat', 'chatStream', 'generate', 'embeddings'],
     );
   });
 
@@ -111,6 +112,7 @@ describe('routers and contract agree', () => {
     createOpenApiRouter({}),
     createChatRouter({ chat: none, heartbeatMs: 1000 }),
     createGenerateRouter({ chat: none }),
+    createEmbeddingsRouter({ chat: none }),
     createModelsRouter({ chat: none, metadata: none }),
     createUsageRouter(none),
     createDatasetsRouter({ datasets: none }),

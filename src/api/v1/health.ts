@@ -2,14 +2,15 @@ import { Router, type Request } from 'express';
 import { hearthVersion } from '../../version.js';
 
 export interface HealthDeps {
-  backend: () => { kind: string; url: string; state: string; pid?: number; restarts: number };
+  backend: () => { kind: string; url: string; state: string; pid?: number; restarts: number; protected: boolean };
   databaseOk: () => boolean;
   startedAt: number;
 }
 
 /**
  * GET /api/v1/health: no key needed, never charged. Anyone who reaches the port gets the states
- * (enough for a load balancer or a status page); the backend's kind, address and pid, restarts and
+ * (enough for a load balancer or a status page); the backend's kind, address and pid, restarts,
+ * whether it refuses callers other than Hearth (`protected`: the bundled engine with its secret) and
  * uptime, which map the machine for an attacker, only come with the admin token. A Bearer token
  * that is not the admin token gets the public answer, not a 401: customers' clients send their
  * workspace key that way on every call, and a wrong token learns nothing the public answer does
@@ -30,7 +31,7 @@ export function createHealthRouter({ backend, databaseOk, startedAt, isAdmin }: 
     res.json({
       status,
       version: hearthVersion,
-      backend: { kind: b.kind, url: b.url, state: b.state, pid: b.pid, restarts: b.restarts },
+      backend: { kind: b.kind, url: b.url, state: b.state, pid: b.pid, restarts: b.restarts, protected: b.protected },
       database,
       uptime_s: Math.round((Date.now() - startedAt) / 100) / 10,
     });
