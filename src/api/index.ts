@@ -19,6 +19,7 @@ import { gatewayErrorHandler } from '../gateway/errors.js';
 import { authorizeScope, checkInference, meterOperation, resolveOperation } from '../gateway/guard.js';
 import { RateLimiter } from '../gateway/rate-limiter.js';
 import { ConcurrencyLimiter } from '../gateway/concurrency.js';
+import type { FairQueue } from '../gateway/fair-queue.js';
 import { withRequestLimits } from './contract-limits.js';
 import { jsonBody as parseJsonBody } from '../http/json-body.js';
 import { createDocsRouter } from './docs.js';
@@ -63,6 +64,8 @@ export interface GatewayDeps {
   /** Validate responses against the contract too (development and tests). */
   validateResponses: boolean;
   limiter?: RateLimiter;
+  /** The backend's slots, given to inference calls the least served workspace first. */
+  admission: FairQueue;
 }
 
 const requestIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
@@ -157,7 +160,7 @@ export function createGatewayApp(deps: GatewayDeps): Express {
     authorizeScope(catalog),
     body,
     ...contract,
-    checkInference({ metadata, concurrency: new ConcurrencyLimiter() }),
+    checkInference({ metadata, concurrency: new ConcurrencyLimiter(), admission: deps.admission }),
     meterOperation({ catalog, ledger }),
   ];
 

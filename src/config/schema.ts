@@ -97,6 +97,12 @@ export interface LimitsConfig {
   readonly maxConnections: number;
   /** Open connections of one client (an IPv4 address, an IPv6 /64). */
   readonly maxConnectionsPerClient: number;
+  /** Inference calls the backend runs at once; 0: engine.parallel. */
+  readonly backendSlots: number;
+  /** Inference calls waiting for a backend slot, all workspaces together. */
+  readonly maxWaiting: number;
+  /** Inference calls one workspace may have waiting for a backend slot. */
+  readonly maxWaitingPerWorkspace: number;
 }
 
 export interface FinetuneConfig {
@@ -228,6 +234,15 @@ export const configSchema = Object.freeze([
   // is answered 503 by the queue first, while one client alone cannot fill max_connections.
   field('limits.max_connections_per_client', integer({ min: 1, max: 1_000_000 }), 128,
     'Most connections open at once from one client address (IPv6: one /64); past it a new connection is closed at once. Behind a reverse proxy every client has the proxy\'s address: raise it to max_connections'),
+  // Calls past what the backend runs at once wait in Hearth, where a queue per workspace is served
+  // least served first, rather than in the backend's FIFO: what runs there is what it can batch.
+  field('limits.backend_slots', integer({ min: 0, max: 4096 }), 0,
+    'Inference calls sent to the backend at once; the rest wait in Hearth, one queue per workspace, the least served workspace first. 0: engine.parallel (for Ollama, set it to the OLLAMA_NUM_PARALLEL of Ollama)'),
+  // The bundled engine used to queue 64 per model; Hearth's queue takes that role, for all models.
+  field('limits.max_waiting', integer({ min: 1, max: 100_000 }), 256, 'Inference calls that may wait for a backend slot, all workspaces together; more get 503 backend_busy'),
+  // Each workspace is first bounded by its plan's max_concurrent (16 at most by default); this
+  // bounds a plan the operator raised.
+  field('limits.max_waiting_per_workspace', integer({ min: 1, max: 100_000 }), 64, 'Inference calls one workspace may have waiting for a backend slot; more get 503 backend_busy'),
 
   // A LoRA run on a home GPU wants thousands of examples, not millions; 32 MB of text is ~8 M tokens.
   field('finetune.max_dataset_bytes', size({ min: 1024, max: 1024 ** 3 }), '32mb', 'Largest fine-tuning dataset (its records as JSON lines)'),

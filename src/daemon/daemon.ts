@@ -23,6 +23,7 @@ import { FinetuneRunner } from '../finetune/runner.js';
 import { JobFiles } from '../finetune/job-files.js';
 import { JobPreparation } from '../finetune/prepare-job.js';
 import { systemClock } from '../domain/clock.js';
+import { FairQueue } from '../gateway/fair-queue.js';
 import { openStores, type Stores } from './stores.js';
 
 export interface RunningDaemon {
@@ -175,6 +176,12 @@ async function startOnLockedDataDir(
     limits: { maxBodyBytes: config.limits.maxBody, heartbeatMs: config.limits.streamHeartbeat, maxDatasetBytes: config.finetune.maxDatasetBytes, maxUploads: config.finetune.maxUploads, maxMessages: config.limits.maxMessages, maxTokens: config.limits.maxTokens },
     publicBaseUrl: config.publicBaseUrl,
     validateResponses: config.dev.validateResponses,
+    admission: new FairQueue({
+      slots: config.limits.backendSlots === 0 ? config.engine.parallel : config.limits.backendSlots,
+      maxWaiting: config.limits.maxWaiting,
+      maxWaitingPerTenant: config.limits.maxWaitingPerWorkspace,
+      now: () => performance.now(),
+    }),
   });
   // What a client can hold open is bounded (src/http/): the time to send a request, its
   // connections and everyone's; a refusal sent while a body still arrives ends its connection.

@@ -1,5 +1,5 @@
 import type { RequestHandler, Response } from 'express';
-import { HearthError, notFound } from '../errors.js';
+import { clientClosed, HearthError, notFound } from '../errors.js';
 import type { Catalog } from '../domain/catalog.js';
 import type { Ledger } from '../domain/ledger.js';
 import type { ModelMetadata } from '../domain/model-metadata.js';
@@ -8,6 +8,8 @@ import type { Operation } from '../contract/operations.js';
 import { checkModelAccess } from './model-settings.js';
 import { tooManyInferenceCalls, type ConcurrencyLimiter } from './concurrency.js';
 import type { Meter } from './principal.js';
+import type { Admission, FairQueue } from './fair-queue.js';
+import { clientGoneSignal } from '../http/lifecycle.js';
 import { beforeHeaders } from '../http/before-headers.js';
 
 // The guard: what every request on an authenticated surface passes, driven by its operation in
@@ -20,8 +22,10 @@ import { beforeHeaders } from '../http/before-headers.js';
 //                     operator's override), before any body is read
 //   (body, contract)  the JSON body, then the contract's validation
 //   checkInference    a call that runs a model: a model the workspace may use, switched on,
-//                     and a place among its plan's concurrent calls (429 past it), held until
-//                     the response closes, so that no workspace can fill the backend's queue
+//                     a place among its plan's concurrent calls (429 past it), then a slot of
+//                     the backend, waited for in a fair queue per workspace (503 backend_busy
+//                     past its bound); both held until the response closes, so that the
+//                     backend's own queue stays short and Hearth decides the order
 //   meterOperation    reserves the operation's credits; settles them when the response
 //                     succeeds (a stream: at its first token, through `served`), else releases
 //
@@ -81,10 +85,12 @@ export function authorizeScope(catalog: Catalog): RequestHandler {
 
 /**
  * A call that runs a model: refuses another workspace's fine-tuned model and one switched off,
- * then takes one of the workspace's concurrent places, before anything is reserved.
+ * takes one of the workspace's concurrent places, then waits for an admission slot of the
+ * backend (fair-queue.ts: the least served workspace first), all before anything is reserved:
+ * a call that waits and is abandoned leaves the queue having cost nothing.
  */
-export function checkInference({ metadata, concurrency }: { metadata: ModelMetadata; concurrency: ConcurrencyLimiter }): RequestHandler {
-  return (req, res, next) => {
+export function checkInference({ metadata, concurrency, admission }: { metadata: ModelMetadata; concurrency: ConcurrencyLimiter; admission: FairQueue }): RequestHandler {
+  return async (req, res, next) => {
     if (!operationOf(res).inference) return next();
     const principal = res.locals.principal!;
     const model = (req.body as { model?: unknown } | undefined)?.model;
@@ -93,6 +99,16 @@ export function checkInference({ metadata, concurrency }: { metadata: ModelMetad
     res.locals.model = checkModelAccess(metadata, model, principal.workspaceId);
     const release = concurrency.acquire(`inference:${principal.workspaceId}`, principal.maxConcurrent, tooManyInferenceCalls);
     res.on('close', release);
+    const gone = clientGoneSignal(res);
+    // Every workspace weighs the same for now; a plan's weight would be passed here.
+    const slot = await admission.acquire(principal.workspaceId, 1, gone);
+    // Admitted as the client left: its close has passed, so the slot is given back here.
+    if (gone.aborted) {
+      slot.release();
+      throw clientClosed();
+    }
+    res.on('close', slot.release);
+    res.locals.admission = slot;
     next();
   };
 }
@@ -152,6 +168,14 @@ export function tokensServed(res: Response, input: number, output: number): void
   const t = (res.locals.tokens ??= { input: 0, output: 0 });
   t.input += input;
   t.output += output;
+  res.locals.admission?.charge(input, output);
+}
+
+declare module 'express-serve-static-core' {
+  interface Locals {
+    /** The inference call's backend slot (checkInference): what it is served is charged to it. */
+    admission?: Admission;
+  }
 }
 
 /**

@@ -85,6 +85,9 @@ const defaults: HearthConfig = {
     receiveTimeout: 300_000,
     maxConnections: 1024,
     maxConnectionsPerClient: 128,
+    backendSlots: 0,
+    maxWaiting: 256,
+    maxWaitingPerWorkspace: 64,
   },
   finetune: { maxDatasetBytes: 32 * 1024 * 1024, maxDatasetRecords: 100_000, datasetQuota: 256 * 1024 * 1024, maxUploads: 2, trainer: 'llamacpp', python: 'python3', hfModelsDir: '', concurrency: 1, maxQueued: 32, maxQueuedPerWorkspace: 8, maxStartDelay: 168 * 3600_000, threads: 0, stopTimeout: 5000 },
   secrets: { store: 'file' },
@@ -373,6 +376,9 @@ describe('config invalid values name their key', () => {
     'limits.receive_timeout': '500ms',
     'limits.max_connections': 0,
     'limits.max_connections_per_client': 'unlimited',
+    'limits.backend_slots': -1,
+    'limits.max_waiting': 0,
+    'limits.max_waiting_per_workspace': 'lots',
     'secrets.store': 'vault',
   };
 

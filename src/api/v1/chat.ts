@@ -6,6 +6,7 @@ import type { ChatMessage, Completion, Sampling } from '../../backend/inference.
 import { applyModelDefaults } from '../../gateway/model-settings.js';
 import { SseStream } from '../../gateway/sse.js';
 import { toHearthError } from '../../http/error-mapping.js';
+import { tokensServed } from '../../gateway/guard.js';
 
 export interface ChatBody extends Sampling {
   model: string;
@@ -32,6 +33,7 @@ export function createChatRouter({ chat, heartbeatMs }: ChatRouterDeps): Router 
     const body = req.body as ChatBody;
     applyModelDefaults(req.body as Record<string, unknown>, res.locals.model);
     const c = await chat.chat(body.model, body.messages, body, clientGoneSignal(res));
+    tokensServed(res, c.promptTokens, c.completionTokens);
     res.json({
       id: newId('chatcmpl'),
       object: 'chat.completion',
@@ -47,8 +49,17 @@ export function createChatRouter({ chat, heartbeatMs }: ChatRouterDeps): Router 
     applyModelDefaults(req.body as Record<string, unknown>, res.locals.model);
     const events = await chat.openChatStream(body.model, body.messages, body, clientGoneSignal(res));
     const sse = new SseStream(res, heartbeatMs);
+    // Each token event is one token written (the backend streams them one by one), counted as it
+    // goes so that a long stream weighs on its workspace while it runs; the totals settle the rest.
+    let written = 0;
     try {
       for await (const event of events) {
+        if (event.type === 'token') {
+          written++;
+          tokensServed(res, 0, 1);
+        } else {
+          tokensServed(res, event.completion.promptTokens, Math.max(0, event.completion.completionTokens - written));
+        }
         if (!sse.open) break;
         if (event.type === 'token') sse.token(event.text);
         else sse.done({ finish_reason: event.completion.finishReason, usage: usageOf(event.completion) });

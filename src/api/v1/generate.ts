@@ -4,6 +4,7 @@ import type { Sampling } from '../../backend/inference.js';
 import { applyModelDefaults } from '../../gateway/model-settings.js';
 import { newId, usageOf } from './chat.js';
 import { clientGoneSignal } from '../../http/lifecycle.js';
+import { tokensServed } from '../../gateway/guard.js';
 
 interface GenerateBody extends Sampling {
   model: string;
@@ -18,6 +19,7 @@ export function createGenerateRouter({ chat }: { chat: BackendClient }): Router 
     const body = req.body as GenerateBody;
     applyModelDefaults(req.body as Record<string, unknown>, res.locals.model);
     const c = await chat.generate(body.model, body.prompt, body.system, body, clientGoneSignal(res));
+    tokensServed(res, c.promptTokens, c.completionTokens);
     res.json({
       id: newId('cmpl'),
       object: 'text_completion',
