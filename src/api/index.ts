@@ -58,7 +58,7 @@ export interface GatewayDeps {
   chat: BackendClient;
   health: HealthDeps;
   adminToken: string;
-  limits: { maxBodyBytes: number; heartbeatMs: number; maxDatasetBytes: number; maxUploads: number; maxMessages: number; maxTokens: number };
+  limits: { maxBodyBytes: number; heartbeatMs: number; maxDatasetBytes: number; maxUploads: number; maxMessages: number; maxTokens: number; maxContext: number };
   /** The daemon's root as clients reach it, named as the server in the served contract; '' for none. */
   publicBaseUrl: string;
   /** Validate responses against the contract too (development and tests). */
@@ -194,7 +194,7 @@ export function createGatewayApp(deps: GatewayDeps): Express {
     '/ollama': [
       createOllamaProbeRouter(),
       createOllamaModelsRouter({ chat, metadata }),
-      createOllamaInferenceRouter({ chat }),
+      createOllamaInferenceRouter({ chat, bounds: { maxTokens: deps.limits.maxTokens, maxContext: deps.limits.maxContext } }),
       createOllamaManageRouter({ chat, metadata }),
     ],
   };

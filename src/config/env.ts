@@ -41,6 +41,7 @@ export const envVars: readonly EnvVar[] = Object.freeze([
   override('limits.receive_timeout'),
   override('limits.max_connections'),
   override('limits.max_connections_per_client'),
+  override('limits.max_context'),
   override('limits.backend_slots'),
   override('limits.max_waiting'),
   override('limits.max_waiting_per_workspace'),

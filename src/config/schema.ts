@@ -87,6 +87,8 @@ export interface LimitsConfig {
   readonly maxBody: number;
   readonly maxMessages: number;
   readonly maxTokens: number;
+  /** Tokens: the largest context a call may make the backend allocate (num_ctx). */
+  readonly maxContext: number;
   /** Milliseconds. */
   readonly streamHeartbeat: number;
   /** Milliseconds. */
@@ -218,6 +220,10 @@ export const configSchema = Object.freeze([
   field('limits.max_body', size({ min: 1024, max: 1024 ** 3 }), '1mb', 'Largest request body (dataset uploads have their own limit, finetune.max_dataset_bytes)'),
   field('limits.max_messages', integer({ min: 1, max: 100_000 }), 256, 'Most messages in one chat request'),
   field('limits.max_tokens', integer({ min: 1, max: 1_048_576 }), 16384, 'Largest max_tokens a request may ask for'),
+  // A context is allocated whole when a model is loaded for it: an Ollama client's num_ctx of
+  // millions would take the backend's memory from every workspace.
+  field('limits.max_context', integer({ min: 256, max: 1_048_576 }), 32768,
+    'Largest context (num_ctx, in tokens) a call on /ollama may make the backend allocate; a larger num_ctx is lowered to it, and num_predict to limits.max_tokens'),
   // Far below the idle timeouts of common proxies (nginx 60s, cloud load balancers 60s).
   field('limits.stream_heartbeat', duration({ min: 100 }), '5s', 'Interval of keep-alive comments on a stream while the prompt is processed, before its first token'),
   // Leaves room under systemd's default TimeoutStopSec (90s) to stop the backend too.

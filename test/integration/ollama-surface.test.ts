@@ -81,7 +81,9 @@ describe('the Ollama API at /ollama', () => {
   let d: DaemonProcess;
   before(async () => {
     // One generation slot, so that a call can be held waiting behind another (the abort test).
-    d = await startDaemonProcess({ env: { HEARTH_ENGINE_PARALLEL: '1' } });
+    // One engine slot, two calls admitted by Hearth: the second waits in the engine's own queue,
+    // admitted and reserved but without a line yet (the abandoned-stream test needs that state).
+    d = await startDaemonProcess({ env: { HEARTH_ENGINE_PARALLEL: '1', HEARTH_LIMITS_BACKEND_SLOTS: '2' } });
   });
   after(async () => d?.stop());
   // Loading and unloading (test 3 does both) can keep the one-thread engine from answering its
@@ -189,6 +191,21 @@ describe('the Ollama API at /ollama', () => {
       ['reserve', 'release'],
       'the unload reserved and released: no charge',
     );
+  });
+
+  test("a num_ctx of millions does not reach the backend: it is lowered to limits.max_context, and the call is served", async () => {
+    const { key } = await d.keyFor('paid_chat');
+    const ollama = clientFor(d, key);
+    // Ten million tokens of context would be gigabytes of KV cache for every workspace to lose.
+    const r = await ollama.chat({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], stream: false, options: { num_ctx: 10_000_000, num_predict: 2, num_thread: 64 } });
+    assert.equal(r.done, true);
+    assert.ok(r.eval_count <= 2, `${r.eval_count} tokens`);
+    const ps = await ollama.ps();
+    const loaded = ps.models.find((m) => m.name.startsWith(MODEL));
+    assert.ok(loaded, 'the model is loaded');
+    // The engine reports the context it allocated: the bound, not what was asked.
+    const ctx = (loaded as unknown as { context_length?: number }).context_length;
+    assert.equal(ctx, 32768);
   });
 
   test('a stream the client abandons before its first line is not charged', async () => {

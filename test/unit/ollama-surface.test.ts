@@ -8,13 +8,13 @@ import { createOllamaProbeRouter } from '../../src/api/ollama/probe.js';
 import { createOllamaModelsRouter } from '../../src/api/ollama/models.js';
 import { createOllamaInferenceRouter, loadsOnly } from '../../src/api/ollama/inference.js';
 import { createOllamaManageRouter } from '../../src/api/ollama/manage.js';
-import { ndjsonLines, optionsWithDefaults } from '../../src/api/ollama/relay.js';
+import { boundOptions, ndjsonLines, optionsWithDefaults } from '../../src/api/ollama/relay.js';
 
 const none = {} as never;
 
 describe('/ollama', () => {
   test('the routers serve exactly the contract\'s /ollama operations', () => {
-    const routers = [createOllamaProbeRouter(), createOllamaModelsRouter({ chat: none, metadata: none }), createOllamaInferenceRouter({ chat: none }), createOllamaManageRouter({ chat: none, metadata: none })];
+    const routers = [createOllamaProbeRouter(), createOllamaModelsRouter({ chat: none, metadata: none }), createOllamaInferenceRouter({ chat: none, bounds: { maxTokens: 1, maxContext: 256 } }), createOllamaManageRouter({ chat: none, metadata: none })];
     assert.deepEqual(routeContractDifferences(hearthOperations(), '/ollama', routers), []);
   });
 
@@ -63,5 +63,17 @@ describe('/ollama', () => {
     const lines = [];
     for await (const l of ndjsonLines(body)) lines.push(l);
     assert.deepEqual(lines, ['{"a":1}', '{"b":2}', '{"c":3}']);
+  });
+  test("a call's options stay within the operator's bounds: server settings dropped, num_ctx and num_predict lowered", () => {
+    const bounds = { maxTokens: 100, maxContext: 4096 };
+    assert.equal(boundOptions(undefined, bounds), undefined);
+    assert.deepEqual(boundOptions({ num_ctx: 10_000_000, num_predict: 1_000_000, temperature: 0.2, num_gpu: 99, num_thread: 64, use_mmap: false, stop: ['x'] }, bounds), {
+      num_ctx: 4096,
+      num_predict: 100,
+      temperature: 0.2,
+      stop: ['x'],
+    });
+    // Within the bounds, and Ollama's "until done" -1, pass as sent.
+    assert.deepEqual(boundOptions({ num_ctx: 2048, num_predict: -1 }, bounds), { num_ctx: 2048, num_predict: -1 });
   });
 });

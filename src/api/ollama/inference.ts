@@ -3,7 +3,7 @@ import { HearthError } from '../../errors.js';
 import type { BackendClient } from '../../backend/backend-client.js';
 import { clientGoneSignal } from '../../http/lifecycle.js';
 import { served, streamStarted, tokensServed, waive } from '../../gateway/guard.js';
-import { backendFailure, backendJson, isNdjson, ndjsonLines, optionsWithDefaults } from './relay.js';
+import { backendFailure, backendJson, boundOptions, isNdjson, ndjsonLines, optionsWithDefaults, type OptionBounds } from './relay.js';
 
 type Body = Record<string, unknown> & { model: string };
 /** The counts Ollama puts on a final line (and on a whole answer). */
@@ -30,13 +30,15 @@ export const loadsOnly = {
  * by line (charged at the first line out; a client gone stops the backend call), or one object.
  * POST /ollama/api/embed and the legacy /ollama/api/embeddings: one object.
  */
-export function createOllamaInferenceRouter({ chat }: { chat: BackendClient }): Router {
+export function createOllamaInferenceRouter({ chat, bounds }: { chat: BackendClient; bounds: OptionBounds }): Router {
   const router = Router();
 
   const generation = (path: '/api/chat' | '/api/generate', loadOnly: (b: Body) => boolean) => async (req: Request, res: Response) => {
     const body = req.body as Body;
     if (loadOnly(body)) waive(res);
     else body.options = optionsWithDefaults(body.options, res.locals.model?.parameters);
+    // A load call allocates the context it names as much as a generation does.
+    body.options = boundOptions(body.options as Record<string, unknown> | undefined, bounds);
     const upstream = await chat.forward('POST', path, body, { signal: clientGoneSignal(res), inference: true });
     if (!upstream.ok) throw await backendFailure(upstream, body.model);
     if (!isNdjson(upstream)) {
@@ -70,6 +72,7 @@ export function createOllamaInferenceRouter({ chat }: { chat: BackendClient }): 
   const embedding = (path: '/api/embed' | '/api/embeddings', loadOnly: (b: Body) => boolean) => async (req: Request, res: Response) => {
     const body = req.body as Body;
     if (loadOnly(body)) waive(res);
+    body.options = boundOptions(body.options as Record<string, unknown> | undefined, bounds);
     const answer = await backendJson<Counts>(await chat.forward('POST', path, body, { signal: clientGoneSignal(res), inference: true }), body.model);
     // The legacy route reports no count: it read a prompt, but how many tokens Ollama does not say.
     tokensServed(res, count(answer.prompt_eval_count), 0);

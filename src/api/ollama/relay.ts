@@ -91,3 +91,30 @@ export function optionsWithDefaults(options: unknown, parameters: Record<string,
   if (Object.keys(fromDefaults).length === 0) return given;
   return { ...fromDefaults, ...given };
 }
+
+/** What a call on /ollama may ask of the backend's resources (limits.max_tokens, limits.max_context). */
+export interface OptionBounds {
+  maxTokens: number;
+  maxContext: number;
+}
+
+/**
+ * Ollama's options that configure the server rather than the answer: how the operator runs the
+ * backend (threads, GPU layers, memory mapping), not a workspace's to change.
+ */
+const operatorOptions = new Set(['num_gpu', 'main_gpu', 'num_thread', 'num_batch', 'use_mmap', 'use_mlock', 'numa', 'low_vram', 'vocab_only', 'f16_kv', 'logits_all', 'embedding_only']);
+
+/**
+ * A call's options within the operator's bounds: the server's own settings are dropped, and
+ * num_ctx and num_predict are lowered to limits.max_context and limits.max_tokens, as Ollama
+ * itself lowers a num_ctx past what a model was trained for, rather than refused: Ollama's
+ * clients send these from their own configuration and do not expect a 400 for them.
+ */
+export function boundOptions(options: Record<string, unknown> | undefined, bounds: OptionBounds): Record<string, unknown> | undefined {
+  if (options === undefined) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(options)) if (!operatorOptions.has(k)) out[k] = v;
+  if (typeof out.num_ctx === 'number' && out.num_ctx > bounds.maxContext) out.num_ctx = bounds.maxContext;
+  if (typeof out.num_predict === 'number' && out.num_predict > bounds.maxTokens) out.num_predict = bounds.maxTokens;
+  return out;
+}
