@@ -47,6 +47,48 @@ export class JsonClient {
     });
   }
 
+  /**
+   * POST `body` and hand each line of the answer to `onLine` as it arrives (an event stream's
+   * `data:` lines, an NDJSON stream's objects), on the same keep-alive pool. Resolves with the
+   * status once the body has ended; rejects with what `onLine` throws (an error event, say).
+   */
+  postLines(path: string, body: string, signal: AbortSignal, onLine: (line: string) => void): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const req = request(`${this.baseUrl}${path}`, {
+        method: 'POST',
+        agent: this.agent,
+        signal,
+        headers: { ...this.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      });
+      req.setNoDelay(true);
+      req.on('error', reject);
+      req.on('response', (res) => {
+        let rest = '';
+        const each = (lines: string[]): boolean => {
+          try {
+            for (const line of lines) if (line !== '') onLine(line);
+            return true;
+          } catch (err) {
+            res.destroy();
+            reject(err as Error);
+            return false;
+          }
+        };
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          const lines = (rest + chunk).split('\n');
+          rest = lines.pop() as string;
+          each(lines);
+        });
+        res.on('error', reject);
+        res.on('end', () => {
+          if (each([rest])) resolve(res.statusCode ?? 0);
+        });
+      });
+      req.end(body);
+    });
+  }
+
   close(): void {
     this.agent.destroy();
   }
