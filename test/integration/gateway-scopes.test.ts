@@ -8,11 +8,14 @@ import { startDaemonProcess, type DaemonProcess } from '../helpers/daemon-proces
 import { hearthOperations } from '../../src/contract/hearth-spec.js';
 
 /** A concrete path for an operation's template: ids of the right shape that exist nowhere. */
-const concrete = (template: string) => template.replace('{id}', template.includes('/datasets/') ? 'ds_0000000000000000' : 'ftjob_0000000000000000');
-/** Other spellings of a path that a case-insensitive router would take for it. */
-const caseVariants = (path: string) => {
-  const rest = path.slice('/api/v1/'.length);
-  return [`/api/v1/${rest[0]!.toUpperCase()}${rest.slice(1)}`, `/api/v1/${rest.toUpperCase()}`, `/API/V1/${rest}`];
+const concrete = (template: string) =>
+  template
+    .replace('{id}', template.includes('/datasets/') ? 'ds_0000000000000000' : template.includes('/models/') ? 'hearth-demo' : 'ftjob_0000000000000000')
+    .replace('{digest}', `sha256:${'0'.repeat(64)}`);
+/** Other spellings of a path under its surface's prefix that a case-insensitive router would take for it. */
+const caseVariants = (path: string, prefix: string) => {
+  const rest = path.slice(prefix.length + 1);
+  return [`${prefix}/${rest[0]!.toUpperCase()}${rest.slice(1)}`, `${prefix}/${rest.toUpperCase()}`, `${prefix.toUpperCase()}/${rest}`];
 };
 
 const MODEL = 'hearth-demo';
@@ -77,40 +80,57 @@ describe('gateway: scopes', () => {
   });
 
   test('every operation of the contract refuses a key without its scope, however the path is spelled', async () => {
-    // Two keys between them lack every scope an operation can ask for: chat (a train-only key)
-    // and chat_agent_train (a trial key).
+    // Three keys between them lack every scope an operation can ask for: chat (a train-only key),
+    // chat_agent_train (a trial key) and local_model_access (a Pro key, which has everything else).
     const keys: Record<string, string> = {
       chat: (await d.keyFor('chat_agent_train', { scopes: ['chat_agent_train'] })).key,
       chat_agent_train: (await d.keyFor('trial_chat')).key,
+      local_model_access: (await d.keyFor('chat_agent_train')).key,
     };
     const { key: anyKey } = await d.keyFor('chat_agent', { scopes: ['chat_agent'] }); // neither chat nor chat_agent_train
     const keyOps = hearthOperations().filter((o) => o.auth === 'key');
-    assert.equal(keyOps.length, 17, 'every key-authenticated operation of /api/v1');
+    const perSurface = Object.fromEntries(['/api/v1', '/v1', '/ollama'].map((p) => [p, keyOps.filter((o) => o.surface.prefix === p).length]));
+    assert.deepEqual(perSurface, { '/api/v1': 17, '/v1': 5, '/ollama': 15 }, 'every key-authenticated operation of every surface');
     const send = (method: string, path: string, key: string) =>
-      fetch(`${d.url}${path}`, { method, headers: { 'x-api-key': key, 'content-type': 'application/json' }, body: method === 'POST' ? '{}' : undefined });
+      fetch(`${d.url}${path}`, { method, headers: { 'x-api-key': key, 'content-type': 'application/json' }, body: method === 'POST' || method === 'DELETE' ? '{}' : undefined });
+    // Hearth's and OpenAI's error objects carry a code; Ollama's is a message only.
+    const errorOf = async (res: Response) => {
+      const e = ((await res.json()) as { error: string | { code: string; message: string } }).error;
+      return typeof e === 'string' ? { code: undefined, message: e } : e;
+    };
+    const plansWith: Record<string, RegExp> = {
+      chat: /plans with it: trial_chat, paid_chat,/,
+      chat_agent_train: /plans with it: chat_agent_train, local_agent_train, enterprise\)/,
+      local_model_access: /plans with it: local_agent_train\)/,
+    };
     for (const op of keyOps) {
       const path = concrete(op.path);
+      const ollama = op.surface.errorShape === 'ollama';
       if (op.scope === null) {
-        // Any valid key: one with no scope the operation could ask for.
-        assert.equal((await send(op.method, path, anyKey)).status, 200, `${op.method} ${path}`);
+        // Any valid key, one with no scope the operation could ask for, gets past the scope
+        // check (what it names, or an empty body, may still be refused after it).
+        const status = (await send(op.method, path, anyKey)).status;
+        assert.ok(status !== 401 && status !== 403, `${op.method} ${path}: ${status}`);
         continue;
       }
       const key = keys[op.scope]!;
       const exact = await send(op.method, path, key);
       assert.equal(exact.status, 403, `${op.method} ${path}`);
-      const refusal = ((await exact.json()) as { error: { code: string; message: string } }).error;
-      assert.equal(refusal.code, 'missing_scope');
-      assert.match(refusal.message, op.scope === 'chat' ? /plans with it: trial_chat, paid_chat,/ : /plans with it: chat_agent_train, local_agent_train, enterprise\)/, 'the refusal says which plans have the scope');
+      const refusal = await errorOf(exact);
+      if (!ollama) assert.equal(refusal.code, 'missing_scope');
+      assert.match(refusal.message, plansWith[op.scope]!, 'the refusal says which plans have the scope');
       assert.equal((await send(op.method, `${path}/`, key)).status, 403, `${op.method} ${path}/ (trailing slash)`);
       if (op.method === 'GET') {
         const head = await send('HEAD', path, key);
         assert.equal(head.status, 403, `HEAD ${path}`);
         assert.equal(await head.text(), '', 'HEAD answers without a body');
       }
-      for (const variant of caseVariants(path)) {
+      for (const variant of caseVariants(path, op.surface.prefix)) {
         const res = await send(op.method, variant, key);
         assert.equal(res.status, 404, `${op.method} ${variant}: another spelling is no route, never the route without its scope`);
-        assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'route_not_found');
+        const e = await errorOf(res);
+        if (!ollama) assert.equal(e.code, 'route_not_found');
+        else assert.match(e.message, /no route/);
       }
     }
   });
