@@ -16,7 +16,7 @@ const help: Record<string, string> = {
   init: 'hearth init [--data-dir D] [--config F] [--json]\n  Creates the data dir, the server secret, the admin token and the database.',
   workspaces: 'hearth workspaces create NAME --plan PLAN [--credits N] | workspaces set NAME [--plan PLAN] [--credits N|plan] | workspaces list   [--data-dir D] [--json]\n  --credits: the workspace\'s own monthly budget; "plan" returns it to its plan\'s.',
   keys: 'hearth keys create --workspace W [--plan P] [--name N] [--scopes a,b] [--expires ISO] | keys list [--workspace W] | keys revoke ID | keys rotate ID   [--data-dir D] [--json]\n  keys create --plan P also makes workspace W on plan P when there is none.',
-  plans: 'hearth plans list | hearth plans set PLAN [--credits N|unlimited] [--rpm N] [--max-concurrent N] [--scopes a,b]   [--data-dir D] [--json]',
+  plans: 'hearth plans list | hearth plans set PLAN [--credits N|unlimited] [--rpm N] [--max-concurrent N] [--weight W] [--scopes a,b]   [--data-dir D] [--json]',
   usage: 'hearth usage [--workspace W] [--period YYYY-MM] [--data-dir D] [--json]',
   endpoints: 'hearth endpoints list | hearth endpoints set "POST /chat" --credits N   [--data-dir D] [--json]',
 };
@@ -68,7 +68,7 @@ export const FLAGS: Readonly<Record<string, readonly string[]>> = {
   'keys revoke': [],
   'keys rotate': [],
   'plans list': [],
-  'plans set': ['credits', 'rpm', 'max-concurrent', 'scopes'],
+  'plans set': ['credits', 'rpm', 'max-concurrent', 'weight', 'scopes'],
   'endpoints list': [],
   'endpoints set': ['credits'],
   usage: ['workspace', 'period'],
@@ -77,7 +77,7 @@ export const FLAGS: Readonly<Record<string, readonly string[]>> = {
 export async function runAdminCommand(command: string, argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     argv,
-    { ...common, plan: { type: 'string' }, credits: { type: 'string' }, rpm: { type: 'string' }, 'max-concurrent': { type: 'string' }, workspace: { type: 'string' }, name: { type: 'string' }, scopes: { type: 'string' }, expires: { type: 'string' }, period: { type: 'string' } },
+    { ...common, plan: { type: 'string' }, credits: { type: 'string' }, rpm: { type: 'string' }, 'max-concurrent': { type: 'string' }, weight: { type: 'string' }, workspace: { type: 'string' }, name: { type: 'string' }, scopes: { type: 'string' }, expires: { type: 'string' }, period: { type: 'string' } },
     true,
   );
   if (values.help) {
@@ -93,6 +93,12 @@ export async function runAdminCommand(command: string, argv: string[]): Promise<
   const int = (v: string | undefined, flag: string) => {
     if (v === undefined) return undefined;
     if (!/^\d+$/.test(v)) throw new CliError(`${flag} must be a non-negative integer (got "${v}")`);
+    return Number(v);
+  };
+  // A plan's weight may be fractional (1.5); the catalog checks its range.
+  const decimal = (v: string | undefined, flag: string) => {
+    if (v === undefined) return undefined;
+    if (!/^\d+(\.\d+)?$/.test(v)) throw new CliError(`${flag} must be a non-negative number (got "${v}")`);
     return Number(v);
   };
 
@@ -176,9 +182,15 @@ export async function runAdminCommand(command: string, argv: string[]): Promise<
         if (!arg) throw new CliError(help.plans!);
         const credits = values.credits === 'unlimited' ? null : int(values.credits, '--credits');
         const p = planView(
-          s.catalog.setPlan(arg, { monthlyCredits: credits, rpm: int(values.rpm, '--rpm'), maxConcurrent: int(values['max-concurrent'], '--max-concurrent'), scopes: scopeList(values.scopes) }),
+          s.catalog.setPlan(arg, {
+            monthlyCredits: credits,
+            rpm: int(values.rpm, '--rpm'),
+            maxConcurrent: int(values['max-concurrent'], '--max-concurrent'),
+            weight: decimal(values.weight, '--weight'),
+            scopes: scopeList(values.scopes),
+          }),
         );
-        print(values.json, p, () => `plan ${p.id}: ${p.monthly_credits ?? 'unlimited'} credits/month, ${p.rpm} requests/minute, ${p.max_concurrent} inference calls at once, scopes ${p.scopes.join(',')}`);
+        print(values.json, p, () => `plan ${p.id}: ${p.monthly_credits ?? 'unlimited'} credits/month, ${p.rpm} requests/minute, ${p.max_concurrent} inference calls at once, weight ${p.weight}, scopes ${p.scopes.join(',')}`);
         return 0;
       }
       case 'endpoints list': {

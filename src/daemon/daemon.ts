@@ -10,7 +10,7 @@ import { DEMO_MODEL_MAX_TOKENS, DEMO_MODEL_NAME } from '../backend/demo-model.js
 import { createGatewayApp } from '../api/index.js';
 import { BackendClient } from '../backend/backend-client.js';
 import { domainCronJobs, startCronJobs } from '../domain/rollover.js';
-import { drainServer } from '../http/lifecycle.js';
+import { drainServer, watchConnections } from '../http/lifecycle.js';
 import { limitConnections, receiveTimeouts } from '../http/connection-limits.js';
 import { answerClientErrors, closeAfterUnreadBody } from '../http/refusals.js';
 import { errorBody } from '../gateway/errors.js';
@@ -186,6 +186,7 @@ async function startOnLockedDataDir(
   // What a client can hold open is bounded (src/http/): the time to send a request, its
   // connections and everyone's; a refusal sent while a body still arrives ends its connection.
   const server = createServer({ ...receiveTimeouts(config.limits.receiveTimeout), keepAliveTimeout: 65_000 }, app);
+  const connections = watchConnections(server);
   limitConnections(server, { maxConnections: config.limits.maxConnections, maxPerClient: config.limits.maxConnectionsPerClient, log });
   closeAfterUnreadBody(server);
   answerClientErrors(server, { body: errorBody, log, receiveTimeoutMs: config.limits.receiveTimeout });
@@ -194,7 +195,12 @@ async function startOnLockedDataDir(
     server.once('error', reject);
     server.listen(port, host, () => resolve());
   });
-  undo.push(() => drainServer(server, config.limits.shutdownDrain));
+  undo.push(async () => {
+    const { cutAtDeadline } = await drainServer(server, config.limits.shutdownDrain, connections);
+    // Whether shutdown waited for requests that did not end in time, or ended with the last of them.
+    if (cutAtDeadline > 0) log.warn('connections cut at limits.shutdown_drain', { connections: cutAtDeadline, drain_ms: config.limits.shutdownDrain });
+    else log.info('requests drained');
+  });
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   // Requests in flight for an hour are long gone; anything older still reserved was interrupted.

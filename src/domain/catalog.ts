@@ -25,6 +25,11 @@ export interface Plan {
   rpm: number;
   /** Inference calls (chat, streaming chat, generate) a workspace may have in flight at once. */
   maxConcurrent: number;
+  /**
+   * The workspace's share of the backend when calls wait for it (fair-queue.ts): its service is
+   * counted divided by this, so weight 2 gets about twice the tokens of weight 1. At least 1.
+   */
+  weight: number;
 }
 
 export interface EndpointCost {
@@ -53,11 +58,17 @@ const TRIAL_CONCURRENT = 2;
 const PAID_CONCURRENT = 4;
 const LOCAL_CONCURRENT = 8;
 const ENTERPRISE_CONCURRENT = 16;
+// Shares of the backend under contention: equal for every plan but Enterprise, whose SLA is the
+// one promise of service a plan makes, so it gets twice the share while others wait too. The
+// lower plans are already set apart by their credits, rate and max_concurrent, and a weight
+// below 1 is not allowed, so that no plan's workspaces are served less than an equal share.
+const WEIGHT = 1;
+const ENTERPRISE_WEIGHT = 2;
 
 export const DEFAULT_PLANS: readonly Readonly<Plan>[] = Object.freeze([
-  { id: 'trial_chat', title: 'Trial', description: 'Chat API · bounded free tier for evaluation', scopes: ['chat'], monthlyCredits: 15_000, rpm: TRIAL_RPM, maxConcurrent: TRIAL_CONCURRENT },
-  { id: 'paid_chat', title: 'Starter', description: 'Higher chat limits for production apps', scopes: ['chat'], monthlyCredits: 600_000, rpm: PAID_RPM, maxConcurrent: PAID_CONCURRENT },
-  { id: 'chat_agent', title: 'Builder', description: 'Chat + create and manage agents', scopes: ['chat', 'chat_agent'], monthlyCredits: 1_500_000, rpm: PAID_RPM, maxConcurrent: PAID_CONCURRENT },
+  { id: 'trial_chat', title: 'Trial', description: 'Chat API · bounded free tier for evaluation', scopes: ['chat'], monthlyCredits: 15_000, rpm: TRIAL_RPM, maxConcurrent: TRIAL_CONCURRENT, weight: WEIGHT },
+  { id: 'paid_chat', title: 'Starter', description: 'Higher chat limits for production apps', scopes: ['chat'], monthlyCredits: 600_000, rpm: PAID_RPM, maxConcurrent: PAID_CONCURRENT, weight: WEIGHT },
+  { id: 'chat_agent', title: 'Builder', description: 'Chat + create and manage agents', scopes: ['chat', 'chat_agent'], monthlyCredits: 1_500_000, rpm: PAID_RPM, maxConcurrent: PAID_CONCURRENT, weight: WEIGHT },
   {
     id: 'chat_agent_train',
     title: 'Pro',
@@ -66,6 +77,7 @@ export const DEFAULT_PLANS: readonly Readonly<Plan>[] = Object.freeze([
     monthlyCredits: 4_000_000,
     rpm: PAID_RPM,
     maxConcurrent: PAID_CONCURRENT,
+    weight: WEIGHT,
   },
   {
     id: 'local_agent_train',
@@ -75,6 +87,7 @@ export const DEFAULT_PLANS: readonly Readonly<Plan>[] = Object.freeze([
     monthlyCredits: 10_000_000,
     rpm: PAID_RPM,
     maxConcurrent: LOCAL_CONCURRENT,
+    weight: WEIGHT,
   },
   {
     id: 'enterprise',
@@ -84,11 +97,13 @@ export const DEFAULT_PLANS: readonly Readonly<Plan>[] = Object.freeze([
     monthlyCredits: null,
     rpm: ENTERPRISE_RPM,
     maxConcurrent: ENTERPRISE_CONCURRENT,
+    weight: ENTERPRISE_WEIGHT,
   },
 ] satisfies Plan[]);
 
 const MAX_RPM = 100_000;
 const MAX_CONCURRENT = 10_000;
+const MAX_WEIGHT = 100;
 
 /** Checks a list of scope names, dropping duplicates; names the first unknown one. */
 export function parseScopes(value: unknown, what = 'scopes'): Scope[] {
@@ -118,6 +133,7 @@ interface PlanRow {
   monthly_credits: number | null;
   rpm: number;
   max_concurrent: number;
+  weight: number;
 }
 
 /** Scope JSON as stored; a name this code no longer knows is ignored rather than granted. */
@@ -126,7 +142,7 @@ export function scopesFromJson(json: string): Scope[] {
 }
 
 export function planFromRow(r: PlanRow): Plan {
-  return { id: r.id, title: r.title, description: r.description, scopes: scopesFromJson(r.scopes), monthlyCredits: r.monthly_credits, rpm: r.rpm, maxConcurrent: r.max_concurrent };
+  return { id: r.id, title: r.title, description: r.description, scopes: scopesFromJson(r.scopes), monthlyCredits: r.monthly_credits, rpm: r.rpm, maxConcurrent: r.max_concurrent, weight: r.weight };
 }
 
 export class Catalog {
@@ -141,12 +157,12 @@ export class Catalog {
   ) {
     this.stmts = {
       insertPlan: db.prepare(
-        'INSERT OR IGNORE INTO plans (id, title, description, scopes, monthly_credits, rpm, max_concurrent) VALUES (@id, @title, @description, @scopes, @monthlyCredits, @rpm, @maxConcurrent)',
+        'INSERT OR IGNORE INTO plans (id, title, description, scopes, monthly_credits, rpm, max_concurrent, weight) VALUES (@id, @title, @description, @scopes, @monthlyCredits, @rpm, @maxConcurrent, @weight)',
       ),
       insertEndpoint: db.prepare('INSERT OR IGNORE INTO endpoint_costs (endpoint, scope, credits) VALUES (@endpoint, @scope, @credits)'),
-      plans: db.prepare<[], PlanRow>('SELECT id, title, description, scopes, monthly_credits, rpm, max_concurrent FROM plans ORDER BY rowid'),
-      plan: db.prepare<[string], PlanRow>('SELECT id, title, description, scopes, monthly_credits, rpm, max_concurrent FROM plans WHERE id = ?'),
-      updatePlan: db.prepare('UPDATE plans SET scopes = @scopes, monthly_credits = @monthlyCredits, rpm = @rpm, max_concurrent = @maxConcurrent WHERE id = @id'),
+      plans: db.prepare<[], PlanRow>('SELECT id, title, description, scopes, monthly_credits, rpm, max_concurrent, weight FROM plans ORDER BY rowid'),
+      plan: db.prepare<[string], PlanRow>('SELECT id, title, description, scopes, monthly_credits, rpm, max_concurrent, weight FROM plans WHERE id = ?'),
+      updatePlan: db.prepare('UPDATE plans SET scopes = @scopes, monthly_credits = @monthlyCredits, rpm = @rpm, max_concurrent = @maxConcurrent, weight = @weight WHERE id = @id'),
       endpoints: db.prepare<[], { endpoint: string; scope: string | null; credits: number }>('SELECT endpoint, scope, credits FROM endpoint_costs ORDER BY rowid'),
       updateEndpoint: db.prepare('UPDATE endpoint_costs SET scope = @scope, credits = @credits WHERE endpoint = @endpoint'),
       // Changes whenever another connection (another process: the CLI) commits to the database;
@@ -173,7 +189,7 @@ export class Catalog {
     return planFromRow(row);
   }
 
-  setPlan(id: string, changes: { monthlyCredits?: number | null; rpm?: number; scopes?: readonly Scope[]; maxConcurrent?: number }): Plan {
+  setPlan(id: string, changes: { monthlyCredits?: number | null; rpm?: number; scopes?: readonly Scope[]; maxConcurrent?: number; weight?: number }): Plan {
     const current = this.plan(id);
     const next: Plan = { ...current };
     if (changes.monthlyCredits !== undefined) next.monthlyCredits = checkCredits(changes.monthlyCredits, 'monthlyCredits', true);
@@ -189,8 +205,14 @@ export class Catalog {
       }
       next.maxConcurrent = changes.maxConcurrent;
     }
+    if (changes.weight !== undefined) {
+      if (typeof changes.weight !== 'number' || !Number.isFinite(changes.weight) || changes.weight < 1 || changes.weight > MAX_WEIGHT) {
+        throw invalidRequest(`weight must be a number from 1 to ${MAX_WEIGHT}`, 'invalid_weight');
+      }
+      next.weight = changes.weight;
+    }
     if (changes.scopes !== undefined) next.scopes = parseScopes(changes.scopes);
-    this.stmts.updatePlan.run({ id, scopes: JSON.stringify(next.scopes), monthlyCredits: next.monthlyCredits, rpm: next.rpm, maxConcurrent: next.maxConcurrent });
+    this.stmts.updatePlan.run({ id, scopes: JSON.stringify(next.scopes), monthlyCredits: next.monthlyCredits, rpm: next.rpm, maxConcurrent: next.maxConcurrent, weight: next.weight });
     return next;
   }
 

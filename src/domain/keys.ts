@@ -65,6 +65,7 @@ interface VerifyRow extends KeyRow {
   plan_monthly_credits: number | null;
   plan_rpm: number;
   plan_max_concurrent: number;
+  plan_weight: number;
 }
 
 function recordFromRow(r: KeyRow): ApiKeyRecord {
@@ -112,7 +113,7 @@ export class Keys {
         `SELECT ${KEY_COLS}, k.hash,
                 w.name AS ws_name, w.monthly_credits AS ws_monthly_credits, w.created_at AS ws_created_at,
                 p.id AS plan_id, p.title AS plan_title, p.description AS plan_description, p.scopes AS plan_scopes,
-                p.monthly_credits AS plan_monthly_credits, p.rpm AS plan_rpm, p.max_concurrent AS plan_max_concurrent
+                p.monthly_credits AS plan_monthly_credits, p.rpm AS plan_rpm, p.max_concurrent AS plan_max_concurrent, p.weight AS plan_weight
            FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id JOIN plans p ON p.id = w.plan_id
           WHERE k.id = ?`,
       ),
@@ -165,6 +166,7 @@ export class Keys {
       monthly_credits: row.plan_monthly_credits,
       rpm: row.plan_rpm,
       max_concurrent: row.plan_max_concurrent,
+      weight: row.plan_weight,
     });
     const record = recordFromRow(row);
     const workspace = workspaceFromRow({ id: row.workspace_id, name: row.ws_name, plan_id: row.plan_id, monthly_credits: row.ws_monthly_credits, created_at: row.ws_created_at });

@@ -35,6 +35,7 @@ export function authenticate({ keys, limiter, now = Date.now }: { keys: Keys; li
       scopes: v.scopes,
       rpm: v.plan.rpm,
       maxConcurrent: v.plan.maxConcurrent,
+      weight: v.plan.weight,
     };
     res.locals.principal = principal;
     const d = limiter.take(principal.keyId, principal.rpm);

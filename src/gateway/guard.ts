@@ -100,8 +100,7 @@ export function checkInference({ metadata, concurrency, admission }: { metadata:
     const release = concurrency.acquire(`inference:${principal.workspaceId}`, principal.maxConcurrent, tooManyInferenceCalls);
     res.on('close', release);
     const gone = clientGoneSignal(res);
-    // Every workspace weighs the same for now; a plan's weight would be passed here.
-    const slot = await admission.acquire(principal.workspaceId, 1, gone);
+    const slot = await admission.acquire(principal.workspaceId, principal.weight, gone);
     // Admitted as the client left: its close has passed, so the slot is given back here.
     if (gone.aborted) {
       slot.release();

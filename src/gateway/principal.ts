@@ -15,6 +15,8 @@ export interface Principal {
   rpm: number;
   /** Inference calls the workspace may have in flight at once (its plan's). */
   maxConcurrent: number;
+  /** The workspace's share of the backend when calls wait (its plan's; fair-queue.ts). */
+  weight: number;
 }
 
 /** The credits reserved for this request (see guard.ts: they are concluded with the response). */

@@ -30,4 +30,5 @@ export const planView = (p: Plan) => ({
   monthly_credits: p.monthlyCredits,
   rpm: p.rpm,
   max_concurrent: p.maxConcurrent,
+  weight: p.weight,
 });

@@ -108,6 +108,31 @@ describe('admin API', () => {
     assert.equal((await d.admin<ErrorBody>('PATCH', '/api/admin/plans/gold', { rpm: 5 })).status, 404);
   });
 
+  test("plans: a plan's weight (its workspaces' share of the backend under contention) is listed and set, 1 to 100", async () => {
+    type PlanBody = { id: string; weight: number; rpm: number };
+    const before = await d.admin<{ plans: PlanBody[] }>('GET', '/api/admin/plans');
+    assert.deepEqual(Object.fromEntries(before.body.plans.map((p) => [p.id, p.weight])), {
+      trial_chat: 1,
+      paid_chat: 1,
+      chat_agent: 1,
+      chat_agent_train: 1,
+      local_agent_train: 1,
+      enterprise: 2,
+    });
+    const set = await d.admin<PlanBody>('PATCH', '/api/admin/plans/local_agent_train', { weight: 3.5 });
+    assert.equal(set.status, 200);
+    assert.equal(set.body.weight, 3.5);
+    assert.equal(set.body.rpm, 300, 'the other limits stay');
+    for (const bad of [0.5, 101, '2', null]) {
+      const refused = await d.admin<ErrorBody>('PATCH', '/api/admin/plans/local_agent_train', { weight: bad });
+      assert.equal(refused.status, 400, JSON.stringify(bad));
+      assert.match(refused.body.error.message, /weight/);
+    }
+    const after = await d.admin<{ plans: PlanBody[] }>('GET', '/api/admin/plans');
+    assert.equal(after.body.plans.find((p) => p.id === 'local_agent_train')?.weight, 3.5, 'a refused change changed nothing');
+    assert.equal((await d.admin('PATCH', '/api/admin/plans/local_agent_train', { weight: 1 })).status, 200);
+  });
+
   test("plans: a scope taken away is refused to the plan's keys at once; one added reaches keys made after", async () => {
     const { key: old } = await d.keyFor('chat_agent_train');
     const jobs = async (k: string) => d.api<ErrorBody>(k, 'GET', '/finetune/jobs');

@@ -47,6 +47,15 @@ describe('Catalog', () => {
       local_agent_train: 8,
       enterprise: 16,
     });
+    // Shares of the backend under contention: Enterprise, sold with an SLA, twice the others'.
+    assert.deepEqual(Object.fromEntries(plans.map((p) => [p.id, p.weight])), {
+      trial_chat: 1,
+      paid_chat: 1,
+      chat_agent: 1,
+      chat_agent_train: 1,
+      local_agent_train: 1,
+      enterprise: 2,
+    });
     assert.deepEqual(plans, DEFAULT_PLANS);
   });
 
@@ -101,6 +110,11 @@ describe('Catalog', () => {
     for (const bad of [0, 10_001, 1.5]) assert.throws(() => d.catalog.setPlan('paid_chat', { maxConcurrent: bad }), (e: unknown) => invalid(e) && /maxConcurrent/.test((e as Error).message));
     assert.equal(d.catalog.setPlan('paid_chat', { maxConcurrent: 9 }).maxConcurrent, 9);
     assert.equal(d.catalog.plan('paid_chat').maxConcurrent, 9);
+    for (const bad of [0, 0.5, 101, Number.NaN, Number.POSITIVE_INFINITY, '2' as unknown as number]) {
+      assert.throws(() => d.catalog.setPlan('paid_chat', { weight: bad }), (e: unknown) => invalid(e) && (e as HearthError).code === 'invalid_weight' && /weight/.test((e as Error).message));
+    }
+    assert.equal(d.catalog.setPlan('paid_chat', { weight: 1.5 }).weight, 1.5);
+    assert.equal(d.catalog.plan('paid_chat').weight, 1.5);
     assert.throws(
       () => d.catalog.setPlan('paid_chat', { scopes: ['chat', 'admin' as never] }),
       (e: unknown) => invalid(e) && /'admin'/.test((e as Error).message),

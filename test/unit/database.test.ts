@@ -171,6 +171,24 @@ describe('openDatabase', () => {
     db.close();
   });
 
+  it('0008 gives plans a weight: Enterprise 2, every other plan, the operator\'s own too, 1; never below 1', () => {
+    const path = join(dir, 'hearth.db');
+    const old = openDatabase(path, { migrationsDir: migrationsUpTo(7) });
+    old.exec(`INSERT INTO plans (id, title, description, scopes, monthly_credits, rpm) VALUES
+      ('trial_chat', 'Trial', '', '["chat"]', 15000, 60), ('enterprise', 'E', '', '["chat"]', NULL, 1000), ('gold', 'Gold', '', '["chat"]', 5, 5);`);
+    old.close();
+    const db = openDatabase(path, { migrationsDir: migrationsUpTo(8) });
+    assert.deepEqual(db.prepare('SELECT id, weight FROM plans ORDER BY id').all(), [
+      { id: 'enterprise', weight: 2 },
+      { id: 'gold', weight: 1 },
+      { id: 'trial_chat', weight: 1 },
+    ]);
+    assert.throws(() => db.prepare("UPDATE plans SET weight = 0.5 WHERE id = 'gold'").run(), /CHECK/);
+    db.prepare("UPDATE plans SET weight = 1.5 WHERE id = 'gold'").run();
+    assert.equal(db.prepare("SELECT weight FROM plans WHERE id = 'gold'").pluck().get(), 1.5);
+    db.close();
+  });
+
   it('rolls a failing migration back entirely', () => {
     const bad = join(dir, 'bad');
     mkdirSync(bad);

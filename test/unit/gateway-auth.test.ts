@@ -54,6 +54,7 @@ describe('authenticate', () => {
       scopes: ['chat', 'chat_agent'],
       rpm: 300,
       maxConcurrent: 4,
+      weight: 1,
     };
     for (const headers of [{ 'x-api-key': key }, { authorization: `Bearer ${key}` }, { authorization: `bearer ${key}  ` }] as Array<Record<string, string>>) {
       const r = run(headers);

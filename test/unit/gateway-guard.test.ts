@@ -1,6 +1,7 @@
 // The guard's first steps (src/gateway/guard.ts): resolveOperation refuses what the contract
 // does not declare before anything else, and authorizeScope refuses a key without the scope the
-// catalog gives the operation now, the operator's override included.
+// catalog gives the operation now, the operator's override included; checkInference waits in
+// the fair queue with the plan's weight.
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { hearthOperations } from '../../src/contract/hearth-spec.js';
@@ -8,7 +9,13 @@ import { OperationMatcher } from '../../src/contract/operation-matcher.js';
 import { SURFACES, type Operation } from '../../src/contract/operations.js';
 import type { Scope } from '../../src/domain/catalog.js';
 import { HearthError } from '../../src/errors.js';
-import { authorizeScope, resolveOperation } from '../../src/gateway/guard.js';
+import type { Response } from 'express';
+import { ModelMetadata } from '../../src/domain/model-metadata.js';
+import { authenticate } from '../../src/gateway/auth.js';
+import { ConcurrencyLimiter } from '../../src/gateway/concurrency.js';
+import { FairQueue } from '../../src/gateway/fair-queue.js';
+import { authorizeScope, checkInference, resolveOperation, tokensServed } from '../../src/gateway/guard.js';
+import { RateLimiter } from '../../src/gateway/rate-limiter.js';
 import type { Principal } from '../../src/gateway/principal.js';
 import { openDomain, type Domain } from '../helpers/domain-db.js';
 import { httpPair } from '../helpers/http-pair.js';
@@ -88,6 +95,7 @@ describe('authorizeScope', () => {
     scopes,
     rpm: 300,
     maxConcurrent: 2,
+    weight: 1,
   });
   const authorize = (op: Operation | undefined, who: Principal | undefined) => {
     const { req, res } = httpPair({ method: op?.method, url: op?.path });
@@ -131,5 +139,54 @@ describe('authorizeScope', () => {
 
   it('refuses, rather than serves, a request no operation was resolved for (a router mounted outside the guard)', () => {
     assert.throws(() => authorize(undefined, principal(['chat'])), refusal('not_found', 'route_not_found'));
+  });
+});
+
+describe('checkInference: the plan weight', () => {
+  let d: Domain;
+  beforeEach(() => (d = openDomain()));
+  afterEach(() => d.close());
+
+  it("waits in the fair queue with its plan's weight: a workspace of weight 2 is admitted for about twice the tokens", async () => {
+    d.catalog.setPlan('chat_agent', { weight: 2, maxConcurrent: 100 });
+    d.catalog.setPlan('paid_chat', { maxConcurrent: 100 });
+    const now = () => d.clock.now().getTime();
+    const auth = authenticate({ keys: d.keys, limiter: new RateLimiter(now), now });
+    const keyOf = (name: string, plan: string) => {
+      const ws = d.workspaces.create({ name, planId: plan });
+      return d.keys.create({ workspaceId: ws.id, name: 'k' }).key;
+    };
+    const keys = { heavy: keyOf('heavy', 'chat_agent'), light: keyOf('light', 'paid_chat') };
+    const queue = new FairQueue({ slots: 1, maxWaitingPerTenant: 100, maxWaiting: 100, now });
+    const admit = checkInference({ metadata: new ModelMetadata(d.db), concurrency: new ConcurrencyLimiter(), admission: queue });
+    const op = operation('chat');
+    const admitted: Array<{ who: 'heavy' | 'light'; hangUp: () => Promise<void>; res: Response }> = [];
+    // A call of `who` through the key check and checkInference, as the daemon runs them.
+    const call = (who: 'heavy' | 'light') => {
+      const { req, res, hangUp } = httpPair({ method: 'POST', url: op.path, headers: { 'x-api-key': keys[who] } });
+      res.locals.operation = op;
+      req.body = { model: 'hearth-demo' };
+      auth(req, res, () => undefined);
+      const passed = new Promise<void>((resolve, reject) => void (admit(req, res, () => resolve()) as unknown as Promise<void>).catch(reject));
+      return passed.then(() => void admitted.push({ who, hangUp, res }));
+    };
+    const keepBacklogged = (who: 'heavy' | 'light') => void call(who).then(() => keepBacklogged(who));
+    for (let i = 0; i < 3; i++) {
+      keepBacklogged('heavy');
+      keepBacklogged('light');
+    }
+    const settle = () => new Promise<void>((r) => setImmediate(r));
+    await settle();
+    const weightOf = (name: string) => queue.snapshot().tenants.find((t) => t.tenant === d.workspaces.get(name).id)?.weight;
+    assert.deepEqual([weightOf('heavy'), weightOf('light')], [2, 1]);
+    const served = { heavy: 0, light: 0 };
+    for (let i = 0; i < 150; i++) {
+      const next = admitted.shift()!;
+      tokensServed(next.res, 10, 0);
+      served[next.who] += 10;
+      await next.hangUp();
+      await settle();
+    }
+    assert.ok(Math.abs(served.heavy - 2 * served.light) <= 40, JSON.stringify(served));
   });
 });

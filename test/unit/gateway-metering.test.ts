@@ -39,6 +39,7 @@ describe('meterOperation', () => {
       scopes: v.scopes,
       rpm: v.plan.rpm,
       maxConcurrent: v.plan.maxConcurrent,
+      weight: v.plan.weight,
     };
   });
   afterEach(() => d.close());

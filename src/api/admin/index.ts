@@ -60,8 +60,8 @@ export function createAdminRouter(deps: AdminDeps): Router {
 
   router.get('/plans', (_req, res) => void res.json({ plans: catalog.plans().map(planView) }));
   router.patch('/plans/:plan', (req, res) => {
-    const b = req.body as { monthly_credits?: number | null; rpm?: number; scopes?: Scope[]; max_concurrent?: number };
-    res.json(planView(catalog.setPlan(req.params.plan, { monthlyCredits: b.monthly_credits, rpm: b.rpm, scopes: b.scopes, maxConcurrent: b.max_concurrent })));
+    const b = req.body as { monthly_credits?: number | null; rpm?: number; scopes?: Scope[]; max_concurrent?: number; weight?: number };
+    res.json(planView(catalog.setPlan(req.params.plan, { monthlyCredits: b.monthly_credits, rpm: b.rpm, scopes: b.scopes, maxConcurrent: b.max_concurrent, weight: b.weight })));
   });
 
   router.get('/endpoints', (_req, res) => void res.json({ endpoints: catalog.endpoints() }));
