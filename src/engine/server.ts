@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import type { Logger } from '../log.js';
-import { drainServer } from '../http/lifecycle.js';
+import { drainServer, watchConnections } from '../http/lifecycle.js';
 import { createEngineApp } from './app.js';
 import { ModelStore } from './store/model-store.js';
 import { ModelPool, type LlamaFactory, type PoolSettings } from './runtime/model-pool.js';
@@ -37,6 +37,9 @@ export async function startEngine(opts: EngineOptions): Promise<RunningEngine> {
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
   server.keepAliveTimeout = 65_000;
+  // A connection that has sent no request yet (one a client left after an abort) must not hold
+  // the drain to its deadline.
+  const connections = watchConnections(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => resolve());
@@ -51,7 +54,7 @@ export async function startEngine(opts: EngineOptions): Promise<RunningEngine> {
     pool,
     close() {
       closing ??= (async () => {
-        await drainServer(server, opts.drainMs ?? 10_000);
+        await drainServer(server, opts.drainMs ?? 10_000, connections);
         await pool.close();
       })();
       return closing;
