@@ -104,6 +104,33 @@ describe('tool calls on the bundled engine', () => {
     assert.deepEqual(JSON.parse(only.args), { city: 'Paris' });
   });
 
+  test('the engine\'s own /v1 answers tool calls too (streamed and not)', async () => {
+    // The engine's secret is the bearer token only Hearth holds.
+    const engine = new OpenAI({ baseURL: `${engineUrl}/v1`, apiKey: d.engineSecret ?? 'none', maxRetries: 0 });
+    const r = await engine.chat.completions.create({ model: MODEL, messages: question, tools: [weatherTool], temperature: 0, max_tokens: 16 });
+    assert.equal(r.choices[0]!.finish_reason, 'tool_calls');
+    const call = r.choices[0]!.message.tool_calls![0]!;
+    assert.ok(call.type === 'function' && call.id.length > 0);
+    assert.deepEqual([call.function.name, JSON.parse(call.function.arguments)], ['get_weather', { city: 'Paris' }]);
+    const stream = await engine.chat.completions.create({ model: MODEL, messages: question, tools: [weatherTool], temperature: 0, max_tokens: 16, stream: true });
+    const deltas: OpenAI.Chat.Completions.ChatCompletionChunk.Choice.Delta.ToolCall[] = [];
+    let finish: string | null = null;
+    for await (const chunk of stream) {
+      deltas.push(...(chunk.choices[0]?.delta.tool_calls ?? []));
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    assert.equal(finish, 'tool_calls');
+    assert.deepEqual(deltas.map((x) => [x.index, typeof x.id, x.function?.name, JSON.parse(x.function?.arguments ?? '')]), [[0, 'string', 'get_weather', { city: 'Paris' }]]);
+    // A tool result in the history, the call's arguments as OpenAI sends them (a string).
+    const followUp = await engine.chat.completions.create({
+      model: MODEL,
+      messages: [...question, { role: 'assistant', content: null, tool_calls: [call] }, { role: 'tool', tool_call_id: call.id, content: '18 °C' }],
+      tools: [weatherTool],
+      max_tokens: 8,
+    });
+    assert.equal(followUp.object, 'chat.completion');
+  });
+
   test('ai with @ai-sdk/openai-compatible: generateText calls get_weather with Paris', async () => {
     const provider = createOpenAICompatible({ baseURL: `${d.url}/v1`, apiKey: key, name: 'hearth' });
     const r = await generateText({
