@@ -154,6 +154,17 @@ describe('tool calls on the bundled engine', () => {
     assert.deepEqual(reply.tool_calls![0]!.args, { city: 'Paris' });
   });
 
+  test('/ollama passes the engine\'s tool calls through in Ollama\'s shape', async () => {
+    const r = await fetch(`${d.url}/ollama/api/chat`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: MODEL, messages: question, tools: [weatherTool], stream: false, options: { temperature: 0, num_predict: 16 } }),
+    });
+    assert.equal(r.status, 200);
+    const j = (await r.json()) as { message: { tool_calls?: unknown[] } };
+    assert.deepEqual(j.message.tool_calls, [{ function: { name: 'get_weather', arguments: { city: 'Paris' } } }]);
+  });
+
   test('a model whose template renders no tools: 400 tools_unsupported on /v1, /ollama and the engine', async () => {
     await assert.rejects(
       client().chat.completions.create({ model: 'hearth-demo', messages: question, tools: [weatherTool], max_tokens: 4 }),

@@ -69,3 +69,7 @@ test('the tool-call tag is what the template writes before a call\'s JSON', () =
   assert.equal(GoTemplate.parse(bare).toolCallTag, '{');
   assert.equal(GoTemplate.parse('{{ .Prompt }}').toolCallTag, undefined);
 });
+
+test('len of an absent list is 0, as of a Go nil slice', () => {
+  assert.equal(GoTemplate.parse('{{ len .Messages }}').render({}), '0');
+});

@@ -52,6 +52,8 @@ class Scope {
 }
 
 function lengthOf(v: unknown): number {
+  // An absent list is Go's nil slice: length 0.
+  if (v === undefined || v === null) return 0;
   if (Array.isArray(v) || typeof v === 'string') return v.length;
   if (v !== null && typeof v === 'object') return Object.keys(v).length;
   throw fail(`len of ${typeof v}`);
