@@ -16,6 +16,8 @@ export interface TestModelOptions {
   nHeadKv?: number;
   nFf?: number;
   contextLength?: number;
+  /** Pieces added to the end of the vocabulary (see buildVocabulary); none by default. */
+  extraPieces?: string[];
 }
 
 export type ResolvedTestModelOptions = Required<TestModelOptions>;
@@ -76,8 +78,10 @@ export function resolveTestModelOptions(opts: TestModelOptions = {}): ResolvedTe
     nHeadKv: opts.nHeadKv ?? nHead,
     nFf: opts.nFf ?? 256,
     contextLength: opts.contextLength ?? 2048,
+    extraPieces: opts.extraPieces ?? [],
   };
   for (const [k, v] of Object.entries(o)) {
+    if (typeof v !== 'number') continue;
     const min = k === 'seed' ? 0 : 1;
     if (!Number.isSafeInteger(v) || v < min || v > 0xffffffff) throw new RangeError(`${k} must be an integer ≥ ${min}, got ${v}`);
   }
@@ -90,7 +94,7 @@ export function resolveTestModelOptions(opts: TestModelOptions = {}): ResolvedTe
 /** Layer tensor shapes (ne0 first), shared with the LoRA generator so both always agree. */
 export function testModelTensorShapes(opts: TestModelOptions = {}): Map<string, readonly number[]> {
   const o = resolveTestModelOptions(opts);
-  const nVocab = buildVocabulary().tokens.length;
+  const nVocab = buildVocabulary(o.extraPieces).tokens.length;
   const nEmbdKv = (o.nEmbd / o.nHead) * o.nHeadKv;
   const shapes = new Map<string, readonly number[]>();
   shapes.set('token_embd.weight', [o.nEmbd, nVocab]);
@@ -176,7 +180,7 @@ function modelMetadata(o: ResolvedTestModelOptions, v: Vocabulary): GgufMetadata
 /** The GGUF's parts (metadata and tensors) of the test model; pure and deterministic. */
 export function generateTestModel(opts: TestModelOptions = {}): TestModel {
   const options = resolveTestModelOptions(opts);
-  const vocabulary = buildVocabulary();
+  const vocabulary = buildVocabulary(options.extraPieces);
   const tensors: GgufTensor[] = [];
   let tokenEmbd: Float32Array | undefined;
   // The shape map lists token_embd.weight first, before output.weight needs it.

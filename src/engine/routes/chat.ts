@@ -57,10 +57,15 @@ export function createChatRouter({ inference }: { inference: InferenceService })
       onText: stream
         ? (content) => out.write({ model: body.model, created_at: createdAt(), message: { role: 'assistant', content }, done: false })
         : undefined,
+      // Ollama streams each call whole, in a chunk of its own.
+      onToolCalls: stream
+        ? (calls) => out.write({ model: body.model, created_at: createdAt(), message: { role: 'assistant', content: '', tool_calls: calls }, done: false })
+        : undefined,
     });
     // The client is gone: drop the half-written response so the connection is not kept open.
     if (result.aborted) return void res.destroy();
-    const final = { model: body.model, created_at: createdAt(), message: { role: 'assistant', content: stream ? '' : result.text }, ...finalStats(result) };
+    const toolCalls = !stream && result.toolCalls.length > 0 ? { tool_calls: result.toolCalls } : {};
+    const final = { model: body.model, created_at: createdAt(), message: { role: 'assistant', content: stream ? '' : result.text, ...toolCalls }, ...finalStats(result) };
     if (stream) out.end(final);
     else res.json(final);
   });

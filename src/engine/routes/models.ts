@@ -5,6 +5,7 @@ import type { ModelPool } from '../runtime/model-pool.js';
 import type { ModelInfo, ModelInfoCache } from '../service/model-info.js';
 import { invalidRequest } from '../../errors.js';
 import { readFile } from 'node:fs/promises';
+import { GoTemplate } from '../runtime/go-template.js';
 
 export interface ModelsRouterDeps {
   store: ModelStore;
@@ -63,7 +64,8 @@ export function createModelsRouter({ store, pool, infos }: ModelsRouterDeps): Ro
     const verbose = (req.body as { verbose?: boolean }).verbose === true;
     const info = await infoOf(m);
     const params = (await text(m, MediaType.params)) ?? '{}';
-    const template = (await text(m, MediaType.template)) ?? info?.chatTemplate ?? '{{ .Prompt }}';
+    const goTemplate = await text(m, MediaType.template);
+    const template = goTemplate ?? info?.chatTemplate ?? '{{ .Prompt }}';
     const system = await text(m, MediaType.system);
     const license = await text(m, MediaType.license);
     const parameters = Object.entries(JSON.parse(params) as Record<string, unknown>)
@@ -88,7 +90,7 @@ export function createModelsRouter({ store, pool, infos }: ModelsRouterDeps): Ro
       details: info ? modelDetails(info) : {},
       model_info: metadata,
       tensors: verbose ? info?.tensors.map((t) => ({ name: t.name, shape: t.dims })) : undefined,
-      capabilities: ['completion', ...(info?.type === 'model' ? ['embedding'] : [])],
+      capabilities: ['completion', ...(info?.type === 'model' ? ['embedding'] : []), ...(goTemplate !== undefined && GoTemplate.parse(goTemplate).usesTools ? ['tools'] : [])],
       modified_at: m.modifiedAt.toISOString(),
     });
   });

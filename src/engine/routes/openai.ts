@@ -24,8 +24,16 @@ interface CommonBody {
   stream_options?: { include_usage?: boolean } | null;
 }
 
+interface OpenAiToolCall {
+  id?: string;
+  type?: 'function';
+  function: { name: string; arguments: string | Record<string, unknown> };
+}
+
 interface ChatBody extends CommonBody {
-  messages: Array<{ role: string; content?: Content }>;
+  messages: Array<{ role: string; content?: Content; tool_calls?: OpenAiToolCall[] | null; tool_call_id?: string; name?: string }>;
+  tools?: unknown[] | null;
+  tool_choice?: unknown;
   response_format?: { type: 'text' | 'json_object' | 'json_schema'; json_schema?: { schema?: Record<string, unknown> } };
 }
 
@@ -48,13 +56,42 @@ function toOptions(b: CommonBody): OllamaOptions {
   };
 }
 
-function toMessage(m: ChatBody['messages'][number], i: number): ChatMessage {
+/** Arguments as the templates take them: an object (OpenAI sends a JSON string). */
+function argumentsOf(args: string | Record<string, unknown>, param: string): Record<string, unknown> {
+  if (typeof args !== 'string') return args;
+  try {
+    const v: unknown = args.trim() === '' ? {} : JSON.parse(args);
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    // Answered below.
+  }
+  throw invalidRequest(`${param}: must be a JSON object`, 'invalid_tool_arguments');
+}
+
+function toMessage(m: ChatBody['messages'][number], i: number, functionOfCall: Map<string, string>): ChatMessage {
   const parts = typeof m.content === 'string' || m.content == null ? [{ type: 'text', text: m.content ?? '' }] : m.content;
   const images = parts.filter((p) => p.type === 'image_url');
   if (images.length > 0) throw invalidRequest(`messages[${i}].content: image parts are not supported by this model`, 'images_unsupported');
   const role = m.role === 'developer' ? 'system' : (m.role as ChatMessage['role']);
-  return { role, content: parts.map((p) => p.text ?? '').join('') };
+  const out: ChatMessage = { role, content: parts.map((p) => p.text ?? '').join('') };
+  if (m.tool_calls && m.tool_calls.length > 0) {
+    out.tool_calls = m.tool_calls.map((c, j) => {
+      if (c.id !== undefined) functionOfCall.set(c.id, c.function.name);
+      return { function: { name: c.function.name, arguments: argumentsOf(c.function.arguments, `messages[${i}].tool_calls[${j}].function.arguments`) } };
+    });
+  }
+  // A tool result names its function, found from the call's id earlier in the history.
+  const toolName = m.tool_call_id === undefined ? m.name : (functionOfCall.get(m.tool_call_id) ?? m.name);
+  if (role === 'tool' && toolName !== undefined) out.tool_name = toolName;
+  return out;
 }
+
+/** The tools to offer: none with `tool_choice: "none"`, as Ollama's compatibility layer does. */
+const toolsOf = (b: ChatBody) => (b.tool_choice === 'none' || !b.tools || b.tools.length === 0 ? undefined : b.tools);
+
+/** OpenAI's calls: an id each, arguments as a JSON string. */
+const openAiCalls = (calls: GenerationResult['toolCalls']) =>
+  calls.map((c) => ({ id: newId('call'), type: 'function' as const, function: { name: c.function.name, arguments: JSON.stringify(c.function.arguments) } }));
 
 function format(b: ChatBody): JsonFormat | undefined {
   if (b.response_format?.type === 'json_object') return 'json';
@@ -62,7 +99,7 @@ function format(b: ChatBody): JsonFormat | undefined {
   return undefined;
 }
 
-const finishReason = (r: GenerationResult) => (r.doneReason === 'length' ? 'length' : 'stop');
+const finishReason = (r: GenerationResult) => (r.toolCalls.length > 0 ? 'tool_calls' : r.doneReason === 'length' ? 'length' : 'stop');
 const usage = (r: GenerationResult) => ({ prompt_tokens: r.promptEvalCount, completion_tokens: r.evalCount, total_tokens: r.promptEvalCount + r.evalCount });
 const newId = (prefix: string) => `${prefix}-${randomBytes(12).toString('hex')}`;
 
@@ -84,13 +121,16 @@ export function createOpenAiRouter({ inference, store }: { inference: InferenceS
     const body = req.body as ChatBody;
     const id = newId('chatcmpl');
     const created = Math.floor(Date.now() / 1000);
-    const messages = body.messages.map(toMessage);
+    const functionOfCall = new Map<string, string>();
+    const messages = body.messages.map((m, i) => toMessage(m, i, functionOfCall));
+    let callIndex = 0;
     const sse = new SseWriter(res);
     const chunk = (delta: Record<string, unknown>, finish: string | null) => ({ id, object: 'chat.completion.chunk', created, model: body.model, system_fingerprint: 'hearth', choices: [{ index: 0, delta, finish_reason: finish }] });
     let first = true;
     const result = await inference.generate({
       model: body.model,
       input: { kind: 'chat', messages },
+      tools: toolsOf(body),
       options: toOptions(body),
       format: format(body),
       signal: clientGoneSignal(res),
@@ -101,11 +141,21 @@ export function createOpenAiRouter({ inference, store }: { inference: InferenceS
             first = false;
           }
         : undefined,
+      // Each call whole, on one delta with its index and id.
+      onToolCalls: body.stream
+        ? (calls) => {
+            const deltas = openAiCalls(calls).map((c) => ({ index: callIndex++, ...c }));
+            sse.write(chunk(first ? { role: 'assistant', content: null, tool_calls: deltas } : { tool_calls: deltas }, null));
+            first = false;
+          }
+        : undefined,
     });
     // The client is gone: drop the half-written response so the connection is not kept open.
     if (result.aborted) return void res.destroy();
     if (!body.stream) {
-      res.json({ id, object: 'chat.completion', created, model: body.model, system_fingerprint: 'hearth', choices: [{ index: 0, message: { role: 'assistant', content: result.text }, finish_reason: finishReason(result) }], usage: usage(result) });
+      const calls = result.toolCalls.length > 0 ? { tool_calls: openAiCalls(result.toolCalls) } : {};
+      const message = { role: 'assistant', content: calls.tool_calls && result.text === '' ? null : result.text, ...calls };
+      res.json({ id, object: 'chat.completion', created, model: body.model, system_fingerprint: 'hearth', choices: [{ index: 0, message, finish_reason: finishReason(result) }], usage: usage(result) });
       return;
     }
     sse.write(chunk(first ? { role: 'assistant', content: '' } : {}, finishReason(result)));

@@ -8,13 +8,14 @@ import { resolveModelSpec, type ModelSpec } from '../runtime/model-spec.js';
 import { mergeOptions, toSampling, type OllamaOptions } from '../runtime/options.js';
 import { GrammarCache } from './grammars.js';
 import { renderPrompt, type PromptInput } from './prompt.js';
+import { ToolCallParser, type ToolCall } from './tool-calls.js';
 
 export type JsonFormat = 'json' | Record<string, unknown>;
 
 export interface GenerationRequest {
   model: string;
   input: PromptInput;
-  /** Tools and thinking are refused: the bundled engine's models have neither. */
+  /** Tools the model may call: only a model whose (Go) template renders tools takes them. */
   tools?: unknown[];
   think?: boolean | string;
   /** Fill-in-the-middle: text that must follow the generated text. */
@@ -23,8 +24,10 @@ export interface GenerationRequest {
   format?: JsonFormat;
   keepAlive?: unknown;
   signal?: AbortSignal;
-  /** Receives the text as it is generated (streaming). */
+  /** Receives the text as it is generated (streaming); with tools, only text that is not a call. */
   onText?: (text: string) => void;
+  /** With tools: receives each call as soon as the model has written it whole. */
+  onToolCalls?: (calls: ToolCall[]) => void;
   /** Called once the request holds a sequence and generation begins (streams send their headers then). */
   onStart?: () => void;
 }
@@ -33,7 +36,10 @@ export type DoneReason = 'stop' | 'length' | 'load' | 'unload';
 
 export interface GenerationResult {
   model: string;
+  /** The answer's text, less any tool calls. */
   text: string;
+  /** The calls the model made (only when the request offered tools). */
+  toolCalls: ToolCall[];
   doneReason: DoneReason;
   /** True when the client went away and generation stopped early. */
   aborted: boolean;
@@ -98,7 +104,8 @@ export class InferenceService {
   async generate(req: GenerationRequest): Promise<GenerationResult> {
     const started = performance.now();
     const spec = await this.spec(req.model);
-    if (req.tools && req.tools.length > 0) throw invalidRequest(`model "${spec.name}" does not support tools`, 'tools_unsupported');
+    const withTools = req.tools !== undefined && req.tools.length > 0;
+    if (withTools && !spec.template?.usesTools) throw invalidRequest(`tools: model "${spec.name}" does not support tools`, 'tools_unsupported');
     if (req.think) throw invalidRequest(`model "${spec.name}" does not support thinking`, 'thinking_unsupported');
     if (req.input.kind === 'chat' && req.input.messages.some((m) => (m.images?.length ?? 0) > 0)) {
       throw invalidRequest(`model "${spec.name}" does not support images (messages[].images)`, 'images_unsupported');
@@ -120,7 +127,21 @@ export class InferenceService {
     started: number,
     loadMs: number,
   ): Promise<GenerationResult> {
-    const prompt = renderPrompt(loaded, req.input);
+    const prompt = renderPrompt(loaded, req.input, req.tools);
+    const toolTag = req.tools && req.tools.length > 0 ? loaded.spec.template?.toolCallTag : undefined;
+    // Output that may be a call is held back from the stream until it is decided (Ollama's way).
+    const parser = toolTag === undefined ? undefined : new ToolCallParser(toolTag);
+    const toolCalls: ToolCall[] = [];
+    let content = '';
+    const take = (parsed: { content: string; calls: ToolCall[] }) => {
+      content += parsed.content;
+      if (parsed.content) req.onText?.(parsed.content);
+      if (parsed.calls.length > 0) {
+        toolCalls.push(...parsed.calls);
+        req.onToolCalls?.(parsed.calls);
+      }
+    };
+    const onText = parser ? (text: string) => take(parser.push(text)) : req.onText;
     if (req.suffix && !slot.completion.infillSupported) {
       throw invalidRequest(`model "${loaded.spec.name}" does not support insert (suffix)`, 'suffix_unsupported');
     }
@@ -141,7 +162,7 @@ export class InferenceService {
         firstTokenAt ??= performance.now();
         generated.push(...tokens);
       },
-      onTextChunk: req.onText,
+      onTextChunk: onText,
     };
     let result;
     if (req.suffix) {
@@ -149,11 +170,13 @@ export class InferenceService {
     } else {
       result = await slot.completion.generateCompletionWithMeta(prompt.tokens, common);
     }
+    if (parser) take(parser.finish());
     const ended = performance.now();
     const firstAt = firstTokenAt ?? ended;
     return {
       model: loaded.spec.name,
-      text: result.response,
+      text: parser ? content : result.response,
+      toolCalls,
       doneReason: result.metadata.stopReason === 'maxTokens' ? 'length' : 'stop',
       aborted: req.signal?.aborted ?? false,
       promptEvalCount: loaded.promptTokenCount(prompt.tokens),

@@ -6,6 +6,10 @@ export interface ChatMessage {
   role: 'system' | 'user' | 'assistant' | 'tool';
   content: string;
   images?: string[];
+  /** An assistant turn's calls, as Ollama's API carries them (arguments an object). */
+  tool_calls?: Array<{ function: { name: string; arguments: Record<string, unknown> } }>;
+  /** A tool turn: the function whose result `content` is. */
+  tool_name?: string;
 }
 
 /** What to prompt the model with: a conversation, or a single prompt as /api/generate takes it. */
@@ -24,7 +28,7 @@ export interface RenderedPrompt {
  * otherwise the GGUF's own chat template is applied through node-llama-cpp's chat wrapper.
  * `raw` prompts are tokenized as they are.
  */
-export function renderPrompt(loaded: LoadedModel, input: PromptInput): RenderedPrompt {
+export function renderPrompt(loaded: LoadedModel, input: PromptInput, tools?: unknown[]): RenderedPrompt {
   const { spec, model } = loaded;
   if (input.kind === 'prompt' && input.raw) {
     return { tokens: [...(input.context ?? []), ...model.tokenize(input.prompt, true)] as Token[], stopTriggers: [] };
@@ -40,7 +44,7 @@ export function renderPrompt(loaded: LoadedModel, input: PromptInput): RenderedP
       : messages;
   const context = input.kind === 'prompt' ? (input.context ?? []) : [];
   if (template) {
-    const text = renderGoTemplate(template, withSystem);
+    const text = renderGoTemplate(template, withSystem, tools);
     return { tokens: [...context, ...model.tokenize(text, true)] as Token[], stopTriggers: [] };
   }
   const history: ChatHistoryItem[] = withSystem.map((m) =>
@@ -60,13 +64,17 @@ export function renderPrompt(loaded: LoadedModel, input: PromptInput): RenderedP
 
 /**
  * Ollama templates either iterate `.Messages` or describe one turn with `.System`, `.Prompt`
- * and `.Response`; the latter is rendered once per user turn and concatenated.
+ * and `.Response`; the latter is rendered once per user turn and concatenated. `.Tools` holds the
+ * request's tools as sent (each prints as its JSON); a message's `.ToolCalls` and `.ToolName`
+ * are its `tool_calls` and `tool_name`.
  */
-function renderGoTemplate(template: GoTemplate, messages: ChatMessage[]): string {
+export function renderGoTemplate(template: GoTemplate, messages: ChatMessage[], tools?: unknown[]): string {
   const system = messages.filter((m) => m.role === 'system').map((m) => m.content).join('\n\n');
+  const Tools = tools && tools.length > 0 ? tools : undefined;
   if (template.usesMessages) {
     const last = [...messages].reverse().find((m) => m.role === 'user');
-    return template.render({ System: system, Messages: messages.map((m) => ({ Role: m.role, Content: m.content })), Prompt: last?.content ?? '', Response: '' });
+    const Messages = messages.map((m) => ({ Role: m.role, Content: m.content, ToolCalls: m.tool_calls, ToolName: m.tool_name }));
+    return template.render({ System: system, Messages, Tools, Prompt: last?.content ?? '', Response: '' });
   }
   let out = '';
   let first = true;
@@ -76,9 +84,9 @@ function renderGoTemplate(template: GoTemplate, messages: ChatMessage[]): string
     if (m.role !== 'user') continue;
     const next = turns[i + 1];
     const response = next?.role === 'assistant' ? next.content : '';
-    out += template.render({ System: first ? system : '', Prompt: m.content, Response: response });
+    out += template.render({ System: first ? system : '', Tools: first ? Tools : undefined, Prompt: m.content, Response: response });
     first = false;
   }
-  if (first) out = template.render({ System: system, Prompt: '', Response: '' });
+  if (first) out = template.render({ System: system, Tools, Prompt: '', Response: '' });
   return out;
 }
