@@ -8,6 +8,7 @@ import type { Keys } from '../domain/keys.js';
 import type { Ledger } from '../domain/ledger.js';
 import type { ModelMetadata } from '../domain/model-metadata.js';
 import type { Workspaces } from '../domain/workspaces.js';
+import type { WorkspaceBlobs } from '../domain/workspace-blobs.js';
 import type { Datasets } from '../finetune/datasets.js';
 import type { FinetuneService } from '../finetune/service.js';
 import type { BackendClient } from '../backend/backend-client.js';
@@ -41,6 +42,7 @@ import { createOllamaProbeRouter } from './ollama/probe.js';
 import { createOllamaModelsRouter } from './ollama/models.js';
 import { createOllamaInferenceRouter } from './ollama/inference.js';
 import { createOllamaManageRouter } from './ollama/manage.js';
+import { blobUploadGate } from './ollama/blob-upload.js';
 import { createAdminRouter } from './admin/index.js';
 import { adminTokenCheck, requireAdmin } from './admin/admin-auth.js';
 import { routeContractDifferences } from './route-check.js';
@@ -53,12 +55,13 @@ export interface GatewayDeps {
   keys: Keys;
   ledger: Ledger;
   metadata: ModelMetadata;
+  blobs: WorkspaceBlobs;
   datasets: Datasets;
   finetune: FinetuneService;
   chat: BackendClient;
   health: HealthDeps;
   adminToken: string;
-  limits: { maxBodyBytes: number; heartbeatMs: number; maxDatasetBytes: number; maxUploads: number; maxMessages: number; maxTokens: number; maxContext: number };
+  limits: { maxBodyBytes: number; heartbeatMs: number; maxDatasetBytes: number; maxUploads: number; maxMessages: number; maxTokens: number; maxContext: number; maxBlobBytes: number; blobQuotaBytes: number };
   /** The daemon's root as clients reach it, named as the server in the served contract; '' for none. */
   publicBaseUrl: string;
   /** Validate responses against the contract too (development and tests). */
@@ -134,8 +137,9 @@ export function createGatewayApp(deps: GatewayDeps): Express {
       maxUploads: deps.limits.maxUploads,
       parse: json(Math.max(deps.limits.maxBodyBytes, 2 * deps.limits.maxDatasetBytes + 65_536)),
     }),
-    // An Ollama blob is the raw file, streamed on to the backend by its handler, never parsed.
-    ollamaBlobUpload: (_req, _res, next) => next(),
+    // An Ollama blob is the raw file, streamed on to the backend by its handler, never parsed;
+    // its places are taken before that (src/api/ollama/blob-upload.ts).
+    ollamaBlobUpload: blobUploadGate({ uploads: new ConcurrencyLimiter() }),
   };
   const body: RequestHandler = (req, res, next) => (bodies[res.locals.operation!.operationId] ?? jsonBody)(req, res, next);
   cacheValidatorRouteMatchers();
@@ -195,7 +199,7 @@ export function createGatewayApp(deps: GatewayDeps): Express {
       createOllamaProbeRouter(),
       createOllamaModelsRouter({ chat, metadata }),
       createOllamaInferenceRouter({ chat, bounds: { maxTokens: deps.limits.maxTokens, maxContext: deps.limits.maxContext } }),
-      createOllamaManageRouter({ chat, metadata }),
+      createOllamaManageRouter({ chat, metadata, blobs: deps.blobs, blobBounds: { maxBlobBytes: deps.limits.maxBlobBytes, quotaBytes: deps.limits.blobQuotaBytes } }),
     ],
   };
   for (const { prefix } of SURFACES) {

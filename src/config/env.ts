@@ -45,6 +45,8 @@ export const envVars: readonly EnvVar[] = Object.freeze([
   override('limits.backend_slots'),
   override('limits.max_waiting'),
   override('limits.max_waiting_per_workspace'),
+  override('limits.max_blob'),
+  override('limits.blob_quota_per_workspace'),
   override('finetune.threads'),
   override('dev.validate_responses'),
 ]);

@@ -105,6 +105,10 @@ export interface LimitsConfig {
   readonly maxWaiting: number;
   /** Inference calls one workspace may have waiting for a backend slot. */
   readonly maxWaitingPerWorkspace: number;
+  /** Bytes of one blob uploaded on /ollama. */
+  readonly maxBlob: number;
+  /** Bytes of blobs one workspace may upload on /ollama, all together. */
+  readonly blobQuotaPerWorkspace: number;
 }
 
 export interface FinetuneConfig {
@@ -249,6 +253,15 @@ export const configSchema = Object.freeze([
   // Each workspace is first bounded by its plan's max_concurrent (16 at most by default); this
   // bounds a plan the operator raised.
   field('limits.max_waiting_per_workspace', integer({ min: 1, max: 100_000 }), 64, 'Inference calls one workspace may have waiting for a backend slot; more get 503 backend_busy'),
+  // The largest single GGUF a home server runs: a 70B model at Q6_K is ~58 GB; larger models
+  // come split in shards (gguf-split), each its own blob. At 1 Gbit/s, 64 GB takes ~9 minutes:
+  // limits.receive_timeout bounds the upload too.
+  field('limits.max_blob', size({ min: 1024, max: 1024 ** 4 }), '64gb',
+    'Largest blob a workspace may upload on /ollama (POST /ollama/api/blobs, a model\'s GGUF); a larger one gets 413 blob_too_large. The upload must also arrive within limits.receive_timeout'),
+  // Two of the largest blobs, or a handful of 7B–13B models: room to bring one's own models,
+  // while no one workspace fills the backend's disk alone.
+  field('limits.blob_quota_per_workspace', size({ min: 1024, max: 1024 ** 4 }), '128gb',
+    'Bytes of blobs one workspace may upload on /ollama, all together (a digest counts once); past it an upload gets 413 blob_quota_exceeded. Deleting models does not give quota back'),
 
   // A LoRA run on a home GPU wants thousands of examples, not millions; 32 MB of text is ~8 M tokens.
   field('finetune.max_dataset_bytes', size({ min: 1024, max: 1024 ** 3 }), '32mb', 'Largest fine-tuning dataset (its records as JSON lines)'),

@@ -173,7 +173,7 @@ async function startOnLockedDataDir(
     finetune,
     adminToken: secrets.adminToken,
     health: { backend: () => backend.info(), databaseOk: () => databaseAnswers(stores), startedAt },
-    limits: { maxBodyBytes: config.limits.maxBody, heartbeatMs: config.limits.streamHeartbeat, maxDatasetBytes: config.finetune.maxDatasetBytes, maxUploads: config.finetune.maxUploads, maxMessages: config.limits.maxMessages, maxTokens: config.limits.maxTokens, maxContext: config.limits.maxContext },
+    limits: { maxBodyBytes: config.limits.maxBody, heartbeatMs: config.limits.streamHeartbeat, maxDatasetBytes: config.finetune.maxDatasetBytes, maxUploads: config.finetune.maxUploads, maxMessages: config.limits.maxMessages, maxTokens: config.limits.maxTokens, maxContext: config.limits.maxContext, maxBlobBytes: config.limits.maxBlob, blobQuotaBytes: config.limits.blobQuotaPerWorkspace },
     publicBaseUrl: config.publicBaseUrl,
     validateResponses: config.dev.validateResponses,
     admission: new FairQueue({

@@ -10,6 +10,7 @@ import { Keys } from '../domain/keys.js';
 import { Ledger } from '../domain/ledger.js';
 import { ModelMetadata } from '../domain/model-metadata.js';
 import { Workspaces } from '../domain/workspaces.js';
+import { WorkspaceBlobs } from '../domain/workspace-blobs.js';
 import { Datasets } from '../finetune/datasets.js';
 import { Jobs } from '../finetune/jobs.js';
 
@@ -21,6 +22,8 @@ export interface Stores {
   keys: Keys;
   ledger: Ledger;
   metadata: ModelMetadata;
+  /** What each workspace has uploaded to the backend's blob store (its limits.blob_quota_per_workspace). */
+  blobs: WorkspaceBlobs;
   datasets: Datasets;
   jobs: Jobs;
   close(): void;
@@ -37,6 +40,7 @@ export function openStores(config: HearthConfig, serverSecret: Buffer, clock: Cl
   const ledger = new Ledger(db, { clock, timeZone: config.timezone });
   const metadata = new ModelMetadata(db, () => clock.now());
   const jobs = new Jobs(db, clock);
+  const blobs = new WorkspaceBlobs(db, clock);
   const datasets = new Datasets(
     db,
     join(config.dataDir, 'datasets'),
@@ -51,6 +55,7 @@ export function openStores(config: HearthConfig, serverSecret: Buffer, clock: Cl
     keys,
     ledger,
     metadata,
+    blobs,
     datasets,
     jobs,
     close() {

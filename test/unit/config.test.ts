@@ -89,6 +89,8 @@ const defaults: HearthConfig = {
     backendSlots: 0,
     maxWaiting: 256,
     maxWaitingPerWorkspace: 64,
+    maxBlob: 64 * 1024 ** 3,
+    blobQuotaPerWorkspace: 128 * 1024 ** 3,
   },
   finetune: { maxDatasetBytes: 32 * 1024 * 1024, maxDatasetRecords: 100_000, datasetQuota: 256 * 1024 * 1024, maxUploads: 2, trainer: 'llamacpp', python: 'python3', hfModelsDir: '', concurrency: 1, maxQueued: 32, maxQueuedPerWorkspace: 8, maxStartDelay: 168 * 3600_000, threads: 0, stopTimeout: 5000 },
   secrets: { store: 'file' },
@@ -381,6 +383,8 @@ describe('config invalid values name their key', () => {
     'limits.backend_slots': -1,
     'limits.max_waiting': 0,
     'limits.max_waiting_per_workspace': 'lots',
+    'limits.max_blob': '2048gb',
+    'limits.blob_quota_per_workspace': '512b',
     'secrets.store': 'vault',
   };
 

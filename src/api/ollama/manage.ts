@@ -4,7 +4,9 @@ import type { BackendClient } from '../../backend/backend-client.js';
 import type { ModelMetadata } from '../../domain/model-metadata.js';
 import { clientGoneSignal } from '../../http/lifecycle.js';
 import { served, streamStarted } from '../../gateway/guard.js';
+import type { WorkspaceBlobs } from '../../domain/workspace-blobs.js';
 import { backendFailure, isNdjson, modelNotFound, ndjsonLines, requireVisible } from './relay.js';
+import { blobAllowance, ByteLimit, refusalBeforeReading, type BlobBounds } from './blob-upload.js';
 
 // The model-changing routes (scope local_model_access): a workspace acts only on what it owns.
 // A model it creates or copies becomes its own (model metadata `owner`, as a fine-tune it
@@ -29,7 +31,7 @@ function refuse(verb: 'pull' | 'push') {
   };
 }
 
-export function createOllamaManageRouter({ chat, metadata }: { chat: BackendClient; metadata: ModelMetadata }): Router {
+export function createOllamaManageRouter({ chat, metadata, blobs, blobBounds }: { chat: BackendClient; metadata: ModelMetadata; blobs: WorkspaceBlobs; blobBounds: BlobBounds }): Router {
   const router = Router();
   const workspaceOf = (res: Response) => res.locals.principal!.workspaceId as string;
 
@@ -121,10 +123,31 @@ export function createOllamaManageRouter({ chat, metadata }: { chat: BackendClie
     res.status(upstream.ok ? 200 : 404).end();
   });
 
+  // Gated before this (blob-upload.ts: one upload per workspace); here, before a byte is read,
+  // the size and the workspace's quota, then the body is counted as it streams.
   router.post('/api/blobs/:digest', async (req, res) => {
+    const workspaceId = workspaceOf(res);
+    const digest = req.params.digest!;
     const length = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
-    const r = await chat.putBlob(req.params.digest!, req, length, clientGoneSignal(res));
+    const allowance = blobAllowance(blobBounds, { usedBytes: blobs.usedBytes(workspaceId), held: blobs.holds(workspaceId, digest) });
+    const refusal = refusalBeforeReading(allowance, length);
+    if (refusal !== undefined) throw refusal;
+    const body = new ByteLimit(allowance.limit, () => allowance.refuse());
+    // Not pipeline(): a cut body must leave the request (and its socket) open for the 413.
+    req.pipe(body);
+    body.on('error', () => {
+      req.unpipe(body);
+      req.pause();
+    });
+    let r: Awaited<ReturnType<BackendClient['putBlob']>>;
+    try {
+      r = await chat.putBlob(digest, body, length, clientGoneSignal(res));
+    } catch (err) {
+      throw body.exceeded ?? err;
+    }
+    if (body.exceeded !== undefined) throw body.exceeded;
     if (r.status >= 200 && r.status < 300) {
+      blobs.record(workspaceId, digest, body.bytes);
       res.status(201).end();
       return;
     }
