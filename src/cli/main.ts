@@ -18,7 +18,7 @@ const commands: Record<string, Command> = {
   init: { summary: 'create the data dir, server secret, database and admin token (printed here, once)', run: admin('init') },
   workspaces: { summary: 'workspaces create NAME --plan PLAN [--credits N] | workspaces set NAME [--plan P] [--credits N|plan] | workspaces list', run: admin('workspaces') },
   keys: { summary: 'keys create --workspace W [--plan P] [--name N] [--scopes a,b] [--expires ISO] | keys list [--workspace W] | keys revoke ID | keys rotate ID', run: admin('keys') },
-  plans: { summary: 'plans list | plans set PLAN [--credits N|unlimited] [--rpm N] [--max-concurrent N] [--scopes a,b]', run: admin('plans') },
+  plans: { summary: 'plans list | plans set PLAN [--credits N|unlimited] [--rpm N] [--max-concurrent N] [--weight W] [--scopes a,b]', run: admin('plans') },
   usage: { summary: 'usage [--workspace W] [--period YYYY-MM]: credits used and left per workspace', run: admin('usage') },
   endpoints: { summary: 'endpoints list | endpoints set "POST /chat" --credits N (credit costs)', run: admin('endpoints') },
   engine: {
