@@ -2,9 +2,10 @@ import { Router } from 'express';
 
 /**
  * The Ollama API version /ollama answers: Ollama's numbering, not Hearth's (0.1.x), since its
- * clients compare it to Ollama releases and may gate newer fields on it; 0.9.0 is the release whose API this surface passes through in full (tools and
- * tool calls in streams, `format` as a JSON schema, `/api/embed`, `think`), so no client holds a
- * feature back or sends one the surface lacks.
+ * clients compare it to Ollama releases and may gate newer fields on it; 0.9.0 is the release
+ * whose API this surface passes through in full (tools and tool calls in streams, `format` as a
+ * JSON schema, `/api/embed`, `think`), so no client holds a feature back or sends one the
+ * surface lacks.
  */
 export const OLLAMA_API_VERSION = '0.9.0';
 
