@@ -187,3 +187,19 @@ declare module 'express-serve-static-core' {
 export function waive(res: Response): void {
   res.locals.meter?.waive();
 }
+
+/**
+ * Reports a stream's tokens as it goes, so that a long stream weighs on its workspace while it
+ * runs: each text piece one written token (the backend streams them one by one), and at the end
+ * the prompt and whatever the backend's totals add.
+ */
+export function streamTokenCounter(res: Response) {
+  let counted = 0;
+  return {
+    piece: () => {
+      counted++;
+      tokensServed(res, 0, 1);
+    },
+    done: (c: { promptTokens: number; completionTokens: number }) => tokensServed(res, c.promptTokens, Math.max(0, c.completionTokens - counted)),
+  };
+}

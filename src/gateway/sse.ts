@@ -1,19 +1,20 @@
 import type { Response } from 'express';
 import type { HearthError } from '../errors.js';
-import { errorBody } from './errors.js';
+import { streamErrorOf } from './errors.js';
 import { served, streamStarted } from './guard.js';
 
 /**
- * The /api/v1/chat/stream event stream: `data: {"token": …}` events, a final `data: {"done":
- * true, …}`, then `data: [DONE]`. Until the first token, comment heartbeats keep proxies and
- * clients from timing out while the prompt is processed. The call is charged once the first
- * token (or the end) is out: a stream that fails before it costs nothing.
+ * A server-sent event stream as the gateway's surfaces send one: the headers that keep proxies
+ * from buffering it, and, until the first event, comment heartbeats (which every SSE client
+ * skips) so that proxies and clients do not time out while the prompt is processed. The call is
+ * metered as a stream: charged at its first event (`served`), so one that fails or is abandoned
+ * before it costs nothing.
  */
-export class SseStream {
+export class EventStream {
   private heartbeat?: NodeJS.Timeout;
 
   constructor(
-    private readonly res: Response,
+    protected readonly res: Response,
     heartbeatMs: number,
   ) {
     streamStarted(res);
@@ -30,23 +31,17 @@ export class SseStream {
     return !this.res.destroyed && !this.res.writableEnded;
   }
 
-  token(text: string): void {
+  /** One `data:` event; the first one charges the call. */
+  protected event(data: unknown): void {
     this.stopHeartbeat();
-    this.write(`data: ${JSON.stringify({ token: text })}\n\n`);
+    this.write(`data: ${JSON.stringify(data)}\n\n`);
     served(this.res);
   }
 
-  done(final: Record<string, unknown>): void {
+  /** `data: [DONE]`, then the end of the response. */
+  protected finish(): void {
     this.stopHeartbeat();
-    served(this.res);
-    this.write(`data: ${JSON.stringify({ done: true, ...final })}\n\n`);
     this.write('data: [DONE]\n\n');
-    if (this.open) this.res.end();
-  }
-
-  error(e: HearthError): void {
-    this.stopHeartbeat();
-    this.write(`event: error\ndata: ${JSON.stringify(errorBody(e))}\n\n`);
     if (this.open) this.res.end();
   }
 
@@ -54,12 +49,33 @@ export class SseStream {
     this.stopHeartbeat();
   }
 
-  private stopHeartbeat(): void {
+  protected stopHeartbeat(): void {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
   }
 
-  private write(chunk: string): void {
+  protected write(chunk: string): void {
     if (this.open) this.res.write(chunk);
+  }
+}
+
+/**
+ * The /api/v1/chat/stream event stream: `data: {"token": …}` events, a final `data: {"done":
+ * true, …}`, then `data: [DONE]`.
+ */
+export class SseStream extends EventStream {
+  token(text: string): void {
+    this.event({ token: text });
+  }
+
+  done(final: Record<string, unknown>): void {
+    this.event({ done: true, ...final });
+    this.finish();
+  }
+
+  error(e: HearthError): void {
+    this.stopHeartbeat();
+    this.write(streamErrorOf.hearth(e));
+    if (this.open) this.res.end();
   }
 }

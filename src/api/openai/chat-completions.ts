@@ -1,4 +1,4 @@
-import { Router, type Response } from 'express';
+import { Router } from 'express';
 import { HearthError } from '../../errors.js';
 import type { BackendClient } from '../../backend/backend-client.js';
 import type { Completion } from '../../backend/inference.js';
@@ -6,7 +6,7 @@ import { applyModelDefaults } from '../../gateway/model-settings.js';
 import { tokensServed } from '../../gateway/guard.js';
 import { clientGoneSignal } from '../../http/lifecycle.js';
 import { newId } from '../v1/chat.js';
-import { OpenAiEventStream } from './event-stream.js';
+import { relayChunks } from './event-stream.js';
 import {
   finishReasonOf,
   imageMessageIndex,
@@ -36,20 +36,6 @@ export interface OpenAiRouterDeps {
 export async function modelLacks(chat: BackendClient, model: string, capability: string): Promise<boolean> {
   const capabilities = ((await chat.show(model)) as { capabilities?: unknown }).capabilities;
   return Array.isArray(capabilities) && !capabilities.includes(capability);
-}
-
-export const streamCutShort = () => new HearthError('unavailable', 'the model backend ended the stream before its end', { code: 'backend_unavailable', retryAfterS: 5 });
-
-/** Reports the tokens a stream has been served as it goes: each piece one, the rest at the end. */
-export function streamTokenCounter(res: Response) {
-  let counted = 0;
-  return {
-    piece: () => {
-      counted++;
-      tokensServed(res, 0, 1);
-    },
-    done: (c: Completion) => tokensServed(res, c.promptTokens, Math.max(0, c.completionTokens - counted)),
-  };
 }
 
 /**
@@ -116,35 +102,16 @@ export function createChatCompletionsRouter({ chat, heartbeatMs, maxMessages, ma
     const usage = includeUsage(body);
     const chunk = (choices: unknown[], extra: Record<string, unknown> = usage ? { usage: null } : {}) => ({ id, object: 'chat.completion.chunk', created, model: body.model, choices, ...extra });
     const choice = (delta: Record<string, unknown>, finish: string | null = null) => ({ index: 0, delta, logprobs: null, finish_reason: finish });
-    const stream = new OpenAiEventStream(res, heartbeatMs);
-    const count = streamTokenCounter(res);
-    let started = false;
-    // The role comes first, once: clients that accumulate deltas need it before anything else.
-    const start = () => {
-      if (!started) stream.send(chunk([choice({ role: 'assistant', content: '' })]));
-      started = true;
-    };
-    try {
-      for await (const event of events) {
-        if (!stream.open) break;
-        start();
-        if (event.type === 'token') {
-          count.piece();
-          stream.send(chunk([choice({ content: event.text })]));
-          continue;
-        }
-        const c = event.completion;
-        count.done(c);
-        if (c.toolCalls) stream.send(chunk([choice({ tool_calls: toolCallDeltas(toOpenAiToolCalls(c.toolCalls, callId)) })]));
-        stream.send(chunk([choice({}, finishReasonOf(c))]));
-        if (usage) stream.send(chunk([], { usage: usageOf(c) }));
-        stream.end();
-      }
-    } finally {
-      stream.close();
-    }
-    // The backend's stream ended without its totals: the client is told, not left waiting.
-    if (stream.open) throw streamCutShort();
+    await relayChunks(res, heartbeatMs, events, {
+      // The role comes first, once: clients that accumulate deltas need it before anything else.
+      start: chunk([choice({ role: 'assistant', content: '' })]),
+      token: (text) => chunk([choice({ content: text })]),
+      done: (c) => [
+        ...(c.toolCalls ? [chunk([choice({ tool_calls: toolCallDeltas(toOpenAiToolCalls(c.toolCalls, callId)) })])] : []),
+        chunk([choice({}, finishReasonOf(c))]),
+        ...(usage ? [chunk([], { usage: usageOf(c) })] : []),
+      ],
+    });
   });
   return router;
 }

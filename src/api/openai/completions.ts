@@ -5,8 +5,7 @@ import { applyModelDefaults } from '../../gateway/model-settings.js';
 import { tokensServed } from '../../gateway/guard.js';
 import { clientGoneSignal } from '../../http/lifecycle.js';
 import { newId } from '../v1/chat.js';
-import { streamCutShort, streamTokenCounter } from './chat-completions.js';
-import { OpenAiEventStream } from './event-stream.js';
+import { relayChunks } from './event-stream.js';
 import { boundedSamplingOf, includeUsage, usageOf, withParam, type OpenAiSamplingBody } from './translate.js';
 
 interface CompletionBody extends OpenAiSamplingBody {
@@ -47,26 +46,10 @@ export function createCompletionsRouter({ chat, heartbeatMs, maxTokens }: { chat
     }
     const usage = includeUsage(body);
     const chunk = (choices: unknown[], extra: Record<string, unknown> = usage ? { usage: null } : {}) => ({ id, object: 'text_completion', created, model: body.model, choices, ...extra });
-    const stream = new OpenAiEventStream(res, heartbeatMs);
-    const count = streamTokenCounter(res);
-    try {
-      for await (const event of events) {
-        if (!stream.open) break;
-        if (event.type === 'token') {
-          count.piece();
-          stream.send(chunk([choice(event.text, null)]));
-          continue;
-        }
-        const c = event.completion;
-        count.done(c);
-        stream.send(chunk([choice('', c.finishReason)]));
-        if (usage) stream.send(chunk([], { usage: usageOf(c) }));
-        stream.end();
-      }
-    } finally {
-      stream.close();
-    }
-    if (stream.open) throw streamCutShort();
+    await relayChunks(res, heartbeatMs, events, {
+      token: (text) => chunk([choice(text, null)]),
+      done: (c) => [chunk([choice('', c.finishReason)]), ...(usage ? [chunk([], { usage: usageOf(c) })] : [])],
+    });
   });
   return router;
 }

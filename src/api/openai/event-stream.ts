@@ -1,57 +1,62 @@
 import type { Response } from 'express';
-import { served, streamStarted } from '../../gateway/guard.js';
+import { HearthError } from '../../errors.js';
+import type { Completion, StreamEvent } from '../../backend/inference.js';
+import { streamTokenCounter } from '../../gateway/guard.js';
+import { EventStream } from '../../gateway/sse.js';
 
 /**
- * A stream as OpenAI sends one: `data: {chunk}` events, then `data: [DONE]`. Until the first
- * chunk, comment heartbeats (which OpenAI's SDKs skip) keep proxies from timing out while the
- * prompt is processed. The call is charged at the first chunk (`served`): a stream that fails
- * or is abandoned before it costs nothing. An error after the headers went out is the error
- * middleware's to send, in OpenAI's framing (a `data: {"error": …}` event), before it closes.
+ * A stream as OpenAI sends one: `data: {chunk}` events, then `data: [DONE]` (headers,
+ * heartbeats and metering are the gateway's EventStream). An error after the headers went out
+ * is the error middleware's to send, in OpenAI's framing (a `data: {"error": …}` event), before
+ * it closes.
  */
-export class OpenAiEventStream {
-  private heartbeat?: NodeJS.Timeout;
-
-  constructor(
-    private readonly res: Response,
-    heartbeatMs: number,
-  ) {
-    streamStarted(res);
-    res.status(200);
-    res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
-    res.setHeader('Cache-Control', 'no-cache');
-    res.setHeader('X-Accel-Buffering', 'no');
-    res.flushHeaders();
-    this.heartbeat = setInterval(() => this.write(': ping\n\n'), heartbeatMs);
-    this.heartbeat.unref();
-  }
-
-  get open(): boolean {
-    return !this.res.destroyed && !this.res.writableEnded;
-  }
-
+class OpenAiEventStream extends EventStream {
   /** One chunk; the first one charges the call. */
   send(chunk: unknown): void {
-    this.stopHeartbeat();
-    this.write(`data: ${JSON.stringify(chunk)}\n\n`);
-    served(this.res);
+    this.event(chunk);
   }
 
   end(): void {
-    this.stopHeartbeat();
-    this.write('data: [DONE]\n\n');
-    if (this.open) this.res.end();
+    this.finish();
   }
+}
 
-  close(): void {
-    this.stopHeartbeat();
-  }
+export const streamCutShort = () => new HearthError('unavailable', 'the model backend ended the stream before its end', { code: 'backend_unavailable', retryAfterS: 5 });
 
-  private stopHeartbeat(): void {
-    if (this.heartbeat) clearInterval(this.heartbeat);
-    this.heartbeat = undefined;
-  }
+/** How one endpoint's chunks look: an opening chunk if it has one, one per text piece, the closing ones. */
+export interface ChunkRenderer {
+  start?: unknown;
+  token(text: string): unknown;
+  done(c: Completion): unknown[];
+}
 
-  private write(chunk: string): void {
-    if (this.open) this.res.write(chunk);
+/**
+ * Relays the backend's stream as OpenAI's chunks, reporting the tokens served as they go. A
+ * backend stream that ends without its totals is an error the client is told of, not a stream
+ * left waiting.
+ */
+export async function relayChunks(res: Response, heartbeatMs: number, events: AsyncIterable<StreamEvent>, render: ChunkRenderer): Promise<void> {
+  const stream = new OpenAiEventStream(res, heartbeatMs);
+  const count = streamTokenCounter(res);
+  let started = render.start === undefined;
+  try {
+    for await (const event of events) {
+      if (!stream.open) break;
+      if (!started) {
+        stream.send(render.start);
+        started = true;
+      }
+      if (event.type === 'token') {
+        count.piece();
+        stream.send(render.token(event.text));
+        continue;
+      }
+      count.done(event.completion);
+      for (const chunk of render.done(event.completion)) stream.send(chunk);
+      stream.end();
+    }
+  } finally {
+    stream.close();
   }
+  if (stream.open) throw streamCutShort();
 }

@@ -6,7 +6,7 @@ import type { ChatMessage, Completion, Sampling } from '../../backend/inference.
 import { applyModelDefaults } from '../../gateway/model-settings.js';
 import { SseStream } from '../../gateway/sse.js';
 import { toHearthError } from '../../http/error-mapping.js';
-import { tokensServed } from '../../gateway/guard.js';
+import { streamTokenCounter, tokensServed } from '../../gateway/guard.js';
 
 export interface ChatBody extends Sampling {
   model: string;
@@ -49,17 +49,11 @@ export function createChatRouter({ chat, heartbeatMs }: ChatRouterDeps): Router 
     applyModelDefaults(req.body as Record<string, unknown>, res.locals.model);
     const events = await chat.openChatStream(body.model, body.messages, body, clientGoneSignal(res));
     const sse = new SseStream(res, heartbeatMs);
-    // Each token event is one token written (the backend streams them one by one), counted as it
-    // goes so that a long stream weighs on its workspace while it runs; the totals settle the rest.
-    let written = 0;
+    const count = streamTokenCounter(res);
     try {
       for await (const event of events) {
-        if (event.type === 'token') {
-          written++;
-          tokensServed(res, 0, 1);
-        } else {
-          tokensServed(res, event.completion.promptTokens, Math.max(0, event.completion.completionTokens - written));
-        }
+        if (event.type === 'token') count.piece();
+        else count.done(event.completion);
         if (!sse.open) break;
         if (event.type === 'token') sse.token(event.text);
         else sse.done({ finish_reason: event.completion.finishReason, usage: usageOf(event.completion) });
