@@ -26,6 +26,24 @@ export class ConcurrencyLimiter {
     };
   }
 
+  /**
+   * Takes a place under each of `places` in order (e.g. the workspace's, then the server's), or
+   * none: a refusal gives back those already taken and throws. The returned function gives all
+   * of them back (once).
+   */
+  acquireAll(places: ReadonlyArray<{ key: string; limit: number; refuse: (inFlight: number) => HearthError }>): () => void {
+    const taken: Array<() => void> = [];
+    try {
+      for (const p of places) taken.push(this.acquire(p.key, p.limit, p.refuse));
+    } catch (err) {
+      for (const release of taken) release();
+      throw err;
+    }
+    return () => {
+      for (const release of taken) release();
+    };
+  }
+
   /** Places taken under a key (tests, metrics). */
   count(key: string): number {
     return this.inFlight.get(key) ?? 0;

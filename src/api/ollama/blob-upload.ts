@@ -96,22 +96,15 @@ export class ByteLimit extends Transform {
 export function blobUploadGate({ uploads, maxUploads = MAX_BLOB_UPLOADS }: { uploads: ConcurrencyLimiter; maxUploads?: number }): RequestHandler {
   return (_req, res, next) => {
     const workspaceId = res.locals.principal!.workspaceId;
-    const mine = uploads.acquire(
-      `blob:${workspaceId}`,
-      1,
-      () => new HearthError('rate_limited', 'this workspace is already uploading a blob: send the next one when it is stored', { code: 'blob_upload_in_progress', retryAfterS: 5 }),
-    );
-    let all: () => void;
-    try {
-      all = uploads.acquire('blob:*', maxUploads, (n) => unavailable(`the server is receiving ${n} blob uploads, as many as it takes at once; retry shortly`, 5, 'blob_uploads_busy'));
-    } catch (err) {
-      mine();
-      throw err;
-    }
-    res.on('close', () => {
-      mine();
-      all();
-    });
+    const release = uploads.acquireAll([
+      {
+        key: `blob:${workspaceId}`,
+        limit: 1,
+        refuse: () => new HearthError('rate_limited', 'this workspace is already uploading a blob: send the next one when it is stored', { code: 'blob_upload_in_progress', retryAfterS: 5 }),
+      },
+      { key: 'blob:*', limit: maxUploads, refuse: (n) => unavailable(`the server is receiving ${n} blob uploads, as many as it takes at once; retry shortly`, 5, 'blob_uploads_busy') },
+    ]);
+    res.on('close', release);
     next();
   };
 }

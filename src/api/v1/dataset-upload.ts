@@ -23,22 +23,19 @@ export function datasetUploadGate({ datasets, uploads, maxUploads, parse }: Uplo
   return (req, res, next) => {
     const workspaceId = res.locals.principal!.workspaceId;
     datasets.assertRoom(workspaceId);
-    const mine = uploads.acquire(
-      `upload:${workspaceId}`,
-      1,
-      () => new HearthError('rate_limited', 'this workspace is already uploading a dataset: send the next one when it is stored', { code: 'upload_in_progress', retryAfterS: 5 }),
-    );
-    let all: () => void;
-    try {
-      all = uploads.acquire('upload:*', maxUploads, (n) => unavailable(`the server is receiving ${n} dataset uploads, as many as it takes at once (finetune.max_uploads); retry shortly`, 5, 'uploads_busy'));
-    } catch (err) {
-      mine();
-      throw err;
-    }
-    res.on('close', () => {
-      mine();
-      all();
-    });
+    const release = uploads.acquireAll([
+      {
+        key: `upload:${workspaceId}`,
+        limit: 1,
+        refuse: () => new HearthError('rate_limited', 'this workspace is already uploading a dataset: send the next one when it is stored', { code: 'upload_in_progress', retryAfterS: 5 }),
+      },
+      {
+        key: 'upload:*',
+        limit: maxUploads,
+        refuse: (n) => unavailable(`the server is receiving ${n} dataset uploads, as many as it takes at once (finetune.max_uploads); retry shortly`, 5, 'uploads_busy'),
+      },
+    ]);
+    res.on('close', release);
     parse(req, res, next);
   };
 }
