@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import { HearthError } from '../errors.js';
-import type { Keys } from '../domain/keys.js';
+import type { Keys, VerifyResult } from '../domain/keys.js';
 import { RateLimiter } from './rate-limiter.js';
 import type { Principal } from './principal.js';
 
@@ -17,6 +17,22 @@ const refusal: Record<string, string> = {
  * Verifies the key (X-API-Key or Authorization: Bearer), applies the key's per-minute rate
  * limit and sets the X-RateLimit-* headers every authenticated response carries.
  */
+/** The caller a verified key makes: its key, its workspace, and what the workspace's plan allows. */
+export function principalOf(v: Extract<VerifyResult, { ok: true }>): Principal {
+  return {
+    keyId: v.record.id,
+    keyName: v.record.name,
+    workspaceId: v.workspace.id,
+    workspaceName: v.workspace.name,
+    planId: v.plan.id,
+    planTitle: v.plan.title,
+    scopes: v.scopes,
+    rpm: v.plan.rpm,
+    maxConcurrent: v.plan.maxConcurrent,
+    weight: v.plan.weight,
+  };
+}
+
 export function authenticate({ keys, limiter, now = Date.now }: { keys: Keys; limiter: RateLimiter; now?: () => number }): RequestHandler {
   return (req, res, next) => {
     const header = req.get('x-api-key') ?? bearer.exec(req.get('authorization') ?? '')?.[1];
@@ -25,18 +41,7 @@ export function authenticate({ keys, limiter, now = Date.now }: { keys: Keys; li
     }
     const v = keys.verify(header);
     if (!v.ok) throw new HearthError('authentication', refusal[v.reason] ?? 'invalid API key', { code: `${v.reason === 'malformed' || v.reason === 'unknown' ? 'invalid' : v.reason}_api_key` });
-    const principal: Principal = {
-      keyId: v.record.id,
-      keyName: v.record.name,
-      workspaceId: v.workspace.id,
-      workspaceName: v.workspace.name,
-      planId: v.plan.id,
-      planTitle: v.plan.title,
-      scopes: v.scopes,
-      rpm: v.plan.rpm,
-      maxConcurrent: v.plan.maxConcurrent,
-      weight: v.plan.weight,
-    };
+    const principal = principalOf(v);
     res.locals.principal = principal;
     const d = limiter.take(principal.keyId, principal.rpm);
     res.setHeader('X-RateLimit-Limit', String(d.limit));

@@ -8,6 +8,7 @@ import { hearthOperations } from '../../src/contract/hearth-spec.js';
 import type { Operation } from '../../src/contract/operations.js';
 import { HearthError } from '../../src/errors.js';
 import { meterOperation, served, streamStarted } from '../../src/gateway/guard.js';
+import { principalOf } from '../../src/gateway/auth.js';
 import type { Principal } from '../../src/gateway/principal.js';
 import { openDomain, type Domain } from '../helpers/domain-db.js';
 import { httpPair, type HttpPair } from '../helpers/http-pair.js';
@@ -29,18 +30,7 @@ describe('meterOperation', () => {
     const { key } = d.keys.create({ workspaceId: ws.id, name: 'k' });
     const v = d.keys.verify(key);
     assert.ok(v.ok);
-    principal = {
-      keyId: v.record.id,
-      keyName: v.record.name,
-      workspaceId: v.workspace.id,
-      workspaceName: v.workspace.name,
-      planId: v.plan.id,
-      planTitle: v.plan.title,
-      scopes: v.scopes,
-      rpm: v.plan.rpm,
-      maxConcurrent: v.plan.maxConcurrent,
-      weight: v.plan.weight,
-    };
+    principal = principalOf(v);
   });
   afterEach(() => d.close());
 
