@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startDaemonProcess, type DaemonProcess } from '../test/helpers/daemon-process.js';
+import { backendOf, unboundedKey } from './lib/bench-daemon.js';
 import { boundedRun } from './lib/bounded-run.js';
 import { processCpuMs } from './lib/cpu.js';
 import { JsonClient } from './lib/json-client.js';
@@ -315,16 +316,10 @@ async function main(argv: string[]): Promise<number> {
     process.once('exit', () => d.child.kill('SIGKILL'));
     const daemonPid = d.child.pid as number;
 
-    // The backend's address and pid are in health for the admin token only; the engine answers
-    // only with the secret the daemon gave it (the direct side and the reference proxies send it).
-    const health = (await (await fetch(`${d.url}/api/v1/health`, { signal: run.signal, headers: { authorization: `Bearer ${d.adminToken}` } })).json()) as { backend: { url: string; pid?: number; state: string } };
-    if (health.backend.state !== 'up' || health.backend.pid === undefined) throw new Error(`backend not up: ${JSON.stringify(health.backend)}`);
-    if (health.backend.pid === daemonPid) throw new Error('the backend runs in the daemon process; its CPU could not be told apart');
-    // Rate limit, budget and concurrency bound out of the way: Enterprise has unlimited credits;
-    // raise its rpm and its concurrent calls to the maximum.
-    const plan = await d.admin('PATCH', '/api/admin/plans/enterprise', { rpm: 100_000, max_concurrent: 10_000 });
-    if (plan.status !== 200) throw new Error(`raising the rate limit: ${plan.status} ${JSON.stringify(plan.body)}`);
-    const { key } = await d.keyFor('enterprise');
+    // The engine answers only with the secret the daemon gave it (the direct side and the
+    // reference proxies send it).
+    const backend = await backendOf(d, run.signal);
+    const key = await unboundedKey(d);
 
     const mk = (url: string, sockets: number, headers?: Record<string, string>) => {
       const client = new JsonClient(url, sockets, headers);
@@ -334,11 +329,11 @@ async function main(argv: string[]): Promise<number> {
     const auth = { authorization: `Bearer ${key}` };
     const one = {
       gateway: side(mk(d.url, 1, auth), '/api/v1/chat', GATEWAY_BODY, gatewayAnswered),
-      direct: side(mk(health.backend.url, 1, d.engineHeaders()), '/api/chat', DIRECT_BODY, directAnswered),
+      direct: side(mk(backend.url, 1, d.engineHeaders()), '/api/chat', DIRECT_BODY, directAnswered),
     };
     const many: LoadSide[] = [
       { name: 'gateway', pid: daemonPid, send: side(mk(d.url, c.concurrency, auth), '/api/v1/chat', GATEWAY_BODY, gatewayAnswered) },
-      { name: 'direct', pid: daemonPid, send: side(mk(health.backend.url, c.concurrency, d.engineHeaders()), '/api/chat', DIRECT_BODY, directAnswered) },
+      { name: 'direct', pid: daemonPid, send: side(mk(backend.url, c.concurrency, d.engineHeaders()), '/api/chat', DIRECT_BODY, directAnswered) },
     ];
 
     const refs: Reference[] = [];
@@ -352,16 +347,14 @@ async function main(argv: string[]): Promise<number> {
       });
       const b = baseline;
       process.once('exit', () => b.child.kill('SIGKILL'));
-      const raised = await b.admin('PATCH', '/api/admin/plans/enterprise', { rpm: 100_000, max_concurrent: 10_000 });
-      if (raised.status !== 200) throw new Error(`baseline: raising the rate limit: ${raised.status} ${JSON.stringify(raised.body)}`);
-      const bAuth = { authorization: `Bearer ${(await b.keyFor('enterprise')).key}` };
+      const bAuth = { authorization: `Bearer ${await unboundedKey(b)}` };
       const pid = b.child.pid as number;
       refs.push({ name: 'baseline', pid, send: side(mk(b.url, 1, bAuth), '/api/v1/chat', GATEWAY_BODY, gatewayAnswered) });
       many.push({ name: 'baseline', pid, send: side(mk(b.url, c.concurrency, bAuth), '/api/v1/chat', GATEWAY_BODY, gatewayAnswered) });
     }
     const refNames: RefName[] = ['http', 'fetch', ...(c.ladder ? (['express-http', 'express-ollama'] as const) : [])];
     for (const name of refNames) {
-      const proxy = await startReferenceProxy(health.backend.url, d.engineSecret, name);
+      const proxy = await startReferenceProxy(backend.url, d.engineSecret, name);
       proxies.push(proxy.child);
       const pid = proxy.child.pid as number;
       refs.push({ name, pid, send: side(mk(proxy.url, 1), '/api/v1/chat', GATEWAY_BODY, gatewayAnswered) });
@@ -384,7 +377,7 @@ async function main(argv: string[]): Promise<number> {
     for (let i = 0; i < 100 && accessLines() < gatewayRequests; i++) await new Promise((r) => setTimeout(r, 20));
     if (accessLines() !== gatewayRequests) throw new Error(`expected ${gatewayRequests} access lines, the daemon wrote ${accessLines()}`);
 
-    const pass = report(c, { daemonPid, enginePid: health.backend.pid, accessLines: accessLines(), gatewayRequests }, refs.map((r) => r.name), warm, pairs, loads);
+    const pass = report(c, { daemonPid, enginePid: backend.pid, accessLines: accessLines(), gatewayRequests }, refs.map((r) => r.name), warm, pairs, loads);
     return c.check && !pass ? 1 : 0;
   } finally {
     run.end();

@@ -8,6 +8,7 @@
 
 import { parseArgs } from 'node:util';
 import { startDaemonProcess, type DaemonProcess } from '../test/helpers/daemon-process.js';
+import { backendOf, unboundedKey } from './lib/bench-daemon.js';
 import { boundedRun } from './lib/bounded-run.js';
 import { processCpuMs } from './lib/cpu.js';
 import { JsonClient } from './lib/json-client.js';
@@ -358,16 +359,11 @@ async function main(argv: string[]): Promise<number> {
     const d = daemon;
     process.once('exit', () => d.child.kill('SIGKILL'));
     const daemonPid = d.child.pid as number;
-    const health = (await (await fetch(`${d.url}/api/v1/health`, { signal: run.signal, headers: { authorization: `Bearer ${d.adminToken}` } })).json()) as { backend: { url: string; pid?: number; state: string } };
-    if (health.backend.state !== 'up' || health.backend.pid === undefined) throw new Error(`backend not up: ${JSON.stringify(health.backend)}`);
-    if (health.backend.pid === daemonPid) throw new Error('the backend runs in the daemon process; its CPU could not be told apart');
-    // Enterprise has unlimited credits; its rate limit and concurrent calls go to the maximum.
-    const plan = await d.admin('PATCH', '/api/admin/plans/enterprise', { rpm: 100_000, max_concurrent: 10_000 });
-    if (plan.status !== 200) throw new Error(`raising the rate limit: ${plan.status} ${JSON.stringify(plan.body)}`);
-    const { key } = await d.keyFor('enterprise');
+    const backend = await backendOf(d, run.signal);
+    const key = await unboundedKey(d);
 
     const client = (name: Name, sockets: number) => {
-      const cl = name === 'direct' ? new JsonClient(health.backend.url, sockets, d.engineHeaders()) : new JsonClient(d.url, sockets, { authorization: `Bearer ${key}` });
+      const cl = name === 'direct' ? new JsonClient(backend.url, sockets, d.engineHeaders()) : new JsonClient(d.url, sockets, { authorization: `Bearer ${key}` });
       clients.push(cl);
       return cl;
     };
