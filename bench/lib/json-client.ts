@@ -2,7 +2,7 @@
 // Both sides of a comparison use one each, so the client's CPU (which competes with the server's
 // on a 2-core machine) is the same for both; `fetch` would cost about twice as much per request.
 
-import { Agent, request } from 'node:http';
+import { Agent, request, type IncomingMessage } from 'node:http';
 
 export interface JsonResponse {
   status: number;
@@ -27,23 +27,12 @@ export class JsonClient {
 
   /** POST `body` (already serialized) to `path`; resolves with the status and the whole body. */
   post(path: string, body: string, signal: AbortSignal): Promise<JsonResponse> {
-    return new Promise((resolve, reject) => {
-      const req = request(`${this.baseUrl}${path}`, {
-        method: 'POST',
-        agent: this.agent,
-        signal,
-        headers: { ...this.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      });
-      req.setNoDelay(true);
-      req.on('error', reject);
-      req.on('response', (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('error', reject);
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      });
-      req.end(body);
+    return this.send(path, body, signal, (res, resolve, reject) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('error', reject);
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
     });
   }
 
@@ -53,6 +42,33 @@ export class JsonClient {
    * status once the body has ended; rejects with what `onLine` throws (an error event, say).
    */
   postLines(path: string, body: string, signal: AbortSignal, onLine: (line: string) => void): Promise<number> {
+    return this.send(path, body, signal, (res, resolve, reject) => {
+      let rest = '';
+      const each = (lines: string[]): boolean => {
+        try {
+          for (const line of lines) if (line !== '') onLine(line);
+          return true;
+        } catch (err) {
+          res.destroy();
+          reject(err as Error);
+          return false;
+        }
+      };
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        const lines = (rest + chunk).split('\n');
+        rest = lines.pop() as string;
+        each(lines);
+      });
+      res.on('error', reject);
+      res.on('end', () => {
+        if (each([rest])) resolve(res.statusCode ?? 0);
+      });
+    });
+  }
+
+  /** One JSON POST on the pool; `read` turns its response into the result. */
+  private send<T>(path: string, body: string, signal: AbortSignal, read: (res: IncomingMessage, resolve: (v: T) => void, reject: (e: Error) => void) => void): Promise<T> {
     return new Promise((resolve, reject) => {
       const req = request(`${this.baseUrl}${path}`, {
         method: 'POST',
@@ -62,29 +78,7 @@ export class JsonClient {
       });
       req.setNoDelay(true);
       req.on('error', reject);
-      req.on('response', (res) => {
-        let rest = '';
-        const each = (lines: string[]): boolean => {
-          try {
-            for (const line of lines) if (line !== '') onLine(line);
-            return true;
-          } catch (err) {
-            res.destroy();
-            reject(err as Error);
-            return false;
-          }
-        };
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          const lines = (rest + chunk).split('\n');
-          rest = lines.pop() as string;
-          each(lines);
-        });
-        res.on('error', reject);
-        res.on('end', () => {
-          if (each([rest])) resolve(res.statusCode ?? 0);
-        });
-      });
+      req.on('response', (res) => read(res, resolve, reject));
       req.end(body);
     });
   }
