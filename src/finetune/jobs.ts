@@ -3,6 +3,7 @@ import type { Database } from 'better-sqlite3';
 import { dateOrNull } from '../db/database.js';
 import { conflict, HearthError, invalidRequest, notFound, unavailable } from '../errors.js';
 import type { Clock } from '../domain/clock.js';
+import type { ProgressEvent } from './trainers/protocol.js';
 
 // Fine-tune jobs as rows: what was asked, where the job is in its life, and what the trainer
 // reported. The runner (runner.ts) moves jobs along; this module only keeps the rules of which
@@ -24,15 +25,8 @@ export interface Hyperparameters {
   seed: number;
 }
 
-export interface Progress {
-  step: number;
-  totalSteps: number;
-  epoch: number;
-  loss: number | null;
-  evalLoss: number | null;
-  tokensPerS: number | null;
-  etaS: number | null;
-}
+/** A job's last progress: what its trainer's last progress line said (trainers/protocol.ts). */
+export type Progress = Omit<ProgressEvent, 'type'>;
 
 export interface LossPoint {
   step: number;
