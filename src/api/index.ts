@@ -199,7 +199,7 @@ export function createGatewayApp(deps: GatewayDeps): Express {
       createOllamaProbeRouter(),
       createOllamaModelsRouter({ chat, metadata }),
       createOllamaInferenceRouter({ chat, bounds: { maxTokens: deps.limits.maxTokens, maxContext: deps.limits.maxContext } }),
-      createOllamaManageRouter({ chat, metadata, blobs: deps.blobs, blobBounds: { maxBlobBytes: deps.limits.maxBlobBytes, quotaBytes: deps.limits.blobQuotaBytes } }),
+      createOllamaManageRouter({ chat, metadata, blobs: deps.blobs, blobBounds: { maxBlobBytes: deps.limits.maxBlobBytes, quotaBytes: deps.limits.blobQuotaBytes }, log }),
     ],
   };
   for (const { prefix } of SURFACES) {

@@ -261,7 +261,7 @@ export const configSchema = Object.freeze([
   // Two of the largest blobs, or a handful of 7B–13B models: room to bring one's own models,
   // while no one workspace fills the backend's disk alone.
   field('limits.blob_quota_per_workspace', size({ min: 1024, max: 1024 ** 4 }), '128gb',
-    'Bytes of blobs one workspace may upload on /ollama, all together (a digest counts once); past it an upload gets 413 blob_quota_exceeded. Deleting models does not give quota back'),
+    'Bytes of blobs one workspace may upload on /ollama, all together (a digest counts once); past it an upload gets 413 blob_quota_exceeded. Only blobs still on the backend count: deleting a model gives back those the backend removes with it'),
 
   // A LoRA run on a home GPU wants thousands of examples, not millions; 32 MB of text is ~8 M tokens.
   field('finetune.max_dataset_bytes', size({ min: 1024, max: 1024 ** 3 }), '32mb', 'Largest fine-tuning dataset (its records as JSON lines)'),

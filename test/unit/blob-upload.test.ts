@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HearthError } from '../../src/errors.js';
 import { blobAllowance, blobUploadGate, ByteLimit, refusalBeforeReading } from '../../src/api/ollama/blob-upload.js';
 import { ConcurrencyLimiter } from '../../src/gateway/concurrency.js';
-import { blobKey, WorkspaceBlobs } from '../../src/domain/workspace-blobs.js';
-import { openDomain, type Domain } from '../helpers/domain-db.js';
 
 const bounds = { maxBlobBytes: 1000, quotaBytes: 2500 };
 const codeOf = (e: HearthError | undefined) => [e?.status, e?.code];
@@ -15,6 +13,7 @@ describe('blobAllowance: what one upload may send', () => {
   it('is limits.max_blob while the quota has room for it', () => {
     const a = blobAllowance(bounds, { usedBytes: 0, held: false });
     assert.equal(a.limit, 1000);
+    assert.equal(a.quotaBound, false);
     assert.deepEqual(codeOf(a.refuse(1001)), [413, 'blob_too_large']);
     assert.match(a.refuse(1001).message, /1001 bytes.*1000 bytes \(limits\.max_blob\)/);
   });
@@ -22,6 +21,7 @@ describe('blobAllowance: what one upload may send', () => {
   it('is the room left under the quota when that is less, refused as blob_quota_exceeded', () => {
     const a = blobAllowance(bounds, { usedBytes: 2000, held: false });
     assert.equal(a.limit, 500);
+    assert.equal(a.quotaBound, true);
     const e = a.refuse(600);
     assert.deepEqual(codeOf(e), [413, 'blob_quota_exceeded']);
     assert.match(e.message, /2000 bytes of blobs of its 2500 \(limits\.blob_quota_per_workspace\); this one \(600 bytes\) does not fit/);
@@ -31,6 +31,7 @@ describe('blobAllowance: what one upload may send', () => {
   it('charges no quota for a digest the workspace holds already: only max_blob bounds it', () => {
     const a = blobAllowance(bounds, { usedBytes: 2500, held: true });
     assert.equal(a.limit, 1000);
+    assert.equal(a.quotaBound, false);
     assert.equal(a.refuse(2000).code, 'blob_too_large');
   });
 });
@@ -105,31 +106,5 @@ describe('blobUploadGate', () => {
     other.close();
     assert.equal(uploads.count('blob:*'), 0);
     assert.ok(call(gate, 'ws_a').passed);
-  });
-});
-
-describe('WorkspaceBlobs', () => {
-  let d: Domain;
-  let blobs: WorkspaceBlobs;
-  beforeEach(() => {
-    d = openDomain();
-    blobs = new WorkspaceBlobs(d.db, d.clock);
-  });
-  afterEach(() => d.close());
-
-  it('sums what each workspace uploaded, a digest once (either spelling), apart from other workspaces', () => {
-    const a = d.workspaces.create({ name: 'a', planId: 'local_agent_train' }).id;
-    const b = d.workspaces.create({ name: 'b', planId: 'local_agent_train' }).id;
-    const digest = `sha256:${'ab'.repeat(32)}`;
-    assert.equal(blobs.usedBytes(a), 0);
-    assert.equal(blobs.holds(a, digest), false);
-    blobs.record(a, digest, 100);
-    blobs.record(a, `sha256-${'ab'.repeat(32)}`, 100);
-    blobs.record(a, `sha256:${'cd'.repeat(32)}`, 50);
-    blobs.record(b, digest, 100);
-    assert.equal(blobs.usedBytes(a), 150);
-    assert.equal(blobs.usedBytes(b), 100);
-    assert.ok(blobs.holds(a, `sha256-${'ab'.repeat(32)}`));
-    assert.equal(blobKey(`SHA256-${'AB'.repeat(32)}`), digest);
   });
 });

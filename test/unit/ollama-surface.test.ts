@@ -14,7 +14,7 @@ const none = {} as never;
 
 describe('/ollama', () => {
   test('the routers serve exactly the contract\'s /ollama operations', () => {
-    const routers = [createOllamaProbeRouter(), createOllamaModelsRouter({ chat: none, metadata: none }), createOllamaInferenceRouter({ chat: none, bounds: { maxTokens: 1, maxContext: 256 } }), createOllamaManageRouter({ chat: none, metadata: none, blobs: none, blobBounds: { maxBlobBytes: 1024, quotaBytes: 1024 } })];
+    const routers = [createOllamaProbeRouter(), createOllamaModelsRouter({ chat: none, metadata: none }), createOllamaInferenceRouter({ chat: none, bounds: { maxTokens: 1, maxContext: 256 } }), createOllamaManageRouter({ chat: none, metadata: none, blobs: none, blobBounds: { maxBlobBytes: 1024, quotaBytes: 1024 }, log: none })];
     assert.deepEqual(routeContractDifferences(hearthOperations(), '/ollama', routers), []);
   });
 

@@ -8,8 +8,9 @@ import type { ConcurrencyLimiter } from '../../gateway/concurrency.js';
 // write bandwidth for as long as it lasts (a GGUF is gigabytes). So before a byte is read, a
 // workspace may have one upload in flight and the daemon MAX_BLOB_UPLOADS (gate below); the
 // body may be at most limits.max_blob, and no more than the room left under the workspace's
-// limits.blob_quota_per_workspace (blobAllowance). A body without Content-Length is counted as
-// it streams and cut at its allowance (byteLimit).
+// limits.blob_quota_per_workspace (blobAllowance), which counts only the workspace's blobs still
+// on the backend (WorkspaceBlobs.reconcile, before the quota refuses or cuts an upload). A body
+// without Content-Length is counted as it streams and cut at its allowance (byteLimit).
 
 /** Blob uploads streamed to the backend at once, all workspaces together: two keep one slow client from blocking everyone, without splitting the disk's bandwidth many ways. */
 export const MAX_BLOB_UPLOADS = 2;
@@ -27,6 +28,8 @@ export interface BlobAllowance {
   limit: number;
   /** The refusal of a body of `bytes` (undefined: not known yet, the body was cut at `limit`). */
   refuse(bytes?: number): HearthError;
+  /** Whether the room left under the quota, not limits.max_blob, sets `limit`. */
+  quotaBound: boolean;
 }
 
 const tooLarge = (max: number, bytes?: number) =>
@@ -37,7 +40,7 @@ const tooLarge = (max: number, bytes?: number) =>
 const quotaExceeded = (used: number, quota: number, bytes?: number) =>
   new HearthError(
     'payload_too_large',
-    `this workspace has uploaded ${used} bytes of blobs of its ${quota} (limits.blob_quota_per_workspace)${bytes === undefined ? '' : `; this one (${bytes} bytes) does not fit`}. Deleting models does not give quota back: ask the server's operator for more`,
+    `this workspace has uploaded ${used} bytes of blobs of its ${quota} (limits.blob_quota_per_workspace)${bytes === undefined ? '' : `; this one (${bytes} bytes) does not fit`}. Only blobs still on the server count: delete the models made from them to give their bytes back, or ask the server's operator for more`,
     { code: 'blob_quota_exceeded' },
   );
 
@@ -47,8 +50,8 @@ const quotaExceeded = (used: number, quota: number, bytes?: number) =>
  */
 export function blobAllowance(bounds: BlobBounds, { usedBytes, held }: { usedBytes: number; held: boolean }): BlobAllowance {
   const room = held ? Infinity : Math.max(0, bounds.quotaBytes - usedBytes);
-  if (room < bounds.maxBlobBytes) return { limit: room, refuse: (bytes) => quotaExceeded(usedBytes, bounds.quotaBytes, bytes) };
-  return { limit: bounds.maxBlobBytes, refuse: (bytes) => tooLarge(bounds.maxBlobBytes, bytes) };
+  if (room < bounds.maxBlobBytes) return { limit: room, refuse: (bytes) => quotaExceeded(usedBytes, bounds.quotaBytes, bytes), quotaBound: true };
+  return { limit: bounds.maxBlobBytes, refuse: (bytes) => tooLarge(bounds.maxBlobBytes, bytes), quotaBound: false };
 }
 
 /**

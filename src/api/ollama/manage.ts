@@ -1,10 +1,12 @@
 import { Router, type Response } from 'express';
 import { HearthError, invalidRequest } from '../../errors.js';
 import type { BackendClient } from '../../backend/backend-client.js';
+import type { BackendResponse } from '../../backend/backend-transport.js';
 import type { ModelMetadata } from '../../domain/model-metadata.js';
 import { clientGoneSignal } from '../../http/lifecycle.js';
 import { served, streamStarted } from '../../gateway/guard.js';
-import type { WorkspaceBlobs } from '../../domain/workspace-blobs.js';
+import type { BlobProbe, WorkspaceBlobs } from '../../domain/workspace-blobs.js';
+import { describeError, type Logger } from '../../log.js';
 import { backendFailure, isNdjson, modelNotFound, ndjsonLines, requireVisible } from './relay.js';
 import { blobAllowance, ByteLimit, refusalBeforeReading, type BlobBounds } from './blob-upload.js';
 
@@ -31,17 +33,40 @@ function refuse(verb: 'pull' | 'push') {
   };
 }
 
-export function createOllamaManageRouter({ chat, metadata, blobs, blobBounds }: { chat: BackendClient; metadata: ModelMetadata; blobs: WorkspaceBlobs; blobBounds: BlobBounds }): Router {
+export function createOllamaManageRouter({
+  chat,
+  metadata,
+  blobs,
+  blobBounds,
+  log,
+}: {
+  chat: BackendClient;
+  metadata: ModelMetadata;
+  blobs: WorkspaceBlobs;
+  blobBounds: BlobBounds;
+  log: Logger;
+}): Router {
   const router = Router();
   const workspaceOf = (res: Response) => res.locals.principal!.workspaceId as string;
 
-  const onBackend = async (model: string) => {
-    const r = await chat.forward('POST', '/api/show', { model });
-    if (r.ok || r.status === 404) {
-      await r.text().catch(() => '');
-      return r.ok;
-    }
-    throw await backendFailure(r, model);
+  /** Whether the backend has it (200) or not (404); any other answer throws. */
+  const present = async (r: BackendResponse, failure: (r: BackendResponse) => Promise<Error>) => {
+    if (!r.ok && r.status !== 404) throw await failure(r);
+    await r.text().catch(() => '');
+    return r.ok;
+  };
+  const onBackend = async (model: string) => present(await chat.forward('POST', '/api/show', { model }), (r) => backendFailure(r, model));
+  const blobOnBackend: BlobProbe = async (digest) =>
+    present(await chat.forward('HEAD', `/api/blobs/${encodeURIComponent(digest)}`), async (r) => new Error(`the backend answered HEAD /api/blobs/${digest} with ${r.status}`));
+
+  /**
+   * Gives the workspace back the quota of its blobs the backend no longer has. Awaited, so that
+   * the answer that follows sees the quota as it is; a backend that cannot tell leaves it counted.
+   */
+  const reconcileBlobs = async (workspaceId: string) => {
+    const { released, failed } = await blobs.reconcile(workspaceId, blobOnBackend);
+    if (released.length > 0) log.info('blob quota given back', { workspace_id: workspaceId, digests: released });
+    if (failed !== undefined) log.warn('blob quota not reconciled: the backend did not say which blobs it still has', { workspace_id: workspaceId, err: describeError(failed) });
   };
 
   /**
@@ -114,6 +139,8 @@ export function createOllamaManageRouter({ chat, metadata, blobs, blobBounds }: 
     const upstream = await chat.forward('DELETE', '/api/delete', { model });
     if (!upstream.ok) throw await backendFailure(upstream, model);
     await upstream.text();
+    // The backend removed the blobs only this model used: the workspace's quota gets them back.
+    await reconcileBlobs(workspaceId);
     // The name stays the workspace's (its metadata row keeps the owner): nobody else takes it over.
     res.status(200).end();
   });
@@ -129,7 +156,14 @@ export function createOllamaManageRouter({ chat, metadata, blobs, blobBounds }: 
     const workspaceId = workspaceOf(res);
     const digest = req.params.digest!;
     const length = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
-    const allowance = blobAllowance(blobBounds, { usedBytes: blobs.usedBytes(workspaceId), held: blobs.holds(workspaceId, digest) });
+    const allowanceNow = () => blobAllowance(blobBounds, { usedBytes: blobs.usedBytes(workspaceId), held: blobs.holds(workspaceId, digest) });
+    let allowance = allowanceNow();
+    // Before the quota refuses or may cut it, the blobs that have left the backend since (an
+    // admin's delete, the engine's start-up collection) stop counting.
+    if (allowance.quotaBound && !(length !== undefined && length <= allowance.limit)) {
+      await reconcileBlobs(workspaceId);
+      allowance = allowanceNow();
+    }
     const refusal = refusalBeforeReading(allowance, length);
     if (refusal !== undefined) throw refusal;
     const body = new ByteLimit(allowance.limit, () => allowance.refuse());
