@@ -1,7 +1,7 @@
 import { Ollama, type ChatRequest, type GenerateRequest, type CreateRequest, type ModelResponse, type ShowResponse } from 'ollama';
 import { Readable } from 'node:stream';
 import { unavailable } from '../errors.js';
-import { backendError } from './backend-errors.js';
+import { backendError, rejectErrorAnswer } from './backend-errors.js';
 import { createBackendTransport, type BackendResponse, type BackendTransport } from './backend-transport.js';
 import { completionOf, ollamaFormat, ollamaOptions, type BackendTool, type BackendToolCall, type ChatMessage, type Completion, type Embeddings, type Sampling, type StreamEvent } from './inference.js';
 
@@ -21,7 +21,9 @@ export interface BackendPort {
  * the model management that fine-tuning and the admin API need, speaking to any
  * Ollama-compatible backend through the official client. Each call gets its own ollama client
  * so that a caller going away aborts exactly its own backend request; all of them share one
- * keep-alive connection pool (backend-transport.ts).
+ * keep-alive connection pool (backend-transport.ts). Chat and generation send `truncate: false`:
+ * a prompt longer than the model's context is refused, 400 context_length_exceeded with `param`
+ * the field holding it, rather than cut without a word (an Ollama that ignores the field still cuts).
  */
 export class BackendClient {
   private readonly transport: BackendTransport;
@@ -45,8 +47,10 @@ export class BackendClient {
   private client(signal?: AbortSignal, deadlineMs?: number): Ollama {
     this.assertUp();
     const transport = this.transport;
-    // The client needs only the members BackendResponse has (see backend-transport.ts).
-    const clientFetch = (input: string | URL | Request, init?: RequestInit) => transport.fetch(input, init, signal, deadlineMs);
+    // The client needs only the members BackendResponse has (see backend-transport.ts). An error
+    // answer is thrown here, with the backend's code: the client would keep only its text, and
+    // passes on what its fetch throws as it is (streamed calls included).
+    const clientFetch = async (input: string | URL | Request, init?: RequestInit) => rejectErrorAnswer(await transport.fetch(input, init, signal, deadlineMs));
     return new Ollama({ host: this.backend.url, fetch: clientFetch as unknown as typeof fetch });
   }
 
@@ -57,10 +61,10 @@ export class BackendClient {
   /** A chat answered whole; `tools` the model may call (a backend or model without tools refuses them). */
   async chat(model: string, messages: ChatMessage[], s: Sampling, signal?: AbortSignal, tools?: BackendTool[]): Promise<Completion> {
     try {
-      const r = await this.client(signal, this.requestTimeoutMs).chat({ model, messages, tools, stream: false, options: ollamaOptions(s), format: ollamaFormat(s) } as ChatRequest & { stream: false });
+      const r = await this.client(signal, this.requestTimeoutMs).chat({ model, messages, tools, stream: false, truncate: false, options: ollamaOptions(s), format: ollamaFormat(s) } as ChatRequest & { stream: false });
       return completionOf(r, r.message.content, r.message.tool_calls as BackendToolCall[] | undefined);
     } catch (err) {
-      throw backendError(err, model);
+      throw backendError(err, model, 'messages');
     }
   }
 
@@ -71,9 +75,9 @@ export class BackendClient {
   async openChatStream(model: string, messages: ChatMessage[], s: Sampling, signal?: AbortSignal, tools?: BackendTool[]): Promise<AsyncGenerator<StreamEvent>> {
     let iterator;
     try {
-      iterator = await this.client(signal, this.requestTimeoutMs).chat({ model, messages, tools, stream: true, options: ollamaOptions(s), format: ollamaFormat(s) } as ChatRequest & { stream: true });
+      iterator = await this.client(signal, this.requestTimeoutMs).chat({ model, messages, tools, stream: true, truncate: false, options: ollamaOptions(s), format: ollamaFormat(s) } as ChatRequest & { stream: true });
     } catch (err) {
-      throw backendError(err, model);
+      throw backendError(err, model, 'messages');
     }
     const parts = iterator;
     return (async function* () {
@@ -91,7 +95,7 @@ export class BackendClient {
           if (part.done) yield { type: 'done', completion: completionOf(part, text, toolCalls) } as const;
         }
       } catch (err) {
-        throw backendError(err, model);
+        throw backendError(err, model, 'messages');
       } finally {
         parts.abort();
       }
@@ -100,10 +104,10 @@ export class BackendClient {
 
   async generate(model: string, prompt: string, system: string | undefined, s: Sampling, signal?: AbortSignal): Promise<Completion> {
     try {
-      const r = await this.client(signal, this.requestTimeoutMs).generate({ model, prompt, system, stream: false, options: ollamaOptions(s), format: ollamaFormat(s) } as GenerateRequest & { stream: false });
+      const r = await this.client(signal, this.requestTimeoutMs).generate({ model, prompt, system, stream: false, truncate: false, options: ollamaOptions(s), format: ollamaFormat(s) } as GenerateRequest & { stream: false });
       return completionOf(r, r.response ?? '');
     } catch (err) {
-      throw backendError(err, model);
+      throw backendError(err, model, 'prompt');
     }
   }
 
@@ -111,9 +115,9 @@ export class BackendClient {
   async openGenerateStream(model: string, prompt: string, system: string | undefined, s: Sampling, signal?: AbortSignal): Promise<AsyncGenerator<StreamEvent>> {
     let iterator;
     try {
-      iterator = await this.client(signal, this.requestTimeoutMs).generate({ model, prompt, system, stream: true, options: ollamaOptions(s), format: ollamaFormat(s) } as GenerateRequest & { stream: true });
+      iterator = await this.client(signal, this.requestTimeoutMs).generate({ model, prompt, system, stream: true, truncate: false, options: ollamaOptions(s), format: ollamaFormat(s) } as GenerateRequest & { stream: true });
     } catch (err) {
-      throw backendError(err, model);
+      throw backendError(err, model, 'prompt');
     }
     const parts = iterator;
     return (async function* () {
@@ -127,7 +131,7 @@ export class BackendClient {
           if (part.done) yield { type: 'done', completion: completionOf(part, text) } as const;
         }
       } catch (err) {
-        throw backendError(err, model);
+        throw backendError(err, model, 'prompt');
       } finally {
         parts.abort();
       }

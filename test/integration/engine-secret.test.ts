@@ -68,7 +68,7 @@ describe("the daemon's bundled engine serves only Hearth", () => {
       const res = await fetch(`${engine.url}${path}`, { method, headers, body });
       const text = await res.text();
       assert.equal(res.status, 401, `${method} ${path} ${JSON.stringify(Object.keys(headers))}`);
-      assert.deepEqual(JSON.parse(text), { error: 'unauthorized' }, 'Ollama’s error shape');
+      assert.deepEqual(JSON.parse(text), { error: 'unauthorized', code: 'unauthorized' }, 'Ollama’s error shape, with its code');
       assert.doesNotMatch(text, /hearth-demo/, 'nothing of the store');
       assert.equal(res.headers.get('www-authenticate'), 'Bearer');
     }

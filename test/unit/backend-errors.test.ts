@@ -1,31 +1,12 @@
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Ollama } from 'ollama';
-import { backendError } from '../../src/backend/backend-errors.js';
-import { BackendTimeoutError, type BackendTransport } from '../../src/backend/backend-transport.js';
+import { BackendResponseError, backendError, rejectErrorAnswer } from '../../src/backend/backend-errors.js';
+import { BackendTimeoutError, type BackendResponse, type BackendTransport } from '../../src/backend/backend-transport.js';
 import { BackendClient } from '../../src/backend/backend-client.js';
 import { clientClosed, HearthError, type ErrorKind } from '../../src/errors.js';
 
-// How a failed backend call reaches the gateway's callers. The errors are built as the ollama
-// client and Node throw them; no socket is opened.
-
-type ResponseErrorClass = new (error: string, status_code: number) => Error;
-
-/**
- * The ollama client's ResponseError. The package does not export it, so one call through the
- * real client, answered 418 by an injected fetch, yields an instance and so its class: if a
- * release renamed `status_code`, these tests would fail instead of passing on a guessed shape.
- */
-async function ollamaResponseError(): Promise<ResponseErrorClass> {
-  const answer418 = async () => new Response(JSON.stringify({ error: 'teapot' }), { status: 418, headers: { 'content-type': 'application/json' } });
-  const client = new Ollama({ host: 'http://127.0.0.1:9', fetch: answer418 as typeof fetch });
-  const err = await client.list().then(
-    () => assert.fail('a 418 resolved'),
-    (e: unknown) => e,
-  );
-  assert.equal((err as { status_code?: unknown }).status_code, 418, "the client's error carries the status as status_code");
-  return (err as Error).constructor as ResponseErrorClass;
-}
+// How a failed backend call reaches the gateway's callers. The errors are built as the backend
+// client's fetch and Node throw them; no socket is opened.
 
 const seen = (e: HearthError) => ({ kind: e.kind, status: e.status, code: e.code, retryAfterS: e.retryAfterS });
 const expect = (kind: ErrorKind, status: number, code: string, retryAfterS?: number) => ({ kind, status, code, retryAfterS });
@@ -33,42 +14,62 @@ const expect = (kind: ErrorKind, status: number, code: string, retryAfterS?: num
 /** What node:http rejects with when nothing listens on the backend's port. */
 const connectionRefused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:11434'), { code: 'ECONNREFUSED', errno: -111, syscall: 'connect', address: '127.0.0.1', port: 11434 });
 
-describe('backendError', () => {
-  let ResponseError: ResponseErrorClass;
-  before(async () => {
-    ResponseError = await ollamaResponseError();
-  });
+/** An answer as the backend sends it; fetch's Response has every member the client reads. */
+const answer = (status: number, body: string, type = 'application/json') => new Response(body, { status, headers: { 'content-type': type } });
 
-  describe('an error status from the backend (ResponseError)', () => {
+describe('backendError', () => {
+  const overflow = "This model's maximum context length is 256 tokens. However, your messages resulted in 400 tokens. Please reduce the length of the messages.";
+
+  describe('an error status from the backend (BackendResponseError)', () => {
+    it('400 context_length_exceeded: kept, with the backend\'s message and the param the caller names', () => {
+      const err = new BackendResponseError(400, overflow, 'context_length_exceeded');
+      const e = backendError(err, 'm', 'messages');
+      assert.deepEqual(seen(e), expect('invalid_request', 400, 'context_length_exceeded'));
+      assert.equal(e.message, overflow);
+      assert.equal(e.param, 'messages');
+      assert.equal(e.cause, err);
+      assert.equal(backendError(err, 'm').param, undefined, 'no param when the caller names none');
+    });
+
+    it('the code counts only on a 400: a 500 that says context_length_exceeded is the backend failing', () => {
+      assert.deepEqual(seen(backendError(new BackendResponseError(500, overflow, 'context_length_exceeded'), 'm', 'messages')), expect('internal', 500, 'backend_error'));
+    });
+
+    it("a 400 with another code (the engine's input_too_long): backend_rejected, as any 400", () => {
+      const e = backendError(new BackendResponseError(400, 'input[0] length (9000 tokens) exceeds the context length (2048)', 'input_too_long'), 'm');
+      assert.deepEqual(seen(e), expect('invalid_request', 400, 'backend_rejected'));
+      assert.equal(e.param, undefined);
+    });
+
     it('404 for a named model: model_not_found, naming the model', () => {
-      const e = backendError(new ResponseError('model "llama9" not found, try pulling it first', 404), 'llama9');
+      const e = backendError(new BackendResponseError(404, 'model "llama9" not found, try pulling it first', undefined), 'llama9');
       assert.deepEqual(seen(e), expect('not_found', 404, 'model_not_found'));
       assert.equal(e.message, 'model "llama9" not found');
     });
 
     it('404 on a call that names no model (list, unload): the backend failed, not "model not found"', () => {
-      const err = new ResponseError('404 page not found', 404);
+      const err = new BackendResponseError(404, '404 page not found', undefined);
       const e = backendError(err);
       assert.deepEqual(seen(e), expect('internal', 500, 'backend_error'));
       assert.equal(e.cause, err);
     });
 
     it("400: backend_rejected, with the backend's reason", () => {
-      const e = backendError(new ResponseError('invalid format: expected "json" or a JSON schema', 400), 'm');
+      const e = backendError(new BackendResponseError(400, 'invalid format: expected "json" or a JSON schema', undefined), 'm');
       assert.deepEqual(seen(e), expect('invalid_request', 400, 'backend_rejected'));
       assert.equal(e.message, 'the backend refused the request: invalid format: expected "json" or a JSON schema');
     });
 
     for (const status of [429, 503]) {
       it(`${status}: backend_busy, retry after 2 s`, () => {
-        const e = backendError(new ResponseError('server busy, please try again.  maximum pending requests exceeded', status), 'm');
+        const e = backendError(new BackendResponseError(status, 'server busy, please try again.  maximum pending requests exceeded', undefined), 'm');
         assert.deepEqual(seen(e), expect('unavailable', 503, 'backend_busy', 2));
       });
     }
 
     for (const status of [401, 403, 405, 413, 500, 502, 504]) {
       it(`${status}: backend_error, internal, its text kept from the client`, () => {
-        const err = new ResponseError(`secret detail ${status}`, status);
+        const err = new BackendResponseError(status, `secret detail ${status}`, undefined);
         const e = backendError(err, 'm');
         assert.deepEqual(seen(e), expect('internal', 500, 'backend_error'));
         assert.doesNotMatch(e.message, /secret/);
@@ -108,7 +109,6 @@ describe('backendError', () => {
       ['a string', 'socket hang up'],
       ['null', null],
       ['undefined', undefined],
-      ['a status that is not a number', { status_code: '404' }],
     ];
     for (const [name, err] of unreachable) {
       it(name, () => {
@@ -152,5 +152,53 @@ describe('BackendClient maps its failures', () => {
     await assert.rejects(client(true, new DOMException('This operation was aborted', 'AbortError')).generate('m', 'hi', undefined, {}), { code: 'client_aborted' });
     const gone = clientClosed();
     await assert.rejects(client(true, gone).show('m'), (err: unknown) => err === gone);
+  });
+
+  /** A transport that answers every call with `res` (fetch's Response: the members the client reads) and keeps the bodies sent. */
+  const answering = (res: () => Response, sent: unknown[]): BackendTransport => ({
+    fetch: async (_input, init) => {
+      sent.push(JSON.parse(String(init?.body)));
+      return res() as unknown as BackendResponse;
+    },
+    close() {},
+  });
+
+  it("an error answer keeps the backend's code through the ollama client, streamed or not; chat and generation ask not to truncate", async () => {
+    const sent: unknown[] = [];
+    const overflow = () => answer(400, JSON.stringify({ error: "This model's maximum context length is 256 tokens. However, your prompt resulted in 300 tokens.", code: 'context_length_exceeded' }));
+    const c = new BackendClient({ url: 'http://127.0.0.1:9', isUp: () => true }, { transport: answering(overflow, sent) });
+    clients.push(c);
+    const messages = [{ role: 'user' as const, content: 'hi' }];
+    const refused = (param: string) => ({ name: 'HearthError', kind: 'invalid_request', code: 'context_length_exceeded', param, message: /maximum context length is 256 tokens/ });
+    await assert.rejects(c.chat('m', messages, {}), refused('messages'));
+    await assert.rejects(c.openChatStream('m', messages, {}), refused('messages'));
+    await assert.rejects(c.generate('m', 'hi', undefined, {}), refused('prompt'));
+    await assert.rejects(c.openGenerateStream('m', 'hi', undefined, {}), refused('prompt'));
+    assert.equal(sent.length, 4);
+    for (const body of sent) assert.equal((body as { truncate?: unknown }).truncate, false);
+  });
+});
+
+describe('rejectErrorAnswer', () => {
+  it('a success passes through unread', async () => {
+    const res = answer(200, '{"ok":true}');
+    assert.equal(await rejectErrorAnswer(res), res);
+    assert.equal(res.bodyUsed, false);
+  });
+
+  it("Ollama's error body: its error as the message, the engine's code beside it", async () => {
+    await assert.rejects(rejectErrorAnswer(answer(400, JSON.stringify({ error: 'too long', code: 'context_length_exceeded' }))), (e: unknown) => {
+      assert.ok(e instanceof BackendResponseError);
+      assert.deepEqual({ status: e.status, message: e.message, code: e.code }, { status: 400, message: 'too long', code: 'context_length_exceeded' });
+      return true;
+    });
+    await assert.rejects(rejectErrorAnswer(answer(404, JSON.stringify({ error: "model 'x' not found" }))), { status: 404, message: "model 'x' not found", code: undefined });
+  });
+
+  it('a body that is not Ollama\'s: its text, or the status line when there is none; a code that is not a string is no code', async () => {
+    await assert.rejects(rejectErrorAnswer(answer(502, 'Bad Gateway\n', 'text/plain')), { status: 502, message: 'Bad Gateway', code: undefined });
+    await assert.rejects(rejectErrorAnswer(new Response('', { status: 500, statusText: 'Internal Server Error' })), { status: 500, message: 'Error 500: Internal Server Error' });
+    await assert.rejects(rejectErrorAnswer(answer(400, JSON.stringify({ error: 'bad', code: 7 }))), { status: 400, message: 'bad', code: undefined });
+    await assert.rejects(rejectErrorAnswer(answer(400, 'null')), { status: 400, message: 'null', code: undefined });
   });
 });

@@ -11,7 +11,7 @@ const openAiType: Record<string, string> = {
 
 /**
  * The engine's one error middleware. /v1 answers in OpenAI's shape (its SDKs parse it),
- * everything else in Ollama's `{"error": "..."}`. A stream already under way gets a last
+ * everything else in Ollama's `{"error": "..."}` with the error's machine-readable `code` beside it. A stream already under way gets a last
  * line carrying the error instead.
  */
 export function engineErrorHandler(log: (err: unknown, req: Request) => void): ErrorRequestHandler {
@@ -30,9 +30,10 @@ export function engineErrorHandler(log: (err: unknown, req: Request) => void): E
     if (e.retryAfterS !== undefined) res.setHeader('Retry-After', String(e.retryAfterS));
     res.status(e.status);
     if (req.path.startsWith('/v1/')) {
-      res.json({ error: { message: e.message, type: openAiType[e.kind] ?? 'invalid_request_error', param: null, code: e.code ?? null } });
+      res.json({ error: { message: e.message, type: openAiType[e.kind] ?? 'invalid_request_error', param: e.param ?? null, code: e.code ?? null } });
     } else {
-      res.json({ error: e.message });
+      // Ollama's clients read `error`; `code` is for Hearth's backend client, which maps by it.
+      res.json(e.code === undefined ? { error: e.message } : { error: e.message, code: e.code });
     }
   };
 }

@@ -14,6 +14,8 @@ interface ChatBody {
   keep_alive?: string | number;
   tools?: unknown[];
   think?: boolean | string;
+  /** Ollama's: false refuses a prompt longer than the context instead of cutting it. */
+  truncate?: boolean;
 }
 
 /** The timing fields every final Ollama chunk carries (nanoseconds). */
@@ -52,6 +54,7 @@ export function createChatRouter({ inference }: { inference: InferenceService })
       options: body.options,
       format: body.format === '' ? undefined : body.format,
       keepAlive: body.keep_alive,
+      truncate: body.truncate,
       signal: clientGoneSignal(res),
       onStart: stream ? () => out.start() : undefined,
       onText: stream

@@ -20,6 +20,8 @@ interface GenerateBody {
   keep_alive?: string | number;
   images?: string[];
   think?: boolean | string;
+  /** Ollama's: false refuses a prompt longer than the context instead of cutting it. */
+  truncate?: boolean;
 }
 
 /** POST /api/generate: a single prompt, templated unless `raw`; `context` continues an earlier call. */
@@ -44,6 +46,7 @@ export function createGenerateRouter({ inference }: { inference: InferenceServic
       options: body.options,
       format: body.format === '' ? undefined : body.format,
       keepAlive: body.keep_alive,
+      truncate: body.truncate,
       signal: clientGoneSignal(res),
       onStart: stream ? () => out.start() : undefined,
       onText: stream ? (response) => out.write({ model: body.model, created_at: createdAt(), response, done: false }) : undefined,

@@ -133,6 +133,8 @@ export function createOpenAiRouter({ inference, store }: { inference: InferenceS
       tools: toolsOf(body),
       options: toOptions(body),
       format: format(body),
+      // OpenAI never cuts a prompt: one longer than the context is a 400 context_length_exceeded.
+      truncate: false,
       signal: clientGoneSignal(res),
       onStart: body.stream ? () => sse.start() : undefined,
       onText: body.stream
@@ -174,6 +176,8 @@ export function createOpenAiRouter({ inference, store }: { inference: InferenceS
       input: { kind: 'prompt', prompt: body.prompt },
       suffix: body.suffix ?? undefined,
       options: toOptions(body),
+      // OpenAI never cuts a prompt: one longer than the context is a 400 context_length_exceeded.
+      truncate: false,
       signal: clientGoneSignal(res),
       onStart: body.stream ? () => sse.start() : undefined,
       onText: body.stream ? (text) => sse.write(chunk(text, null)) : undefined,

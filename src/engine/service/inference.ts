@@ -1,5 +1,5 @@
 import type { LlamaGrammar, Token } from 'node-llama-cpp';
-import { invalidRequest } from '../../errors.js';
+import { HearthError, invalidRequest } from '../../errors.js';
 import type { ModelStore } from '../store/model-store.js';
 import { parseKeepAlive } from '../runtime/keep-alive.js';
 import type { LoadedModel, Slot } from '../runtime/loaded-model.js';
@@ -23,6 +23,11 @@ export interface GenerationRequest {
   options?: OllamaOptions;
   format?: JsonFormat;
   keepAlive?: unknown;
+  /**
+   * Ollama's `truncate` (default true): a prompt that does not fit the context is cut to fit;
+   * false: it is refused, 400 context_length_exceeded, before anything is generated.
+   */
+  truncate?: boolean;
   signal?: AbortSignal;
   /** Receives the text as it is generated (streaming); with tools, only text that is not a call. */
   onText?: (text: string) => void;
@@ -145,6 +150,8 @@ export class InferenceService {
     if (req.suffix && !slot.completion.infillSupported) {
       throw invalidRequest(`model "${loaded.spec.name}" does not support insert (suffix)`, 'suffix_unsupported');
     }
+    // Before onStart: a refusal must still be able to answer with a status, not a stream.
+    if (req.truncate === false) refuseOverflow(loaded, slot, prompt.tokens, req);
     req.onStart?.();
     const stop = [...prompt.stopTriggers, ...(options.stop ?? [])];
     const generated: Token[] = [];
@@ -158,6 +165,10 @@ export class InferenceService {
       customStopTriggers: stop.length > 0 ? stop : undefined,
       // Bounded generation: stop when the context is full instead of shifting it forever.
       disableContextShift: true,
+      // node-llama-cpp fits the prompt into the context less this many tokens, cutting its start
+      // (10% of the context by default). Unless truncation was asked for, a prompt that passed
+      // refuseOverflow must go in whole: then only the one token it needs for the answer is kept.
+      ...(req.truncate === false ? { contextShiftSize: 1 } : {}),
       onToken: (tokens: Token[]) => {
         firstTokenAt ??= performance.now();
         generated.push(...tokens);
@@ -228,6 +239,30 @@ export class InferenceService {
       return { model: loaded.spec.name, embeddings, promptEvalCount: count, totalDurationNs: msToNs(performance.now() - started), loadDurationNs: msToNs(loadMs) };
     });
   }
+}
+
+/**
+ * Refuses a prompt that leaves the sequence's context no room for a token of the answer: 400
+ * context_length_exceeded, its `param` the field that holds the prompt, in the words OpenAI uses
+ * (clients such as LangChain recognise "maximum context length" in the message).
+ */
+function refuseOverflow(loaded: LoadedModel, slot: Slot, tokens: readonly Token[], req: GenerationRequest): void {
+  const limit = slot.sequence.contextSize;
+  let used = loaded.promptTokenCount(tokens);
+  let room = limit;
+  // An infill also holds the suffix and up to three marker tokens (counted generously), and
+  // node-llama-cpp wants one token more free for it, else it throws instead of answering.
+  if (req.suffix) {
+    used += loaded.model.tokenize(req.suffix).length + 3;
+    room -= 1;
+  }
+  if (used < room) return;
+  const field = req.input.kind === 'chat' ? 'messages' : 'prompt';
+  throw new HearthError(
+    'invalid_request',
+    `This model's maximum context length is ${limit} tokens. However, your ${field} resulted in ${used} tokens. Please reduce the length of the ${field}.`,
+    { code: 'context_length_exceeded', param: field },
+  );
 }
 
 function normalize(v: number[]): number[] {
