@@ -51,7 +51,7 @@ async function main(argv: string[]): Promise<number> {
   if (values.out === undefined) throw new CliError(`--out is required\n\n${USAGE}`);
 
   const opts: TestModelOptions = {};
-  const set = <K extends Exclude<keyof TestModelOptions, 'extraPieces'>>(key: K, v: number | undefined): void => {
+  const set = <K extends Exclude<keyof TestModelOptions, 'extraPieces' | 'chatTemplate'>>(key: K, v: number | undefined): void => {
     if (v !== undefined) opts[key] = v;
   };
   set('seed', intOption(values.seed, '--seed'));

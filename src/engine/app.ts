@@ -35,8 +35,9 @@ export function createEngineApp({ store, pool, log, limits, secret }: EngineAppD
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  const inference = new InferenceService(store, pool);
   const infos = new ModelInfoCache();
+  // One cache of GGUF metadata for inference and the model routes: each file is read once.
+  const inference = new InferenceService(store, pool, infos);
 
   app.use((req, res, next) => {
     const started = performance.now();

@@ -18,6 +18,8 @@ export interface TestModelOptions {
   contextLength?: number;
   /** Pieces added to the end of the vocabulary (see buildVocabulary); none by default. */
   extraPieces?: string[];
+  /** The GGUF's Jinja chat template (tokenizer.chat_template); TEST_CHAT_TEMPLATE by default. */
+  chatTemplate?: string;
 }
 
 export type ResolvedTestModelOptions = Required<TestModelOptions>;
@@ -79,6 +81,7 @@ export function resolveTestModelOptions(opts: TestModelOptions = {}): ResolvedTe
     nFf: opts.nFf ?? 256,
     contextLength: opts.contextLength ?? 2048,
     extraPieces: opts.extraPieces ?? [],
+    chatTemplate: opts.chatTemplate ?? TEST_CHAT_TEMPLATE,
   };
   for (const [k, v] of Object.entries(o)) {
     if (typeof v !== 'number') continue;
@@ -173,7 +176,7 @@ function modelMetadata(o: ResolvedTestModelOptions, v: Vocabulary): GgufMetadata
     // newline (as node-llama-cpp tokenizes chat-template text) gained a stray space, and
     // detokenizing strips a leading space, so text did not always round-trip.
     { key: 'tokenizer.ggml.add_space_prefix', type: 'bool', value: false },
-    { key: 'tokenizer.chat_template', type: 'string', value: TEST_CHAT_TEMPLATE },
+    { key: 'tokenizer.chat_template', type: 'string', value: o.chatTemplate },
   ];
 }
 

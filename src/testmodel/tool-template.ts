@@ -37,3 +37,32 @@ export const TOOL_CALL_TEMPLATE = [
   '{{ end }}',
   '{{ end }}<|assistant|>',
 ].join('');
+
+/**
+ * The Jinja flavour: a GGUF whose own chat template (no Ollama template) renders tools, the same
+ * turn markers and tool list, and past calls in the Llama 3.1 style <function=NAME>ARGS</function>,
+ * a syntax node-llama-cpp's JinjaTemplateChatWrapper reads from the template. Tests teach it to
+ * answer TOOL_QUESTION with JINJA_TAUGHT_TOOL_CALL, rendered through that wrapper.
+ */
+export const TOOL_JINJA_TEMPLATE = [
+  "{%- for message in messages -%}",
+  "{%- if message['role'] == 'system' -%}{{- '<|system|>\\n' + message['content'] + '\\n' -}}{%- endif -%}",
+  "{%- endfor -%}",
+  "{%- if tools -%}{{- '<|tools|>' -}}{%- for tool in tools -%}{{- ' ' + tool['function']['name'] -}}{%- endfor -%}{{- '\\n' -}}{%- endif -%}",
+  "{%- for message in messages -%}",
+  "{%- if message['role'] == 'user' -%}{{- '<|user|>\\n' + message['content'] + '\\n' -}}",
+  "{%- elif message['role'] == 'assistant' -%}{{- '<|assistant|>' -}}{%- if message['content'] -%}{{- message['content'] -}}{%- endif -%}",
+  "{%- for call in message['tool_calls'] or [] -%}",
+  "{{- '<function=' + call['function']['name'] + '>' + (call['function']['arguments'] | tojson) + '</function>' -}}",
+  "{%- endfor -%}",
+  "{{- eos_token + '\\n' -}}",
+  "{%- elif message['role'] == 'tool' -%}{{- '<|tool|>\\n' + message['content'] + '\\n' -}}",
+  "{%- endif -%}",
+  "{%- endfor -%}",
+  "{%- if add_generation_prompt -%}{{- '<|assistant|>' -}}{%- endif -%}",
+].join('\n');
+
+export const JINJA_TAUGHT_TOOL_CALL = '<function=get_weather>{"city": "Paris"}</function>';
+
+/** As TOOL_MODEL_PIECES, for the Jinja flavour's answer. */
+export const JINJA_TOOL_MODEL_PIECES = ['<|assistant|>', '<function=get_weather>', '{"city": "Paris"}'.replaceAll(' ', SPACE_PIECE), '</function>'];

@@ -6,6 +6,7 @@ import type { ModelInfo, ModelInfoCache } from '../service/model-info.js';
 import { invalidRequest } from '../../errors.js';
 import { readFile } from 'node:fs/promises';
 import { GoTemplate } from '../runtime/go-template.js';
+import { rendersTools } from '../runtime/model-spec.js';
 
 export interface ModelsRouterDeps {
   store: ModelStore;
@@ -90,7 +91,7 @@ export function createModelsRouter({ store, pool, infos }: ModelsRouterDeps): Ro
       details: info ? modelDetails(info) : {},
       model_info: metadata,
       tensors: verbose ? info?.tensors.map((t) => ({ name: t.name, shape: t.dims })) : undefined,
-      capabilities: ['completion', ...(info?.type === 'model' ? ['embedding'] : []), ...(goTemplate !== undefined && GoTemplate.parse(goTemplate).usesTools ? ['tools'] : [])],
+      capabilities: ['completion', ...(info?.type === 'model' ? ['embedding'] : []), ...(rendersTools({ template: goTemplate === undefined ? undefined : GoTemplate.parse(goTemplate), chatTemplate: info?.chatTemplate }) ? ['tools'] : [])],
       modified_at: m.modifiedAt.toISOString(),
     });
   });

@@ -4,18 +4,20 @@ import type { ModelStore } from '../store/model-store.js';
 import { parseKeepAlive } from '../runtime/keep-alive.js';
 import type { LoadedModel, Slot } from '../runtime/loaded-model.js';
 import type { ModelPool } from '../runtime/model-pool.js';
-import { resolveModelSpec, type ModelSpec } from '../runtime/model-spec.js';
+import { rendersTools, resolveModelSpec, type ModelSpec } from '../runtime/model-spec.js';
 import { mergeOptions, toSampling, type OllamaOptions } from '../runtime/options.js';
 import { GrammarCache } from './grammars.js';
+import { ModelInfoCache } from './model-info.js';
 import { renderPrompt, type PromptInput } from './prompt.js';
-import { ToolCallParser, type ToolCall } from './tool-calls.js';
+import { ToolCallParser, type ToolCall, type ToolCallSyntax } from './tool-calls.js';
+import { jinjaToolSyntax } from './wrapper-tools.js';
 
 export type JsonFormat = 'json' | Record<string, unknown>;
 
 export interface GenerationRequest {
   model: string;
   input: PromptInput;
-  /** Tools the model may call: only a model whose (Go) template renders tools takes them. */
+  /** Tools the model may call: only a model whose template (Go, or the GGUF's Jinja) renders tools takes them. */
   tools?: unknown[];
   think?: boolean | string;
   /** Fill-in-the-middle: text that must follow the generated text. */
@@ -80,13 +82,15 @@ export class InferenceService {
   constructor(
     private readonly store: ModelStore,
     private readonly pool: ModelPool,
+    /** GGUF metadata, for the chat template of a model without a Go template. */
+    private readonly infos = new ModelInfoCache(),
   ) {}
 
   async spec(name: string): Promise<ModelSpec> {
     const stored = await this.store.require(name);
     let spec = this.specs.get(stored.digest);
     if (!spec) {
-      spec = resolveModelSpec(this.store, stored);
+      spec = resolveModelSpec(this.store, stored, this.infos);
       spec.catch(() => this.specs.delete(stored.digest));
       if (this.specs.size >= 64) this.specs.delete(this.specs.keys().next().value as string);
       this.specs.set(stored.digest, spec);
@@ -110,7 +114,7 @@ export class InferenceService {
     const started = performance.now();
     const spec = await this.spec(req.model);
     const withTools = req.tools !== undefined && req.tools.length > 0;
-    if (withTools && !spec.template?.usesTools) throw invalidRequest(`tools: model "${spec.name}" does not support tools`, 'tools_unsupported');
+    if (withTools && !rendersTools(spec)) throw toolsUnsupported(spec.name);
     if (req.think) throw invalidRequest(`model "${spec.name}" does not support thinking`, 'thinking_unsupported');
     if (req.input.kind === 'chat' && req.input.messages.some((m) => (m.images?.length ?? 0) > 0)) {
       throw invalidRequest(`model "${spec.name}" does not support images (messages[].images)`, 'images_unsupported');
@@ -133,9 +137,9 @@ export class InferenceService {
     loadMs: number,
   ): Promise<GenerationResult> {
     const prompt = renderPrompt(loaded, req.input, req.tools);
-    const toolTag = req.tools && req.tools.length > 0 ? loaded.spec.template?.toolCallTag : undefined;
+    const syntax = req.tools && req.tools.length > 0 ? toolCallSyntax(loaded) : undefined;
     // Output that may be a call is held back from the stream until it is decided (Ollama's way).
-    const parser = toolTag === undefined ? undefined : new ToolCallParser(toolTag);
+    const parser = syntax === undefined ? undefined : new ToolCallParser(syntax);
     const toolCalls: ToolCall[] = [];
     let content = '';
     const take = (parsed: { content: string; calls: ToolCall[] }) => {
@@ -263,6 +267,21 @@ function refuseOverflow(loaded: LoadedModel, slot: Slot, tokens: readonly Token[
     `This model's maximum context length is ${limit} tokens. However, your ${field} resulted in ${used} tokens. Please reduce the length of the ${field}.`,
     { code: 'context_length_exceeded', param: field },
   );
+}
+
+const toolsUnsupported = (model: string) => invalidRequest(`tools: model "${model}" does not support tools`, 'tools_unsupported');
+
+/**
+ * How the model writes a tool call. An Ollama template without a call tag is offered tools but
+ * its output is not parsed (undefined); a Jinja template is refused when node-llama-cpp's chat
+ * wrapper has no call syntax of the model's own for it.
+ */
+function toolCallSyntax(loaded: LoadedModel): ToolCallSyntax | undefined {
+  const { template } = loaded.spec;
+  if (template) return template.toolCallTag === undefined ? undefined : { kind: 'object', tag: template.toolCallTag };
+  const syntax = jinjaToolSyntax(loaded);
+  if (!syntax) throw toolsUnsupported(loaded.spec.name);
+  return syntax;
 }
 
 function normalize(v: number[]): number[] {

@@ -57,6 +57,17 @@ export async function readModelInfo(path: string): Promise<ModelInfo> {
   };
 }
 
+/**
+ * Whether a Jinja chat template renders the tools a request offers: its code (inside `{{ }}` or
+ * `{% %}`, string literals aside) uses the `tools` variable, as Qwen's, Llama 3.1's and Mistral's do.
+ */
+export function jinjaUsesTools(template: string): boolean {
+  for (const [, code = ''] of template.matchAll(/\{[{%]([\s\S]*?)[%}]\}/g)) {
+    if (/\btools\b/.test(code.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'/g, ''))) return true;
+  }
+  return false;
+}
+
 /** Metadata of immutable, content-addressed blobs never changes: cache by digest. */
 export class ModelInfoCache {
   private readonly cache = new Map<string, Promise<ModelInfo>>();

@@ -1,6 +1,7 @@
-import { LlamaText, type ChatHistoryItem, type Token } from 'node-llama-cpp';
+import { LlamaText, type ChatHistoryItem, type ChatModelFunctionCall, type ChatModelFunctions, type ChatWrapper, type ChatWrapperGeneratedContextState, type Token } from 'node-llama-cpp';
 import { GoTemplate } from '../runtime/go-template.js';
 import type { LoadedModel } from '../runtime/loaded-model.js';
+import { chatFunctionsOf, jinjaToolSyntax } from './wrapper-tools.js';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant' | 'tool';
@@ -47,19 +48,65 @@ export function renderPrompt(loaded: LoadedModel, input: PromptInput, tools?: un
     const text = renderGoTemplate(template, withSystem, tools);
     return { tokens: [...context, ...model.tokenize(text, true)] as Token[], stopTriggers: [] };
   }
-  const history: ChatHistoryItem[] = withSystem.map((m) =>
-    m.role === 'system'
-      ? { type: 'system', text: m.content }
-      : m.role === 'assistant'
-        ? { type: 'model', response: [m.content] }
-        : { type: 'user', text: m.content },
-  );
-  history.push({ type: 'model', response: [] });
-  const state = loaded.chatWrapper.generateContextState({ chatHistory: history });
+  // A model whose Jinja template renders tools gets the request's tools, its past calls and their results.
+  const calls = jinjaToolSyntax(loaded) !== undefined;
+  const state = wrapperContextState(loaded.chatWrapper, withSystem, calls, calls && tools && tools.length > 0 ? chatFunctionsOf(tools) : undefined);
   let tokens = state.contextText.tokenize(model.tokenizer);
   // LlamaCompletion prepends BOS itself.
   if (tokens[0] !== undefined && tokens[0] === model.tokens.bos) tokens = tokens.slice(1);
   return { tokens: [...context, ...tokens] as Token[], stopTriggers: state.stopGenerationTriggers };
+}
+
+/**
+ * The conversation rendered by node-llama-cpp's chat wrapper, ending where the model's answer
+ * begins. With `calls`, an assistant turn's tool_calls are function calls, answered by the tool
+ * turns after it (see chatHistoryOf), and `functions` are offered; without, tool_calls are left
+ * out and tool turns are user turns.
+ */
+export function wrapperContextState(wrapper: ChatWrapper, messages: ChatMessage[], calls: boolean, functions?: ChatModelFunctions): ChatWrapperGeneratedContextState {
+  const history = chatHistoryOf(messages, calls);
+  const last = history.at(-1);
+  // After a call's results the model's turn goes on; a new, empty turn would render a second opening.
+  const answering = last?.type === 'model' && typeof last.response.at(-1) === 'object';
+  if (!answering) history.push({ type: 'model', response: [] });
+  return wrapper.generateContextState({ chatHistory: history, availableFunctions: functions, documentFunctionParams: true });
+}
+
+/**
+ * Messages as node-llama-cpp's chat history. With `calls`, a tool turn is the result of the first
+ * unanswered call of the assistant turn before it with its `tool_name` (else of the first
+ * unanswered call); a tool turn with no call to answer stays a user turn. A result that is JSON is
+ * passed as its value: the wrapper writes results as JSON.
+ */
+export function chatHistoryOf(messages: ChatMessage[], calls: boolean): ChatHistoryItem[] {
+  const history: ChatHistoryItem[] = [];
+  let unanswered: ChatModelFunctionCall[] = [];
+  for (const m of messages) {
+    if (m.role === 'system') {
+      history.push({ type: 'system', text: m.content });
+    } else if (m.role === 'assistant') {
+      unanswered = calls ? (m.tool_calls ?? []).map((c) => ({ type: 'functionCall', name: c.function.name, params: c.function.arguments, result: undefined })) : [];
+      history.push({ type: 'model', response: unanswered.length === 0 ? [m.content] : [...(m.content ? [m.content] : []), ...unanswered] });
+    } else {
+      const call = m.role === 'tool' ? (unanswered.find((c) => c.name === m.tool_name) ?? unanswered[0]) : undefined;
+      if (call) {
+        call.result = resultOf(m.content);
+        unanswered = unanswered.filter((c) => c !== call);
+      } else {
+        history.push({ type: 'user', text: m.content });
+        unanswered = [];
+      }
+    }
+  }
+  return history;
+}
+
+function resultOf(content: string): unknown {
+  try {
+    return JSON.parse(content);
+  } catch {
+    return content;
+  }
 }
 
 /**
