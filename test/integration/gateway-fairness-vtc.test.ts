@@ -2,7 +2,8 @@
 // in Hearth, one queue per workspace, and the least served workspace goes first (VTC). One
 // workspace flooding the engine delays another by about one call, not by the whole flood; two
 // workspaces that both keep calls waiting are served alike; the wait is bounded, and a call
-// abandoned while it waits leaves the queue having cost nothing.
+// abandoned while it waits leaves the queue having cost nothing. The operator sees the queue at
+// GET /api/admin/queue.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
@@ -58,6 +59,29 @@ async function streamChat(url: string, key: string, workspace: string, maxTokens
   }
   call.end = performance.now();
   return call;
+}
+
+interface QueueView {
+  slots_per_model: number;
+  in_flight: number;
+  waiting: number;
+  max_waiting: number;
+  max_waiting_per_workspace: number;
+  models: Array<{ model: string; slots: number; in_flight: number; waiting: number }>;
+  workspaces: Array<{ workspace_id: string; weight: number; counter: number; in_flight: number; waiting: number }>;
+}
+
+/** GET /api/admin/queue with the admin token. */
+async function queueView(d: DaemonProcess): Promise<QueueView> {
+  const res = await d.admin<QueueView>('GET', '/api/admin/queue');
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  return res.body;
+}
+
+/** Workspace ids by name. */
+async function workspaceIds(d: DaemonProcess): Promise<Map<string, string>> {
+  const res = await d.admin<{ workspaces: Array<{ id: string; name: string }> }>('GET', '/api/admin/workspaces');
+  return new Map(res.body.workspaces.map((w) => [w.name, w.id]));
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -143,7 +167,7 @@ describe('gateway: fair admission, one workspace flooding', () => {
   });
 });
 
-describe('gateway: fair admission, bounds and abandoned calls', () => {
+describe('gateway: fair admission, bounds, abandoned calls and the admin view', () => {
   let d: DaemonProcess;
   before(async () => {
     // One call may wait in all: the bound is reached with three calls. The stop does not wait
@@ -171,8 +195,20 @@ describe('gateway: fair admission, bounds and abandoned calls', () => {
     // The leaver's call waits; it is the one place.
     const leave = new AbortController();
     const waiting = streamChat(d.url, leaver.key, 'leaver', 2, leave.signal).catch((err: unknown) => err);
-    // Let it reach the queue before anyone else asks.
-    await new Promise((r) => setTimeout(r, 300));
+    // The operator's view shows it reach the queue, behind the model's slots all taken.
+    let queue = await queueView(d);
+    for (let i = 0; i < 100 && queue.waiting === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      queue = await queueView(d);
+    }
+    assert.deepEqual(queue.models, [{ model: `${MODEL}:latest`, slots: SLOTS, in_flight: SLOTS, waiting: 1 }], JSON.stringify(queue));
+    assert.deepEqual([queue.slots_per_model, queue.in_flight, queue.waiting, queue.max_waiting, queue.max_waiting_per_workspace], [SLOTS, SLOTS, 1, 1, 64]);
+    const ids = await workspaceIds(d);
+    const row = (name: string) => queue.workspaces.find((w) => w.workspace_id === ids.get(name));
+    assert.deepEqual([row(hog.workspace)?.in_flight, row(hog.workspace)?.waiting], [SLOTS, 0], JSON.stringify(queue.workspaces));
+    assert.deepEqual([row(leaver.workspace)?.in_flight, row(leaver.workspace)?.waiting, row(leaver.workspace)?.weight], [0, 1, 1]);
+    assert.equal((await fetch(`${d.url}/api/admin/queue`)).status, 401, 'the queue is the operator\'s to see');
+    assert.equal((await fetch(`${d.url}/api/admin/queue`, { headers: { authorization: `Bearer ${leaver.key}` } })).status, 401, 'a customer key is not the admin token');
     let refused: StreamCall | undefined;
     for (let i = 0; i < 50 && refused?.status !== 503; i++) {
       refused = await streamChat(d.url, other.key, 'other', 2);
@@ -204,5 +240,13 @@ describe('gateway: fair admission, bounds and abandoned calls', () => {
     const usage = (await d.api<{ credits: { limit: number; used: number; remaining: number } }>(leaver.key, 'GET', '/usage')).body;
     assert.equal(usage.credits.used, 0, 'the abandoned call cost nothing');
     assert.equal(usage.credits.remaining, usage.credits.limit, 'and holds no reservation');
+
+    // Nothing in flight or waiting any more: the model's pool is gone from the view.
+    let idle = await queueView(d);
+    for (let i = 0; i < 100 && idle.in_flight > 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      idle = await queueView(d);
+    }
+    assert.deepEqual([idle.in_flight, idle.waiting, idle.models], [0, 0, []]);
   });
 });
