@@ -117,7 +117,7 @@ export class FairQueue {
   private seq = 0;
   /** The tenant whose last waiting call was admitted most recently ("the last client to leave the queue"). */
   private lastLeft: Tenant | undefined;
-  /** One estimate for every model: a pool is dropped when idle, and a model's calls are alike enough to a gateway. */
+  /** One estimate for every model: a pool is dropped when idle, and its own estimate would go with it. */
   private meanHoldMs: number | undefined;
 
   constructor(private readonly options: FairQueueOptions) {
