@@ -99,7 +99,7 @@ export interface LimitsConfig {
   readonly maxConnections: number;
   /** Open connections of one client (an IPv4 address, an IPv6 /64). */
   readonly maxConnectionsPerClient: number;
-  /** Inference calls the backend runs at once; 0: engine.parallel. */
+  /** Inference calls the backend runs at once for one model; 0: engine.parallel. */
   readonly backendSlots: number;
   /** Inference calls waiting for a backend slot, all workspaces together. */
   readonly maxWaiting: number;
@@ -246,8 +246,9 @@ export const configSchema = Object.freeze([
     'Most connections open at once from one client address (IPv6: one /64); past it a new connection is closed at once. Behind a reverse proxy every client has the proxy\'s address: raise it to max_connections'),
   // Calls past what the backend runs at once wait in Hearth, where a queue per workspace is served
   // least served first, rather than in the backend's FIFO: what runs there is what it can batch.
+  // Per model, as the engine and Ollama run that many sequences for each loaded model.
   field('limits.backend_slots', integer({ min: 0, max: 4096 }), 0,
-    'Inference calls sent to the backend at once; the rest wait in Hearth, one queue per workspace, the least served workspace first. 0: engine.parallel (for Ollama, set it to the OLLAMA_NUM_PARALLEL of Ollama)'),
+    'Inference calls sent to the backend at once per model; the rest wait in Hearth, one queue per workspace, the least served workspace first. 0: engine.parallel (for Ollama, set it to the OLLAMA_NUM_PARALLEL of Ollama)'),
   // The bundled engine used to queue 64 per model; Hearth's queue takes that role, for all models.
   field('limits.max_waiting', integer({ min: 1, max: 100_000 }), 256, 'Inference calls that may wait for a backend slot, all workspaces together; more get 503 backend_busy'),
   // Each workspace is first bounded by its plan's max_concurrent (16 at most by default); this

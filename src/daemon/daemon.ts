@@ -177,6 +177,7 @@ async function startOnLockedDataDir(
     publicBaseUrl: config.publicBaseUrl,
     validateResponses: config.dev.validateResponses,
     admission: new FairQueue({
+      // Per model, as the engine (and Ollama's OLLAMA_NUM_PARALLEL) runs `parallel` sequences for each loaded model.
       slots: config.limits.backendSlots === 0 ? config.engine.parallel : config.limits.backendSlots,
       maxWaiting: config.limits.maxWaiting,
       maxWaitingPerTenant: config.limits.maxWaitingPerWorkspace,

@@ -2,7 +2,7 @@ import type { RequestHandler, Response } from 'express';
 import { clientClosed, HearthError, notFound } from '../errors.js';
 import type { Catalog } from '../domain/catalog.js';
 import type { Ledger } from '../domain/ledger.js';
-import type { ModelMetadata } from '../domain/model-metadata.js';
+import { modelKey, type ModelMetadata } from '../domain/model-metadata.js';
 import type { OperationMatcher } from '../contract/operation-matcher.js';
 import type { Operation } from '../contract/operations.js';
 import { checkModelAccess } from './model-settings.js';
@@ -23,7 +23,7 @@ import { beforeHeaders } from '../http/before-headers.js';
 //   (body, contract)  the JSON body, then the contract's validation
 //   checkInference    a call that runs a model: a model the workspace may use, switched on,
 //                     a place among its plan's concurrent calls (429 past it), then a slot of
-//                     the backend, waited for in a fair queue per workspace (503 backend_busy
+//                     the backend for its model, waited for in a fair queue per workspace (503 backend_busy
 //                     past its bound); both held until the response closes, so that the
 //                     backend's own queue stays short and Hearth decides the order
 //   meterOperation    reserves the operation's credits; settles them when the response
@@ -86,7 +86,7 @@ export function authorizeScope(catalog: Catalog): RequestHandler {
 /**
  * A call that runs a model: refuses another workspace's fine-tuned model and one switched off,
  * takes one of the workspace's concurrent places, then waits for an admission slot of the
- * backend (fair-queue.ts: the least served workspace first), all before anything is reserved:
+ * backend for the model (fair-queue.ts: per model, the least served workspace first), all before anything is reserved:
  * a call that waits and is abandoned leaves the queue having cost nothing.
  */
 export function checkInference({ metadata, concurrency, admission }: { metadata: ModelMetadata; concurrency: ConcurrencyLimiter; admission: FairQueue }): RequestHandler {
@@ -100,7 +100,8 @@ export function checkInference({ metadata, concurrency, admission }: { metadata:
     const release = concurrency.acquire(`inference:${principal.workspaceId}`, principal.maxConcurrent, tooManyInferenceCalls);
     res.on('close', release);
     const gone = clientGoneSignal(res);
-    const slot = await admission.acquire(principal.workspaceId, principal.weight, gone);
+    // The model's key, not the name as sent: "llama3" and "llama3:latest" share the backend's sequences.
+    const slot = await admission.acquire(principal.workspaceId, principal.weight, modelKey(model), gone);
     // Admitted as the client left: its close has passed, so the slot is given back here.
     if (gone.aborted) {
       slot.release();

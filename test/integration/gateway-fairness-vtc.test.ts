@@ -2,62 +2,38 @@
 // in Hearth, one queue per workspace, and the least served workspace goes first (VTC). One
 // workspace flooding the engine delays another by about one call, not by the whole flood; two
 // workspaces that both keep calls waiting are served alike; the wait is bounded, and a call
-// abandoned while it waits leaves the queue having cost nothing.
+// abandoned while it waits leaves the queue having cost nothing. The operator sees the queue at
+// GET /api/admin/queue.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
+import { streamChat, type StreamCall } from '../helpers/stream-chat.js';
 
 const MODEL = 'hearth-demo';
 // The engine's default: two calls run at once, and limits.backend_slots defaults to it.
 const SLOTS = 2;
 
-interface StreamCall {
-  workspace: string;
-  status: number;
-  sent: number;
-  /** When its first token arrived: the call had a slot. */
-  firstToken?: number;
-  end?: number;
-  usage?: { prompt_tokens: number; completion_tokens: number };
-  error?: { code: string };
-  retryAfter?: string | null;
+interface QueueView {
+  slots_per_model: number;
+  in_flight: number;
+  waiting: number;
+  max_waiting: number;
+  max_waiting_per_workspace: number;
+  models: Array<{ model: string; slots: number; in_flight: number; waiting: number }>;
+  workspaces: Array<{ workspace_id: string; weight: number; counter: number; in_flight: number; waiting: number }>;
 }
 
-/** A streamed chat, timed on this process's monotonic clock; resolves when the stream ends. */
-async function streamChat(url: string, key: string, workspace: string, maxTokens: number, signal?: AbortSignal, onToken?: (c: StreamCall) => void): Promise<StreamCall> {
-  const call: StreamCall = { workspace, status: 0, sent: performance.now() };
-  const res = await fetch(`${url}/api/v1/chat/stream`, {
-    method: 'POST',
-    headers: { 'x-api-key': key, 'content-type': 'application/json' },
-    body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Tell me everything.' }], max_tokens: maxTokens }),
-    signal,
-  });
-  call.status = res.status;
-  if (res.status !== 200) {
-    call.retryAfter = res.headers.get('retry-after');
-    call.error = ((await res.json()) as { error: { code: string } }).error;
-    call.end = performance.now();
-    return call;
-  }
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let cut: number;
-    while ((cut = buffer.indexOf('\n\n')) >= 0) {
-      const event = buffer.slice(0, cut);
-      buffer = buffer.slice(cut + 2);
-      if (!event.startsWith('data: {')) continue;
-      const data = JSON.parse(event.slice(6)) as { token?: string; done?: boolean; usage?: StreamCall['usage'] };
-      if (data.token !== undefined && call.firstToken === undefined) {
-        call.firstToken = performance.now();
-        onToken?.(call);
-      }
-      if (data.done) call.usage = data.usage;
-    }
-  }
-  call.end = performance.now();
-  return call;
+/** GET /api/admin/queue with the admin token. */
+async function queueView(d: DaemonProcess): Promise<QueueView> {
+  const res = await d.admin<QueueView>('GET', '/api/admin/queue');
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  return res.body;
+}
+
+/** Workspace ids by name. */
+async function workspaceIds(d: DaemonProcess): Promise<Map<string, string>> {
+  const res = await d.admin<{ workspaces: Array<{ id: string; name: string }> }>('GET', '/api/admin/workspaces');
+  return new Map(res.body.workspaces.map((w) => [w.name, w.id]));
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -143,7 +119,7 @@ describe('gateway: fair admission, one workspace flooding', () => {
   });
 });
 
-describe('gateway: fair admission, bounds and abandoned calls', () => {
+describe('gateway: fair admission, bounds, abandoned calls and the admin view', () => {
   let d: DaemonProcess;
   before(async () => {
     // One call may wait in all: the bound is reached with three calls. The stop does not wait
@@ -171,8 +147,20 @@ describe('gateway: fair admission, bounds and abandoned calls', () => {
     // The leaver's call waits; it is the one place.
     const leave = new AbortController();
     const waiting = streamChat(d.url, leaver.key, 'leaver', 2, leave.signal).catch((err: unknown) => err);
-    // Let it reach the queue before anyone else asks.
-    await new Promise((r) => setTimeout(r, 300));
+    // The operator's view shows it reach the queue, behind the model's slots all taken.
+    let queue = await queueView(d);
+    for (let i = 0; i < 100 && queue.waiting === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      queue = await queueView(d);
+    }
+    assert.deepEqual(queue.models, [{ model: `${MODEL}:latest`, slots: SLOTS, in_flight: SLOTS, waiting: 1 }], JSON.stringify(queue));
+    assert.deepEqual([queue.slots_per_model, queue.in_flight, queue.waiting, queue.max_waiting, queue.max_waiting_per_workspace], [SLOTS, SLOTS, 1, 1, 64]);
+    const ids = await workspaceIds(d);
+    const row = (name: string) => queue.workspaces.find((w) => w.workspace_id === ids.get(name));
+    assert.deepEqual([row(hog.workspace)?.in_flight, row(hog.workspace)?.waiting], [SLOTS, 0], JSON.stringify(queue.workspaces));
+    assert.deepEqual([row(leaver.workspace)?.in_flight, row(leaver.workspace)?.waiting, row(leaver.workspace)?.weight], [0, 1, 1]);
+    assert.equal((await fetch(`${d.url}/api/admin/queue`)).status, 401, 'the queue is the operator\'s to see');
+    assert.equal((await fetch(`${d.url}/api/admin/queue`, { headers: { authorization: `Bearer ${leaver.key}` } })).status, 401, 'a customer key is not the admin token');
     let refused: StreamCall | undefined;
     for (let i = 0; i < 50 && refused?.status !== 503; i++) {
       refused = await streamChat(d.url, other.key, 'other', 2);
@@ -204,5 +192,13 @@ describe('gateway: fair admission, bounds and abandoned calls', () => {
     const usage = (await d.api<{ credits: { limit: number; used: number; remaining: number } }>(leaver.key, 'GET', '/usage')).body;
     assert.equal(usage.credits.used, 0, 'the abandoned call cost nothing');
     assert.equal(usage.credits.remaining, usage.credits.limit, 'and holds no reservation');
+
+    // Nothing in flight or waiting any more: the model's pool is gone from the view.
+    let idle = await queueView(d);
+    for (let i = 0; i < 100 && idle.in_flight > 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      idle = await queueView(d);
+    }
+    assert.deepEqual([idle.in_flight, idle.waiting, idle.models], [0, 0, []]);
   });
 });

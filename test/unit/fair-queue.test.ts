@@ -7,21 +7,22 @@ import { FairQueue, MIN_CALL_COST, OUTPUT_TOKEN_COST, type Admission, type FairQ
 function harness(options: Partial<FairQueueOptions> = {}) {
   const clock = { ms: 0 };
   const q = new FairQueue({ slots: 1, maxWaitingPerTenant: 1000, maxWaiting: 10_000, now: () => clock.ms, ...options });
-  const admitted: Array<{ tenant: string; label: string; slot: Admission }> = [];
-  const call = (tenant: string, label = tenant, { weight = 1, signal }: { weight?: number; signal?: AbortSignal } = {}) => {
-    const p = q.acquire(tenant, weight, signal);
+  const admitted: Array<{ tenant: string; label: string; model: string; slot: Admission }> = [];
+  const call = (tenant: string, label = tenant, { weight = 1, signal, model = 'm' }: { weight?: number; signal?: AbortSignal; model?: string } = {}) => {
+    const p = q.acquire(tenant, weight, model, signal);
     p.then(
-      (slot) => admitted.push({ tenant, label, slot }),
+      (slot) => admitted.push({ tenant, label, model, slot }),
       () => undefined,
     );
     return p;
   };
   /** Lets the admissions made so far reach their `then`. */
   const settle = () => new Promise<void>((r) => setImmediate(r));
-  /** Finishes the oldest admitted call still held: it charges what it was served, then gives its slot back. */
-  const finish = async (input: number, output: number) => {
-    const next = admitted.shift();
-    assert.ok(next, 'a call holds a slot');
+  /** Finishes the oldest admitted call still held (of `model`, if given): it charges what it was served, then gives its slot back. */
+  const finish = async (input: number, output: number, model?: string) => {
+    const i = admitted.findIndex((x) => model === undefined || x.model === model);
+    assert.ok(i >= 0, `a call holds a slot${model === undefined ? '' : ` of ${model}`}`);
+    const next = admitted.splice(i, 1)[0]!;
     next.slot.charge(input, output);
     next.slot.release();
     await settle();
@@ -215,6 +216,123 @@ describe('FairQueue', () => {
   it('refuses a configuration without slots, and a weight that is not positive', () => {
     assert.throws(() => new FairQueue({ slots: 0, maxWaitingPerTenant: 1, maxWaiting: 1, now: () => 0 }), RangeError);
     const q = new FairQueue({ slots: 1, maxWaitingPerTenant: 1, maxWaiting: 1, now: () => 0 });
-    assert.throws(() => void q.acquire('a', 0), RangeError);
+    assert.throws(() => void q.acquire('a', 0, 'm'), RangeError);
+  });
+});
+
+describe('FairQueue: a pool of slots per model', () => {
+  const models = (h: ReturnType<typeof harness>) => h.q.snapshot().models;
+
+  it("admits a call for model B at once while A's slots are all taken and calls wait for A", async () => {
+    const h = harness({ slots: 1 });
+    await h.call('a', 'a-running', { model: 'A' });
+    void h.call('a', 'a-waits', { model: 'A' });
+    await h.call('b', 'b-on-B', { model: 'B' });
+    await h.settle();
+    assert.deepEqual(h.admitted.map((x) => x.label), ['a-running', 'b-on-B'], 'B has its own slot: no waiting behind A');
+    assert.deepEqual(models(h), [
+      { model: 'A', slots: 1, inFlight: 1, waiting: 1 },
+      { model: 'B', slots: 1, inFlight: 1, waiting: 0 },
+    ]);
+    assert.deepEqual({ inFlight: h.q.snapshot().inFlight, waiting: h.q.snapshot().waiting }, { inFlight: 2, waiting: 1 });
+    assert.equal(await h.finish(0, 0, 'B'), 'b-on-B');
+    assert.deepEqual(h.admitted.map((x) => x.label), ['a-running'], 'a freed slot of B admits nobody waiting for A');
+    assert.equal(await h.finish(0, 0, 'A'), 'a-running');
+    assert.deepEqual(h.admitted.map((x) => x.label), ['a-waits']);
+  });
+
+  it('gives a freed slot of A to the least served tenant waiting for A, not to a less served one waiting only for B', async () => {
+    const h = harness({ slots: 1 });
+    await h.call('a', 'a-on-B', { model: 'B' });
+    await h.call('x', 'x-on-A', { model: 'A' });
+    // c waits for B first; then a and b for A. The lift puts all three at the same counter.
+    void h.call('c', 'c-waits-B', { model: 'B' });
+    void h.call('a', 'a-waits-A', { model: 'A' });
+    void h.call('b', 'b-waits-A', { model: 'A' });
+    await h.settle();
+    // a's call on B is served while it waits for A: its counter grows, whatever the model.
+    h.admitted.find((x) => x.label === 'a-on-B')!.slot.charge(50, 0);
+    assert.ok(h.counter('c') <= h.counter('b') && h.counter('b') < h.counter('a'), JSON.stringify(h.q.snapshot().tenants));
+    assert.equal(await h.finish(0, 0, 'A'), 'x-on-A');
+    assert.deepEqual(
+      h.admitted.map((x) => x.label),
+      ['a-on-B', 'b-waits-A'],
+      "A's slot went to b, the least served of those waiting for A: not to c (least served and waiting longest, but for B), not to a (first for A, served more)",
+    );
+    assert.equal(await h.finish(0, 0, 'B'), 'a-on-B');
+    assert.deepEqual(h.admitted.map((x) => x.label), ['b-waits-A', 'c-waits-B']);
+    assert.equal(await h.finish(0, 0, 'A'), 'b-waits-A');
+    assert.deepEqual(h.admitted.map((x) => x.label), ['c-waits-B', 'a-waits-A']);
+  });
+
+  it('lifts a tenant that starts waiting at all, whatever the model: its first call for B starts from the counter of those waiting for A', async () => {
+    const h = harness({ slots: 1 });
+    await h.call('a', 'a-alone', { model: 'A' });
+    await h.finish(1000, 0);
+    await h.call('a', 'a-running', { model: 'A' });
+    void h.call('a', 'a-waits', { model: 'A' });
+    await h.settle();
+    assert.equal(h.counter('a'), 1000 + MIN_CALL_COST);
+    await h.call('b', 'b-on-B', { model: 'B' });
+    assert.equal(h.counter('b'), h.counter('a') + MIN_CALL_COST, "b did not bank its idle time on another model's free slots");
+    // b already waiting (for C): a call of its for B is not a start of waiting, so no new lift.
+    await h.call('d', 'd-on-C', { model: 'C' });
+    void h.call('b', 'b-waits-C', { model: 'C' });
+    await h.settle();
+    const before = h.counter('b');
+    h.admitted.find((x) => x.label === 'a-running')!.slot.charge(5000, 0);
+    await h.call('b', 'b-on-D', { model: 'D' });
+    assert.equal(h.counter('b'), before + MIN_CALL_COST, 'b already waited: it is not lifted to a again');
+  });
+
+  it('drops the pool of a model with nothing in flight or waiting: many model names leave nothing behind', async () => {
+    const h = harness({ slots: 1 });
+    for (let i = 0; i < 200; i++) {
+      await h.call('a', `a${i}`, { model: `model-${i}` });
+      await h.finish(1, 1);
+    }
+    assert.deepEqual(models(h), []);
+    // A pool with calls waiting, some abandoned, is kept while anything is in flight, then dropped.
+    await h.call('a', 'a-running', { model: 'A' });
+    const leaving = new AbortController();
+    const abandoned = h.call('b', 'b-gone', { model: 'A', signal: leaving.signal });
+    void h.call('c', 'c-waits', { model: 'A' });
+    await h.settle();
+    leaving.abort();
+    assert.equal((await rejection(abandoned)).code, 'client_closed');
+    assert.deepEqual(models(h), [{ model: 'A', slots: 1, inFlight: 1, waiting: 1 }]);
+    await h.finish(0, 0);
+    await h.finish(0, 0);
+    assert.deepEqual(models(h), []);
+    assert.deepEqual(h.q.snapshot().tenants.map((t) => t.tenant), ['a', 'b', 'c'], 'the counters stay: service received is kept');
+  });
+
+  it('bounds the calls waiting over every model: in all and per tenant', async () => {
+    const h = harness({ slots: 1, maxWaiting: 2, maxWaitingPerTenant: 1 });
+    await h.call('x', 'x-on-A', { model: 'A' });
+    await h.call('y', 'y-on-B', { model: 'B' });
+    void h.call('a', 'a-waits-A', { model: 'A' });
+    const own = await rejection(h.call('a', 'a-waits-B', { model: 'B' }));
+    assert.equal(own.code, 'backend_busy');
+    assert.match(own.message, /this workspace already has 1 calls waiting/, "a's call waiting for A counts against it for B too");
+    void h.call('b', 'b-waits-B', { model: 'B' });
+    const all = await rejection(h.call('c', 'c-waits-A', { model: 'A' }));
+    assert.match(all.message, /2 calls are waiting/, 'one waits for A, one for B: together the bound');
+    await h.call('c', 'c-on-C', { model: 'C' });
+    assert.equal(h.admitted.at(-1)?.label, 'c-on-C', 'a model with a free slot still admits at once: nothing waits there');
+    assert.equal(h.q.snapshot().waiting, 2);
+  });
+
+  it("estimates Retry-After from how many calls wait and the slots of every model they wait for", async () => {
+    const h = harness({ slots: 1, maxWaiting: 2 });
+    await h.call('x', 'x-on-A', { model: 'A' });
+    h.clock.ms += 10_000;
+    await h.finish(0, 0);
+    await h.call('x', 'x-on-A', { model: 'A' });
+    await h.call('y', 'y-on-B', { model: 'B' });
+    void h.call('a', 'a-waits-A', { model: 'A' });
+    void h.call('b', 'b-waits-B', { model: 'B' });
+    // Slots held 10 s; 2 waiting plus the refused one, draining through A's slot and B's.
+    assert.equal((await rejection(h.call('c', 'c', { model: 'A' }))).retryAfterS, 15);
   });
 });
