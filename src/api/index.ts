@@ -9,6 +9,9 @@ import type { Ledger } from '../domain/ledger.js';
 import type { ModelMetadata } from '../domain/model-metadata.js';
 import type { Workspaces } from '../domain/workspaces.js';
 import type { WorkspaceBlobs } from '../domain/workspace-blobs.js';
+import type { AdminSessions } from '../domain/admin-sessions.js';
+import type { AuditLog } from '../domain/audit-log.js';
+import type { ConsoleConfig } from '../config/schema.js';
 import type { Datasets } from '../finetune/datasets.js';
 import type { FinetuneService } from '../finetune/service.js';
 import type { BackendClient } from '../backend/backend-client.js';
@@ -19,6 +22,7 @@ import { authenticate } from '../gateway/auth.js';
 import { gatewayErrorHandler } from '../gateway/errors.js';
 import { authorizeScope, checkInference, meterOperation, resolveOperation } from '../gateway/guard.js';
 import { RateLimiter } from '../gateway/rate-limiter.js';
+import { SignInLockout } from '../gateway/sign-in-lockout.js';
 import { ConcurrencyLimiter } from '../gateway/concurrency.js';
 import type { FairQueue } from '../gateway/fair-queue.js';
 import { withRequestLimits } from './contract-limits.js';
@@ -46,6 +50,8 @@ import { blobUploadGate } from './ollama/blob-upload.js';
 import { createAdminRouter } from './admin/index.js';
 import { createQueueRouter } from './admin/queue.js';
 import { adminTokenCheck, requireAdmin } from './admin/admin-auth.js';
+import { createSessionRouter } from './admin/session.js';
+import { createAuditRouter, recordAdminChanges } from './admin/audit.js';
 import { routeContractDifferences } from './route-check.js';
 import { cacheValidatorRouteMatchers } from './validator-route-cache.js';
 
@@ -62,6 +68,11 @@ export interface GatewayDeps {
   chat: BackendClient;
   health: HealthDeps;
   adminToken: string;
+  /** The console's sign-in sessions (the admin token's alternative on /api/admin). */
+  sessions: AdminSessions;
+  audit: AuditLog;
+  /** How wrong admin tokens are slowed down (console.*). */
+  console: Pick<ConsoleConfig, 'signInAttempts' | 'lockoutDelay' | 'lockoutMax'>;
   limits: { maxBodyBytes: number; heartbeatMs: number; maxDatasetBytes: number; maxUploads: number; maxMessages: number; maxTokens: number; maxContext: number; maxBlobBytes: number; blobQuotaBytes: number };
   /** The daemon's root as clients reach it, named as the server in the served contract; '' for none. */
   publicBaseUrl: string;
@@ -114,7 +125,8 @@ export function createGatewayApp(deps: GatewayDeps): Express {
     next();
   });
   // Every request under /api/v1 and /api/admin is a contract operation, or is refused here.
-  app.use(resolveOperation(new OperationMatcher(operations, SURFACES)));
+  const matcher = new OperationMatcher(operations, SURFACES);
+  app.use(resolveOperation(matcher));
 
   // Bodies are JSON whatever the Content-Type says (curl -d sends a form type); the validator
   // reads the header, so it is set to what the body was parsed as.
@@ -153,12 +165,14 @@ export function createGatewayApp(deps: GatewayDeps): Express {
     validateSecurity: false,
     ignoreUndocumented: false,
   });
+  // One count of wrong admin tokens per client address, for the console's sign-in and Bearer alike.
+  const lockout = new SignInLockout({ attempts: deps.console.signInAttempts, delayMs: deps.console.lockoutDelay, maxDelayMs: deps.console.lockoutMax });
   // Who the caller is, as the operation's surface requires: the key is checked before any body
   // is read, so an anonymous client cannot make the daemon parse megabytes.
   const authenticators: Readonly<Record<AuthKind, RequestHandler>> = {
     none: (_req, _res, next) => next(),
     key: authenticate({ keys, limiter }),
-    admin: requireAdmin(deps.adminToken),
+    admin: requireAdmin({ token: deps.adminToken, sessions: deps.sessions, lockout, publicBaseUrl: deps.publicBaseUrl }),
   };
   const guard: RequestHandler[] = [
     (req, res, next) => authenticators[res.locals.operation!.auth](req, res, next),
@@ -187,7 +201,12 @@ export function createGatewayApp(deps: GatewayDeps): Express {
       createDatasetsRouter({ datasets: deps.datasets }),
       createJobsRouter({ finetune: deps.finetune }),
     ],
-    '/api/admin': [createAdminRouter({ catalog, workspaces, keys, ledger, metadata, chat }), createQueueRouter({ admission: deps.admission })],
+    '/api/admin': [
+      createAdminRouter({ catalog, workspaces, keys, ledger, metadata, chat }),
+      createSessionRouter({ adminToken: deps.adminToken, sessions: deps.sessions, lockout, audit: deps.audit, publicBaseUrl: deps.publicBaseUrl }),
+      createAuditRouter({ audit: deps.audit }),
+      createQueueRouter({ admission: deps.admission }),
+    ],
     // OpenAI's API for its SDKs and the tools built on them (src/api/openai/).
     '/v1': [
       createChatCompletionsRouter({ chat, heartbeatMs: deps.limits.heartbeatMs, maxMessages: deps.limits.maxMessages, maxTokens: deps.limits.maxTokens }),
@@ -203,12 +222,16 @@ export function createGatewayApp(deps: GatewayDeps): Express {
       createOllamaManageRouter({ chat, metadata, blobs: deps.blobs, blobBounds: { maxBlobBytes: deps.limits.maxBlobBytes, quotaBytes: deps.limits.blobQuotaBytes }, log }),
     ],
   };
+  // What a surface adds around its guard: the admin surface's audit of successful changes.
+  const surfaceHooks: Readonly<Record<string, RequestHandler[]>> = {
+    '/api/admin': [recordAdminChanges({ audit: deps.audit, matcher, log })],
+  };
   for (const { prefix } of SURFACES) {
     const routers = routersOf[prefix] ?? [];
     // A route the contract lacks, or an operation nothing serves: refuse to start.
     const differences = routeContractDifferences(operations, prefix, routers);
     if (differences.length > 0) throw new Error(`the routes under ${prefix} and openapi/hearth.yaml disagree: ${differences.join('; ')}`);
-    app.use(prefix, ...guard, ...routers);
+    app.use(prefix, ...(surfaceHooks[prefix] ?? []), ...guard, ...routers);
   }
   app.use(createDocsRouter());
 

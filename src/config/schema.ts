@@ -47,6 +47,7 @@ export interface HearthConfig {
   readonly limits: LimitsConfig;
   readonly finetune: FinetuneConfig;
   readonly secrets: { readonly store: SecretStore };
+  readonly console: ConsoleConfig;
   readonly dev: { readonly validateResponses: boolean };
 }
 
@@ -136,6 +137,19 @@ export interface FinetuneConfig {
   readonly threads: number;
   /** Milliseconds after SIGTERM before a cancelled trainer is killed. */
   readonly stopTimeout: number;
+}
+
+export interface ConsoleConfig {
+  /** Milliseconds from sign-in until a console session ends. */
+  readonly sessionTtl: number;
+  /** Console sessions alive at once; a sign-in past it ends the oldest. */
+  readonly maxSessions: number;
+  /** Wrong admin tokens one client address may send before it must wait. */
+  readonly signInAttempts: number;
+  /** Milliseconds of the first wait; doubles with each further wrong token. */
+  readonly lockoutDelay: number;
+  /** Milliseconds: the longest wait. */
+  readonly lockoutMax: number;
 }
 
 // ---- Key paths, derived from HearthConfig so the table below is checked against it. ----
@@ -292,6 +306,19 @@ export const configSchema = Object.freeze([
 
   field('secrets.store', oneOf(secretStores), 'file',
     'Where the server secret lives: file (in data_dir, mode 0600) or keychain (the Secret Service of the D-Bus session, via keytar built against libsecret-1-dev)'),
+
+  // A working day: an operator signs in once in the morning; a cookie left in a browser does
+  // not stay an open door for weeks.
+  field('console.session_ttl', duration({ min: s }), '12h', 'How long a console sign-in lasts (from sign-in; the cookie and the server-side session end together)'),
+  // A few browsers and devices per operator; each sign-in past it ends the oldest session.
+  field('console.max_sessions', integer({ min: 1, max: 10_000 }), 16, 'Console sessions alive at once; a sign-in past it signs the oldest session out'),
+  // A mistyped paste or two; a guesser gets a handful of tries before the waits start.
+  field('console.sign_in_attempts', integer({ min: 1, max: 1000 }), 5,
+    'Wrong admin tokens (console sign-in, or Bearer on /api/admin) one client address may send before each further try must wait (429 too_many_attempts). Behind a reverse proxy every client has the proxy\'s address'),
+  field('console.lockout_delay', duration({ min: 1 }), '1s', 'The first wait after console.sign_in_attempts wrong admin tokens; it doubles with each further wrong one'),
+  // Long enough that guessing is hopeless, short enough that an operator locked out by someone
+  // else's tries (a shared proxy address) is back within the quarter hour.
+  field('console.lockout_max', duration({ min: 1 }), '15m', 'The longest wait between tries of a client address that keeps sending wrong admin tokens'),
 
   // Checking every response against openapi/hearth.yaml costs CPU on each request; the test
   // suite turns it on so the contract and the code cannot drift apart.

@@ -172,6 +172,7 @@ async function startOnLockedDataDir(
     chat,
     finetune,
     adminToken: secrets.adminToken,
+    console: config.console,
     health: { backend: () => backend.info(), databaseOk: () => databaseAnswers(stores), startedAt },
     limits: { maxBodyBytes: config.limits.maxBody, heartbeatMs: config.limits.streamHeartbeat, maxDatasetBytes: config.finetune.maxDatasetBytes, maxUploads: config.finetune.maxUploads, maxMessages: config.limits.maxMessages, maxTokens: config.limits.maxTokens, maxContext: config.limits.maxContext, maxBlobBytes: config.limits.maxBlob, blobQuotaBytes: config.limits.blobQuotaPerWorkspace },
     publicBaseUrl: config.publicBaseUrl,

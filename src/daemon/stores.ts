@@ -10,6 +10,8 @@ import { Keys } from '../domain/keys.js';
 import { Ledger } from '../domain/ledger.js';
 import { ModelMetadata } from '../domain/model-metadata.js';
 import { Workspaces } from '../domain/workspaces.js';
+import { AdminSessions } from '../domain/admin-sessions.js';
+import { AuditLog } from '../domain/audit-log.js';
 import { WorkspaceBlobs } from '../domain/workspace-blobs.js';
 import { Datasets } from '../finetune/datasets.js';
 import { Jobs } from '../finetune/jobs.js';
@@ -26,6 +28,10 @@ export interface Stores {
   blobs: WorkspaceBlobs;
   datasets: Datasets;
   jobs: Jobs;
+  /** The console's sign-in sessions. */
+  sessions: AdminSessions;
+  /** What was done through /api/admin, by whom. */
+  audit: AuditLog;
   close(): void;
 }
 
@@ -48,6 +54,8 @@ export function openStores(config: HearthConfig, serverSecret: Buffer, clock: Cl
     { maxBytes: config.finetune.maxDatasetBytes, maxRecords: config.finetune.maxDatasetRecords, quotaBytes: config.finetune.datasetQuota },
     (id) => jobs.usesDataset(id),
   );
+  const sessions = new AdminSessions(db, clock, { ttlMs: config.console.sessionTtl, maxLive: config.console.maxSessions }, serverSecret);
+  const audit = new AuditLog(db, clock);
   return {
     db,
     catalog,
@@ -58,6 +66,8 @@ export function openStores(config: HearthConfig, serverSecret: Buffer, clock: Cl
     blobs,
     datasets,
     jobs,
+    sessions,
+    audit,
     close() {
       keys.close();
       db.close();

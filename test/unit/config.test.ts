@@ -94,6 +94,7 @@ const defaults: HearthConfig = {
   },
   finetune: { maxDatasetBytes: 32 * 1024 * 1024, maxDatasetRecords: 100_000, datasetQuota: 256 * 1024 * 1024, maxUploads: 2, trainer: 'llamacpp', python: 'python3', hfModelsDir: '', concurrency: 1, maxQueued: 32, maxQueuedPerWorkspace: 8, maxStartDelay: 168 * 3600_000, threads: 0, stopTimeout: 5000 },
   secrets: { store: 'file' },
+  console: { sessionTtl: 12 * 3600_000, maxSessions: 16, signInAttempts: 5, lockoutDelay: 1000, lockoutMax: 15 * 60_000 },
   dev: { validateResponses: false },
 };
 
@@ -386,6 +387,11 @@ describe('config invalid values name their key', () => {
     'limits.max_blob': '2048gb',
     'limits.blob_quota_per_workspace': '512b',
     'secrets.store': 'vault',
+    'console.session_ttl': '500ms',
+    'console.max_sessions': 0,
+    'console.sign_in_attempts': 'five',
+    'console.lockout_delay': '0s',
+    'console.lockout_max': 'forever',
   };
 
   it('every key refuses a bad value and names itself', () => {

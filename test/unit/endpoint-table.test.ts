@@ -20,6 +20,8 @@ import { createDatasetsRouter } from '../../src/api/v1/finetune-datasets.js';
 import { createJobsRouter } from '../../src/api/v1/finetune-jobs.js';
 import { createAdminRouter } from '../../src/api/admin/index.js';
 import { createQueueRouter } from '../../src/api/admin/queue.js';
+import { createSessionRouter } from '../../src/api/admin/session.js';
+import { createAuditRouter } from '../../src/api/admin/audit.js';
 import { packageRoot } from '../../src/paths.js';
 
 const ops = hearthOperations();
@@ -44,11 +46,23 @@ describe('the contract as the endpoint table', () => {
       if (o.auth === 'none') assert.ok(['/api/v1/health', '/api/v1/openapi.json'].includes(o.path), o.path);
       else assert.ok(o.endpoint !== undefined && Number.isInteger(o.credits), o.path);
     }
-    assert.ok(ops.filter((o) => o.surface.prefix === '/api/admin').every((o) => o.auth === 'admin' && o.endpoint === undefined));
+    // Signing in to the console is the one operator operation that takes no credential.
+    const admin = ops.filter((o) => o.surface.prefix === '/api/admin');
+    assert.ok(admin.every((o) => (o.operationId === 'adminCreateSession' ? o.auth === 'none' : o.auth === 'admin') && o.endpoint === undefined));
     assert.deepEqual(
       ops.filter((o) => o.inference && o.surface.prefix === '/api/v1').map((o) => o.operationId),
       ['chat', 'chatStream', 'generate', 'embeddings'],
     );
+  });
+
+  test('every operator operation declares the admin token and the console session cookie, as the authenticator takes them', () => {
+    const spec = loadHearthSpec() as { paths: Record<string, Record<string, { operationId: string; security?: unknown }>> };
+    const sessionOnly = ['adminGetSession', 'adminDeleteSession'];
+    for (const o of ops.filter((op) => op.surface.prefix === '/api/admin')) {
+      const declared = spec.paths[o.path]![o.method.toLowerCase()]!.security;
+      const expected = o.auth === 'none' ? [] : sessionOnly.includes(o.operationId) ? [{ AdminSession: [] }] : [{ BearerKey: [] }, { AdminSession: [] }];
+      assert.deepEqual(declared, expected, `${o.method} ${o.path}`);
+    }
   });
 
   test('an operation without its scope or cost stops the daemon at start, naming it', () => {
@@ -122,7 +136,7 @@ describe('routers and contract agree', () => {
 
   test('every route the routers serve is in the contract and every operation is served', () => {
     assert.deepEqual(routeContractDifferences(ops, '/api/v1', v1Routers()), []);
-    assert.deepEqual(routeContractDifferences(ops, '/api/admin', [createAdminRouter(none), createQueueRouter(none)]), []);
+    assert.deepEqual(routeContractDifferences(ops, '/api/admin', [createAdminRouter(none), createSessionRouter({ adminToken: 'x' } as never), createAuditRouter(none), createQueueRouter(none)]), []);
   });
 
   test('a route added to a router but not to the contract is named; an operation left unserved too', () => {
