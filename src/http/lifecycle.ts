@@ -57,24 +57,15 @@ export async function drainServer(server: Server, deadlineMs: number, watch?: Co
   return outcome;
 }
 
-// Kept on the response itself: a WeakMap keyed by short-lived responses cost more per request
-// (its set, and the collector's ephemeron work) than the second controller it saved.
-const goneSignal = Symbol('clientGoneSignal');
-type Watched = ServerResponse & { [goneSignal]?: AbortSignal };
-
 /**
  * An AbortSignal that fires when the client goes away before its response is complete, so its
  * generation stops and frees what it held (a sequence, a slot, a backend request). Its reason
  * is a client_closed HearthError, which the error handlers note at info instead of an error.
- * One per response, however many ask (the guard's wait for a backend slot, then the handler's
- * backend call): each inference call would otherwise build its controller and close listener twice.
  */
-export function clientGoneSignal(res: Watched): AbortSignal {
-  const known = res[goneSignal];
-  if (known !== undefined) return known;
+export function clientGoneSignal(res: ServerResponse): AbortSignal {
   const controller = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) controller.abort(clientClosed());
   });
-  return (res[goneSignal] = controller.signal);
+  return controller.signal;
 }
