@@ -125,6 +125,8 @@ export function createBackendTransport({ headers: always = {} }: { headers?: Rea
     'http:': new HttpAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS }),
     'https:': new HttpsAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS }),
   };
+  // Lower-cased once: the check below runs for every header of every backend request.
+  const own = new Set(Object.keys(always).map((n) => n.toLowerCase()));
   const backendFetch: BackendFetchFn = (input, init = {}, also, deadlineMs) => {
     if (input instanceof Request) return Promise.reject(new TypeError('backend fetch takes a URL, not a Request'));
     const url = typeof input === 'string' ? new URL(input) : input;
@@ -136,7 +138,7 @@ export function createBackendTransport({ headers: always = {} }: { headers?: Rea
     const body = init.body;
     if (body !== undefined && body !== null && typeof body !== 'string') return Promise.reject(new TypeError('backend fetch sends string bodies only'));
     const headers = plainHeaders(init.headers);
-    for (const name of Object.keys(headers)) if (Object.keys(always).some((n) => n.toLowerCase() === name.toLowerCase())) delete headers[name];
+    if (own.size > 0) for (const name of Object.keys(headers)) if (own.has(name.toLowerCase())) delete headers[name];
     Object.assign(headers, always);
     if (body) headers['content-length'] = Buffer.byteLength(body);
     return new Promise((resolve, reject) => {

@@ -44,9 +44,9 @@ export const SURFACES: readonly Surface[] = Object.freeze([
   { prefix: '/ollama', auth: 'key', endpointBase: '', errorShape: 'ollama' },
 ]);
 
-/** The surface a path lies under, if any. */
+/** The surface a path lies under, if any. Runs for every request: no string is built to compare. */
 export function surfaceOfPath(path: string, surfaces: readonly Surface[] = SURFACES): Surface | undefined {
-  return surfaces.find((s) => path === s.prefix || path.startsWith(`${s.prefix}/`));
+  return surfaces.find((s) => path.startsWith(s.prefix) && (path.length === s.prefix.length || path.charCodeAt(s.prefix.length) === 0x2f));
 }
 
 export interface Operation {

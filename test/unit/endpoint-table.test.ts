@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Router } from 'express';
 import { hearthOperations, loadHearthSpec } from '../../src/contract/hearth-spec.js';
-import { operationsOf, SURFACES, type Operation } from '../../src/contract/operations.js';
+import { operationsOf, surfaceOfPath, SURFACES, type Operation } from '../../src/contract/operations.js';
 import { OperationMatcher } from '../../src/contract/operation-matcher.js';
 import { routeContractDifferences } from '../../src/api/route-check.js';
 import { createHealthRouter } from '../../src/api/v1/health.js';
@@ -86,6 +86,16 @@ describe('the operation matcher finds operations as the router does', () => {
     assert.equal(opOf('GET', '/api/admin/plans'), 'GET /api/admin/plans');
     assert.equal(opOf('GET', '/docs/'), 'outside');
     assert.equal(opOf('GET', '/api/v1x/chat'), 'outside');
+  });
+
+  test('a surface is its prefix alone or followed by a slash, never a longer segment', () => {
+    const prefixOf = (p: string) => surfaceOfPath(p)?.prefix;
+    assert.equal(prefixOf('/v1'), '/v1');
+    assert.equal(prefixOf('/v1/'), '/v1');
+    assert.equal(prefixOf('/v1/chat/completions'), '/v1');
+    assert.equal(prefixOf('/ollama'), '/ollama');
+    assert.equal(prefixOf('/api/v1/chat'), '/api/v1');
+    for (const p of ['/v1x', '/v10/models', '/ollamax/api/tags', '/api/v1x/chat', '/api/adminx', '/', '', '/v']) assert.equal(prefixOf(p), undefined, p);
   });
 
   test('letter case: literal segments compare exactly (express runs with case sensitive routing)', () => {
