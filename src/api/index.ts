@@ -44,6 +44,12 @@ import { createOllamaInferenceRouter } from './ollama/inference.js';
 import { createOllamaManageRouter } from './ollama/manage.js';
 import { blobUploadGate } from './ollama/blob-upload.js';
 import { createAdminRouter } from './admin/index.js';
+import { createAdminModelsRouter } from './admin/models.js';
+import { createOverviewRouter, type OverviewDeps } from './admin/overview.js';
+import { createRequestStatsRouter } from './admin/request-stats.js';
+import { recordRequest } from './request-recording.js';
+import type { RequestLog } from '../domain/request-log.js';
+import type { RequestStats } from '../domain/request-stats.js';
 import { adminTokenCheck, requireAdmin } from './admin/admin-auth.js';
 import { routeContractDifferences } from './route-check.js';
 import { cacheValidatorRouteMatchers } from './validator-route-cache.js';
@@ -60,6 +66,11 @@ export interface GatewayDeps {
   finetune: FinetuneService;
   chat: BackendClient;
   health: HealthDeps;
+  /** One row per customer API call (src/domain/request-log.ts), and the totals read from it. */
+  requestLog: RequestLog;
+  requestStats: RequestStats;
+  /** What GET /api/admin/overview gathers beside the backend (the backend's own state is health's). */
+  overview: Omit<OverviewDeps, 'backend' | 'chat'>;
   adminToken: string;
   limits: { maxBodyBytes: number; heartbeatMs: number; maxDatasetBytes: number; maxUploads: number; maxMessages: number; maxTokens: number; maxContext: number; maxBlobBytes: number; blobQuotaBytes: number };
   /** The daemon's root as clients reach it, named as the server in the served contract; '' for none. */
@@ -86,15 +97,20 @@ export function createGatewayApp(deps: GatewayDeps): Express {
   // read this one setting's rule): /api/v1/Chat is no route, never /api/v1/chat without its scope.
   app.set('case sensitive routing', true);
 
-  // Request id and one access line per request (never the key itself: only its id).
+  // Request id and one access line per request (never the key itself: only its id), and a row of
+  // the request log for each customer API call.
   app.use((req, res, next) => {
     const started = performance.now();
+    const at = new Date();
     // As sent: the guard serves HEAD with the GET operation.
     const method = req.method;
     const incoming = req.get('x-request-id');
     res.locals.requestId = incoming && requestIdPattern.test(incoming) ? incoming : randomUUID();
     res.setHeader('X-Request-Id', res.locals.requestId);
     res.on('close', () => {
+      // 499 (nginx's "client closed request"): the client left before any answer was sent.
+      const status = res.headersSent ? res.statusCode : 499;
+      recordRequest(deps.requestLog, res, { at, started }, status);
       log.info('request', {
         request_id: res.locals.requestId,
         key_id: res.locals.principal?.keyId,
@@ -103,8 +119,7 @@ export function createGatewayApp(deps: GatewayDeps): Express {
         // so that lines of one endpoint group together (/api/v1/finetune/jobs/:id).
         path: req.originalUrl.split('?', 1)[0],
         route: res.locals.operation?.expressPath,
-        // 499 (nginx's "client closed request"): the client left before any answer was sent.
-        status: res.headersSent ? res.statusCode : 499,
+        status,
         ms: Math.round((performance.now() - started) * 100) / 100,
         credits: res.locals.charged ?? 0,
         aborted: !res.writableFinished || undefined,
@@ -186,7 +201,12 @@ export function createGatewayApp(deps: GatewayDeps): Express {
       createDatasetsRouter({ datasets: deps.datasets }),
       createJobsRouter({ finetune: deps.finetune }),
     ],
-    '/api/admin': [createAdminRouter({ catalog, workspaces, keys, ledger, metadata, chat })],
+    '/api/admin': [
+      createAdminRouter({ catalog, workspaces, keys, ledger }),
+      createAdminModelsRouter({ metadata, workspaces, chat }),
+      createOverviewRouter({ ...deps.overview, backend: deps.health.backend, chat }),
+      createRequestStatsRouter({ stats: deps.requestStats, workspaces }),
+    ],
     // OpenAI's API for its SDKs and the tools built on them (src/api/openai/).
     '/v1': [
       createChatCompletionsRouter({ chat, heartbeatMs: deps.limits.heartbeatMs, maxMessages: deps.limits.maxMessages, maxTokens: deps.limits.maxTokens }),
