@@ -49,6 +49,12 @@ import { createOllamaManageRouter } from './ollama/manage.js';
 import { blobUploadGate } from './ollama/blob-upload.js';
 import { createAdminRouter } from './admin/index.js';
 import { createQueueRouter } from './admin/queue.js';
+import { createAdminModelsRouter } from './admin/models.js';
+import { createOverviewRouter, type OverviewDeps } from './admin/overview.js';
+import { createRequestStatsRouter } from './admin/request-stats.js';
+import { recordRequest } from './request-recording.js';
+import type { RequestLog } from '../domain/request-log.js';
+import type { RequestStats } from '../domain/request-stats.js';
 import { adminTokenCheck, requireAdmin } from './admin/admin-auth.js';
 import { createSessionRouter } from './admin/session.js';
 import { createAuditRouter, recordAdminChanges } from './admin/audit.js';
@@ -67,6 +73,11 @@ export interface GatewayDeps {
   finetune: FinetuneService;
   chat: BackendClient;
   health: HealthDeps;
+  /** One row per customer API call (src/domain/request-log.ts), and the totals read from it. */
+  requestLog: RequestLog;
+  requestStats: RequestStats;
+  /** What GET /api/admin/overview gathers beside the backend (the backend's own state is health's). */
+  overview: Omit<OverviewDeps, 'backend' | 'chat'>;
   adminToken: string;
   /** The console's sign-in sessions (the admin token's alternative on /api/admin). */
   sessions: AdminSessions;
@@ -98,15 +109,20 @@ export function createGatewayApp(deps: GatewayDeps): Express {
   // read this one setting's rule): /api/v1/Chat is no route, never /api/v1/chat without its scope.
   app.set('case sensitive routing', true);
 
-  // Request id and one access line per request (never the key itself: only its id).
+  // Request id and one access line per request (never the key itself: only its id), and a row of
+  // the request log for each customer API call.
   app.use((req, res, next) => {
     const started = performance.now();
+    const at = new Date();
     // As sent: the guard serves HEAD with the GET operation.
     const method = req.method;
     const incoming = req.get('x-request-id');
     res.locals.requestId = incoming && requestIdPattern.test(incoming) ? incoming : randomUUID();
     res.setHeader('X-Request-Id', res.locals.requestId);
     res.on('close', () => {
+      // 499 (nginx's "client closed request"): the client left before any answer was sent.
+      const status = res.headersSent ? res.statusCode : 499;
+      recordRequest(deps.requestLog, res, { at, started }, status);
       log.info('request', {
         request_id: res.locals.requestId,
         key_id: res.locals.principal?.keyId,
@@ -115,8 +131,7 @@ export function createGatewayApp(deps: GatewayDeps): Express {
         // so that lines of one endpoint group together (/api/v1/finetune/jobs/:id).
         path: req.originalUrl.split('?', 1)[0],
         route: res.locals.operation?.expressPath,
-        // 499 (nginx's "client closed request"): the client left before any answer was sent.
-        status: res.headersSent ? res.statusCode : 499,
+        status,
         ms: Math.round((performance.now() - started) * 100) / 100,
         credits: res.locals.charged ?? 0,
         aborted: !res.writableFinished || undefined,
@@ -202,7 +217,10 @@ export function createGatewayApp(deps: GatewayDeps): Express {
       createJobsRouter({ finetune: deps.finetune }),
     ],
     '/api/admin': [
-      createAdminRouter({ catalog, workspaces, keys, ledger, metadata, chat }),
+      createAdminRouter({ catalog, workspaces, keys, ledger }),
+      createAdminModelsRouter({ metadata, workspaces, chat }),
+      createOverviewRouter({ ...deps.overview, backend: deps.health.backend, chat }),
+      createRequestStatsRouter({ stats: deps.requestStats, workspaces }),
       createSessionRouter({ adminToken: deps.adminToken, sessions: deps.sessions, lockout, audit: deps.audit, publicBaseUrl: deps.publicBaseUrl }),
       createAuditRouter({ audit: deps.audit }),
       createQueueRouter({ admission: deps.admission }),

@@ -197,6 +197,28 @@ export class BackendClient {
     }
   }
 
+  /**
+   * The models the backend holds in memory now (/api/ps). `expiresAt` is the JSON's text as
+   * sent (the client's typing says Date, but it does not parse it).
+   */
+  async loadedModels(): Promise<Array<{ name: string; size: number; sizeVram: number; expiresAt: string | undefined }>> {
+    try {
+      const { models } = await this.client().ps();
+      return models.map((m) => ({ name: m.name, size: m.size, sizeVram: m.size_vram ?? 0, expiresAt: m.expires_at === undefined ? undefined : String(m.expires_at as unknown) }));
+    } catch (err) {
+      throw backendError(err);
+    }
+  }
+
+  /** The backend's own version (/api/version: Ollama's, or the bundled engine's, which is Hearth's). */
+  async version(): Promise<string> {
+    try {
+      return (await this.client().version()).version;
+    } catch (err) {
+      throw backendError(err);
+    }
+  }
+
   /** The backend's description of a model (/api/show): its Modelfile names the weights. */
   async show(model: string): Promise<ShowResponse> {
     try {

@@ -1,7 +1,7 @@
-import { stat } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Ollama } from 'ollama';
-import { BlobRefused, sha256OfFile, uploadBlob } from '../backend/blob-upload.js';
+import { BlobRefused } from '../backend/blob-upload.js';
+import { checkModelFile, importModelFile } from '../backend/model-import.js';
 import { urlOfListen } from '../backend/backend-manager.js';
 import { probeVersion } from '../backend/probe.js';
 import { BACKEND_RECORD_FILE, readBackendRecord } from '../daemon/backend-record.js';
@@ -90,28 +90,6 @@ function engineAuthorization(dataDir: string): Record<string, string> {
   return secret === undefined ? {} : { authorization: `Bearer ${secret}` };
 }
 
-async function sha256File(path: string, size: number): Promise<string> {
-  const bar = new ProgressBar('hashing', size);
-  const digest = await sha256OfFile(path, (done) => bar.update(done));
-  bar.finish();
-  return digest;
-}
-
-async function upload(base: string, headers: Record<string, string>, path: string, size: number, digest: string): Promise<void> {
-  // Drawn from the first byte sent: a blob the server already has gets no upload bar.
-  let bar: ProgressBar | undefined;
-  const progress = () => (bar ??= new ProgressBar('uploading', size));
-  let sent: boolean;
-  try {
-    sent = await uploadBlob(base, path, size, digest, (n) => progress().update(n), headers);
-  } catch (err) {
-    if (err instanceof BlobRefused) throw new CliError(err.message, 1);
-    throw err;
-  }
-  if (sent) progress().finish();
-  else process.stderr.write('blob already on the server, skipping upload\n');
-}
-
 async function importModel(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     argv,
@@ -125,11 +103,9 @@ async function importModel(argv: string[]): Promise<number> {
   const [file, ...extra] = positionals;
   if (!file || extra.length > 0) throw new CliError('give exactly one FILE.gguf\n\n' + help);
   if (!values.name) throw new CliError('--name NAME is required\n\n' + help);
-  const path = resolve(file);
-  const info = await stat(path).catch(() => {
-    throw new CliError(`cannot read ${path}`);
+  const modelFile = await checkModelFile(resolve(file)).catch((err: unknown) => {
+    throw new CliError(err instanceof Error ? err.message : String(err));
   });
-  if (!info.isFile()) throw new CliError(`${path} is not a file`);
   if (values.backend !== undefined && (values.config !== undefined || values['data-dir'] !== undefined)) {
     throw new CliError('give either --backend or --config/--data-dir: --backend names the server itself');
   }
@@ -146,25 +122,38 @@ async function importModel(argv: string[]): Promise<number> {
   }
   if (!probe.ok) throw unreachable(probe.error);
 
-  const digest = await sha256File(path, info.size);
+  // Bars drawn from the first byte of each step: a blob the server already has gets no upload bar.
+  let hashing: ProgressBar | undefined;
+  let uploading: ProgressBar | undefined;
+  const client = new Ollama({ host: url, headers });
+  let digest: string;
+  let hashed = false;
   try {
-    await upload(url, headers, path, info.size, digest);
+    ({ digest } = await importModelFile({ url, headers }, { file: modelFile, name: values.name, adapterFor: values['adapter-for'] }, {
+      hashing: (done) => (hashing ??= new ProgressBar('hashing', modelFile.size)).update(done),
+      hashed: () => {
+        hashing?.finish();
+        hashed = true;
+      },
+      uploading: (sent) => (uploading ??= new ProgressBar('uploading', modelFile.size)).update(sent),
+      uploaded: (sent) => {
+        if (sent) uploading?.finish();
+        else process.stderr.write('blob already on the server, skipping upload\n');
+      },
+      create: async (request) => {
+        try {
+          for await (const progress of await client.create({ ...request, stream: true })) process.stderr.write(`${progress.status}\n`);
+        } catch (err) {
+          throw new CliError(`create failed: ${err instanceof Error ? err.message : String(err)}`, 1);
+        }
+      },
+    }));
   } catch (err) {
     if (err instanceof CliError) throw err;
+    if (!hashed) throw new CliError(`cannot read ${modelFile.path}: ${err instanceof Error ? err.message : String(err)}`, 1);
+    if (err instanceof BlobRefused) throw new CliError(err.message, 1);
     const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : undefined;
     throw unreachable(cause ?? (err instanceof Error ? err.message : String(err)));
-  }
-  const fileName = basename(path).toLowerCase().endsWith('.gguf') ? basename(path) : `${basename(path)}.gguf`;
-  const client = new Ollama({ host: url, headers });
-  const request = values['adapter-for']
-    ? { model: values.name, from: values['adapter-for'], adapters: { [fileName]: digest } }
-    : { model: values.name, files: { [fileName]: digest } };
-  try {
-    for await (const progress of await client.create({ ...request, stream: true })) {
-      process.stderr.write(`${progress.status}\n`);
-    }
-  } catch (err) {
-    throw new CliError(`create failed: ${err instanceof Error ? err.message : String(err)}`, 1);
   }
   process.stdout.write(`imported ${values.name} (${digest})\n`);
   return 0;

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HearthConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
@@ -25,6 +25,9 @@ import { JobPreparation } from '../finetune/prepare-job.js';
 import { systemClock } from '../domain/clock.js';
 import { FairQueue } from '../gateway/fair-queue.js';
 import { openStores, type Stores } from './stores.js';
+import { RequestLog } from '../domain/request-log.js';
+import { RequestStats } from '../domain/request-stats.js';
+import { cachedFor, readSystemInfo } from '../api/admin/system-info.js';
 
 export interface RunningDaemon {
   url: string;
@@ -44,6 +47,9 @@ function databaseAnswers(stores: Stores): boolean {
     return false;
   }
 }
+
+/** How long the overview keeps the machine's numbers: reading them takes about half a second. */
+const SYSTEM_INFO_TTL_MS = 5000;
 
 export const DEMO_DESCRIPTION =
   'Untrained demo model (random weights, made by the test-model generator): it answers with noise and exists to show the whole path working. Import a real model to get real answers.';
@@ -94,6 +100,9 @@ async function startOnLockedDataDir(
   }
   const stores = openStores(config, secrets.serverSecret);
   undo.push(() => stores.close());
+  // Written in batches: flushed after the last request has drained, before the database closes.
+  const requestLog = new RequestLog(stores.db, { log });
+  undo.push(() => requestLog.close());
   const released = stores.ledger.releaseDangling();
   if (released.length > 0) log.warn('released credits reserved by requests interrupted by a restart', { reservations: released.length });
 
@@ -174,6 +183,14 @@ async function startOnLockedDataDir(
     adminToken: secrets.adminToken,
     console: config.console,
     health: { backend: () => backend.info(), databaseOk: () => databaseAnswers(stores), startedAt },
+    requestLog,
+    requestStats: new RequestStats(stores.db, requestLog, systemClock, config.timezone),
+    overview: {
+      system: cachedFor(SYSTEM_INFO_TTL_MS, readSystemInfo),
+      jobs: stores.jobs,
+      // The token file is written once, when the token is made; its time is the token's age.
+      adminTokenCreatedAt: async () => (await stat(join(config.dataDir, ADMIN_TOKEN_FILE))).mtime,
+    },
     limits: { maxBodyBytes: config.limits.maxBody, heartbeatMs: config.limits.streamHeartbeat, maxDatasetBytes: config.finetune.maxDatasetBytes, maxUploads: config.finetune.maxUploads, maxMessages: config.limits.maxMessages, maxTokens: config.limits.maxTokens, maxContext: config.limits.maxContext, maxBlobBytes: config.limits.maxBlob, blobQuotaBytes: config.limits.blobQuotaPerWorkspace },
     publicBaseUrl: config.publicBaseUrl,
     validateResponses: config.dev.validateResponses,

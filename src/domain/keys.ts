@@ -119,6 +119,7 @@ export class Keys {
       ),
       touch: db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)'),
       revoke: db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+      update: db.prepare('UPDATE api_keys SET name = ?, expires_at = ? WHERE id = ?'),
       rotated: db.prepare('UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?), rotated_to = ? WHERE id = ?'),
       listAll: db.prepare<[], KeyRow>(`SELECT ${KEY_COLS} FROM api_keys k ORDER BY k.created_at, k.rowid`),
       listByWorkspace: db.prepare<[string], KeyRow>(`SELECT ${KEY_COLS} FROM api_keys k WHERE k.workspace_id = ? ORDER BY k.created_at, k.rowid`),
@@ -215,6 +216,30 @@ export class Keys {
     this.get(id);
     this.stmts.revoke.run(this.clock.now().toISOString(), id);
     return this.get(id);
+  }
+
+  /**
+   * Renames a key or changes its expiry (null: never). An expiry at or before now expires the key
+   * at once: expires_at becomes now, not the time given, so that the record never says it had
+   * expired while it was still being used (a key expired already keeps its time). A revoked key
+   * (rotated ones included) is final: 409 key_revoked.
+   */
+  update(id: string, changes: { name?: string; expiresAt?: Date | null }): ApiKeyRecord {
+    return this.db.transaction(() => {
+      const key = this.get(id);
+      if (key.revokedAt !== null) throw conflict(`API key '${id}' is revoked and cannot be changed`, 'key_revoked');
+      const name = changes.name === undefined ? key.name : checkName(changes.name);
+      let expiresAt = key.expiresAt;
+      if (changes.expiresAt !== undefined) {
+        const now = this.clock.now();
+        const asked = changes.expiresAt;
+        if (asked !== null && !(asked instanceof Date && Number.isFinite(asked.getTime()))) throw invalidRequest('expires_at must be a valid date-time', 'invalid_expiry');
+        const expired = key.expiresAt !== null && key.expiresAt.getTime() <= now.getTime();
+        expiresAt = asked === null || asked.getTime() > now.getTime() ? asked : expired ? key.expiresAt : now;
+      }
+      this.stmts.update.run(name, expiresAt?.toISOString() ?? null, id);
+      return this.get(id);
+    }).immediate();
   }
 
   /**

@@ -94,4 +94,11 @@ export class ModelMetadata {
       );
     this.cache = undefined;
   }
+
+  /** Forgets what is set for a model under any spelling of its name; returns whether there was a row. */
+  remove(model: string): boolean {
+    const removed = this.db.prepare('DELETE FROM model_metadata WHERE model_id = ?').run(modelKey(model)).changes > 0;
+    this.cache = undefined;
+    return removed;
+  }
 }

@@ -96,6 +96,7 @@ export function checkInference({ metadata, concurrency, admission }: { metadata:
     const model = (req.body as { model?: unknown } | undefined)?.model;
     // The contract requires `model` on every inference operation; a contract that did not would be refused here.
     if (typeof model !== 'string') throw new HearthError('invalid_request', 'model is required', { code: 'invalid_request' });
+    res.locals.modelName = model;
     res.locals.model = checkModelAccess(metadata, model, principal.workspaceId);
     const release = concurrency.acquire(`inference:${principal.workspaceId}`, principal.maxConcurrent, tooManyInferenceCalls);
     res.on('close', release);
@@ -156,6 +157,7 @@ export function streamStarted(res: Response): void {
 
 /** The client has been served (a stream's first token): the reserved credits are charged. */
 export function served(res: Response): void {
+  res.locals.firstTokenAt ??= performance.now();
   res.locals.meter?.served();
 }
 
@@ -175,6 +177,10 @@ declare module 'express-serve-static-core' {
   interface Locals {
     /** The inference call's backend slot (checkInference): what it is served is charged to it. */
     admission?: Admission;
+    /** The model an inference call names, as its body spells it (checkInference). */
+    modelName?: string;
+    /** performance.now() when a stream first served its client (`served`): its time to first token. */
+    firstTokenAt?: number;
   }
 }
 

@@ -34,7 +34,7 @@ describe('openDatabase', () => {
     assert.equal(db.pragma('foreign_keys', { simple: true }), 1);
     assert.ok((db.pragma('busy_timeout', { simple: true }) as number) >= 1000);
     const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all();
-    assert.deepEqual(tables, ['admin_sessions', 'api_keys', 'audit_log', 'datasets', 'endpoint_costs', 'finetune_jobs', 'ledger', 'ledger_sweep', 'model_metadata', 'period_usage', 'plans', 'workspace_blobs', 'workspaces']);
+    assert.deepEqual(tables, ['admin_sessions', 'api_keys', 'audit_log', 'datasets', 'endpoint_costs', 'finetune_jobs', 'ledger', 'ledger_sweep', 'model_metadata', 'period_usage', 'plans', 'request_log', 'workspace_blobs', 'workspaces']);
     assert.deepEqual(integrityCheck(db), { ok: true, problems: [] });
     db.close();
   });

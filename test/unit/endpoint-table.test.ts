@@ -22,6 +22,9 @@ import { createAdminRouter } from '../../src/api/admin/index.js';
 import { createQueueRouter } from '../../src/api/admin/queue.js';
 import { createSessionRouter } from '../../src/api/admin/session.js';
 import { createAuditRouter } from '../../src/api/admin/audit.js';
+import { createAdminModelsRouter } from '../../src/api/admin/models.js';
+import { createOverviewRouter } from '../../src/api/admin/overview.js';
+import { createRequestStatsRouter } from '../../src/api/admin/request-stats.js';
 import { packageRoot } from '../../src/paths.js';
 
 const ops = hearthOperations();
@@ -146,7 +149,7 @@ describe('routers and contract agree', () => {
 
   test('every route the routers serve is in the contract and every operation is served', () => {
     assert.deepEqual(routeContractDifferences(ops, '/api/v1', v1Routers()), []);
-    assert.deepEqual(routeContractDifferences(ops, '/api/admin', [createAdminRouter(none), createSessionRouter({ adminToken: 'x' } as never), createAuditRouter(none), createQueueRouter(none)]), []);
+    assert.deepEqual(routeContractDifferences(ops, '/api/admin', [createAdminRouter(none), createAdminModelsRouter(none), createOverviewRouter(none), createRequestStatsRouter(none), createSessionRouter({ adminToken: 'x' } as never), createAuditRouter(none), createQueueRouter(none)]), []);
   });
 
   test('a route added to a router but not to the contract is named; an operation left unserved too', () => {

@@ -163,6 +163,29 @@ describe('Keys', () => {
     assert.equal(d.keys.verify(second.key).ok, true);
   });
 
+  it('update renames and sets or clears the expiry; a time not in the future expires the key now', () => {
+    const { key, record } = d.keys.create({ workspaceId: wsId, name: 'ci' });
+    const later = new Date(d.clock.now().getTime() + DAY);
+    assert.deepEqual(d.keys.update(record.id, { name: 'deploy', expiresAt: later }), { ...record, name: 'deploy', expiresAt: later });
+    assert.equal(d.keys.update(record.id, { expiresAt: null }).expiresAt, null);
+    assert.equal(d.keys.update(record.id, {}).name, 'deploy', 'nothing asked, nothing changed');
+    assert.throws(() => d.keys.update(record.id, { name: 'x\ny' }), invalid('invalid_key_name'));
+    assert.throws(() => d.keys.update(record.id, { expiresAt: new Date('nonsense') }), invalid('invalid_expiry'));
+    assert.equal(d.keys.verify(key).ok, true);
+
+    const expired = d.keys.update(record.id, { expiresAt: new Date('2020-01-01T00:00:00Z') });
+    assert.deepEqual(expired.expiresAt, d.clock.now(), 'the past given, the key expires at the time of the change');
+    assert.deepEqual(d.keys.verify(key), { ok: false, reason: 'expired' });
+    d.clock.advance(DAY);
+    assert.deepEqual(d.keys.update(record.id, { expiresAt: new Date(0) }).expiresAt, expired.expiresAt, 'an expired key keeps its time');
+    assert.equal(d.keys.update(record.id, { expiresAt: null }).expiresAt, null, 'and may be given back its life');
+    assert.equal(d.keys.verify(key).ok, true);
+
+    d.keys.revoke(record.id);
+    assert.throws(() => d.keys.update(record.id, { name: 'again' }), (e: unknown) => e instanceof HearthError && e.kind === 'conflict' && e.code === 'key_revoked');
+    assert.throws(() => d.keys.update('0000000000000000', { name: 'x' }), (e: unknown) => e instanceof HearthError && e.kind === 'not_found');
+  });
+
   it('effective scopes shrink when the plan changes, and come back with it', () => {
     const { key } = d.keys.create({ workspaceId: wsId, name: 'k' });
     d.workspaces.setPlan(wsId, 'paid_chat');

@@ -51,4 +51,13 @@ describe('ModelMetadata', () => {
     }
     assert.equal(metadata.lookup('tuned:v2'), undefined, 'another tag is another model');
   });
+
+  it('remove forgets the row under any spelling, and says whether there was one', () => {
+    const metadata = new ModelMetadata(d.db);
+    metadata.set('tuned', { description: 'mine' });
+    assert.equal(metadata.lookup('tuned')?.description, 'mine');
+    assert.equal(metadata.remove('Library/TUNED:latest'), true);
+    assert.equal(metadata.lookup('tuned'), undefined, 'the cache forgets it too');
+    assert.equal(metadata.remove('tuned'), false);
+  });
 });
