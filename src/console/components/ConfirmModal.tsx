@@ -15,8 +15,8 @@ export function ConfirmModal(props: {
   testId: string;
 }) {
   return (
-    <Modal opened={props.opened} onClose={props.onClose} title={props.title} data-testid={props.testId}>
-      <Stack>
+    <Modal opened={props.opened} onClose={props.onClose} title={props.title}>
+      <Stack data-testid={props.testId}>
         <Text size="sm">{props.children}</Text>
         <ErrorNotice error={props.error} testId={`${props.testId}-error`} />
         <Group justify="end">

@@ -8,9 +8,9 @@ import { CopyField } from './CopyField.js';
  */
 export function SecretModal({ created, onClose }: { created: NewKey | undefined; onClose: () => void }) {
   return (
-    <Modal opened={created !== undefined} onClose={onClose} title="Your new API key" size="lg" closeOnClickOutside={false} data-testid="secret-modal">
+    <Modal opened={created !== undefined} onClose={onClose} title="Your new API key" size="lg" closeOnClickOutside={false}>
       {created && (
-        <Stack>
+        <Stack data-testid="secret-modal">
           <Alert color="yellow" title="Shown once">
             Copy the key now. Hearth stores only its hash: it cannot show it again.
           </Alert>

@@ -29,9 +29,9 @@ function Register({ api, job, onClose, onDone }: { api: AdminClient; job: Job; o
     if (r) onDone(r);
   };
   return (
-    <Modal opened onClose={onClose} title="Register the result as a model" data-testid="job-register">
+    <Modal opened onClose={onClose} title="Register the result as a model">
       <form onSubmit={(e) => void submit(e)}>
-        <Stack>
+        <Stack data-testid="job-register">
           <TextInput label="Model name" value={name} onChange={(e) => setName(e.currentTarget.value)} required maxLength={200} data-testid="job-register-name" />
           <Checkbox label="Replace this workspace's model of that name" checked={overwrite} onChange={(e) => setOverwrite(e.currentTarget.checked)} data-testid="job-register-overwrite" />
           <ErrorNotice error={run.error} testId="job-register-error" />

@@ -38,9 +38,9 @@ function CreateKey({ api, workspaces, onClose, onCreated }: { api: AdminClient; 
     if (made) onCreated(made);
   };
   return (
-    <Modal opened onClose={onClose} title="New API key" data-testid="key-create">
+    <Modal opened onClose={onClose} title="New API key">
       <form onSubmit={(e) => void submit(e)}>
-        <Stack>
+        <Stack data-testid="key-create">
           <Select label="Workspace" data={workspaces.map((w) => ({ value: w.id, label: w.name }))} value={workspace} onChange={setWorkspace} searchable required data-testid="key-create-workspace" />
           <TextInput label="Name" value={name} onChange={(e) => setName(e.currentTarget.value)} required maxLength={64} data-testid="key-create-name" />
           <MultiSelect label="Scopes" description="Empty: every scope of the workspace's plan" data={[...SCOPES]} value={scopes} onChange={setScopes} clearable data-testid="key-create-scopes" />
@@ -64,9 +64,9 @@ function SetExpiry({ api, apiKey, onClose, onSaved }: { api: AdminClient; apiKey
     if (done) onSaved();
   };
   return (
-    <Modal opened onClose={onClose} title={`Expiry of ${apiKey.name}`} data-testid="key-expiry">
+    <Modal opened onClose={onClose} title={`Expiry of ${apiKey.name}`}>
       <form onSubmit={(e) => void submit(e)}>
-        <Stack>
+        <Stack data-testid="key-expiry">
           <ExpiryInput value={expires} onChange={setExpires} testId="key-expiry-input" />
           <ErrorNotice error={save.error} testId="key-expiry-error" />
           <Group justify="end">

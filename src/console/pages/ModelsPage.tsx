@@ -38,9 +38,9 @@ function EditModel({ api, model, workspaces, onClose, onSaved }: { api: AdminCli
     if (await save.run(() => api.put<AdminModel>(`/api/admin/models/${segment(model.id)}`, body))) onSaved();
   };
   return (
-    <Modal opened onClose={onClose} title={`Model ${model.id}`} size="lg" data-testid="model-edit">
+    <Modal opened onClose={onClose} title={`Model ${model.id}`} size="lg">
       <form onSubmit={(e) => void submit(e)}>
-        <Stack>
+        <Stack data-testid="model-edit">
           <TextInput label="Display name" value={name} onChange={(e) => setName(e.currentTarget.value)} maxLength={200} data-testid="model-edit-name" />
           <Textarea label="Description" value={description} onChange={(e) => setDescription(e.currentTarget.value)} maxLength={2000} autosize minRows={2} data-testid="model-edit-description" />
           <Switch label="Active (callable)" checked={active} onChange={(e) => setActive(e.currentTarget.checked)} data-testid="model-edit-active" />

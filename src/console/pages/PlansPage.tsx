@@ -23,9 +23,9 @@ function EditPlan({ api, plan, onClose, onSaved }: { api: AdminClient; plan: Pla
     if (await save.run(() => api.patch<Plan>(`/api/admin/plans/${segment(plan.id)}`, body))) onSaved();
   };
   return (
-    <Modal opened onClose={onClose} title={`Plan ${plan.title}`} data-testid="plan-edit">
+    <Modal opened onClose={onClose} title={`Plan ${plan.title}`}>
       <form onSubmit={(e) => void submit(e)}>
-        <Stack>
+        <Stack data-testid="plan-edit">
           <NumberInput label="Monthly credits" description="Empty: unlimited" min={0} allowDecimal={false} value={credits} onChange={setCredits} data-testid="plan-edit-credits" />
           <NumberInput label="Requests per minute" min={1} max={100000} allowDecimal={false} required value={rpm} onChange={setRpm} data-testid="plan-edit-rpm" />
           <NumberInput label="Concurrent inference calls" min={1} max={10000} allowDecimal={false} required value={concurrent} onChange={setConcurrent} data-testid="plan-edit-concurrent" />

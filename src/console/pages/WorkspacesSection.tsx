@@ -36,9 +36,9 @@ function EditWorkspace({ api, workspace, plans, onClose, onSaved }: { api: Admin
     if (done) onSaved();
   };
   return (
-    <Modal opened onClose={onClose} title={`Workspace ${workspace.name}`} data-testid="workspace-edit">
+    <Modal opened onClose={onClose} title={`Workspace ${workspace.name}`}>
       <form onSubmit={(e) => void submit(e)}>
-        <Stack>
+        <Stack data-testid="workspace-edit">
           <Select label="Plan" data={plans.map((p) => ({ value: p.id, label: p.title }))} value={plan} onChange={(v) => v && setPlan(v)} allowDeselect={false} data-testid="workspace-edit-plan" />
           <BudgetInput value={budget} onChange={setBudget} testId="workspace-edit-budget" />
           <ErrorNotice error={save.error} testId="workspace-edit-error" />
