@@ -1,5 +1,5 @@
-import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { Alert, Badge, Button, Card, Checkbox, Code, Group, Modal, Progress, ScrollArea, Stack, Text, TextInput } from '@mantine/core';
+import { useEffect, useRef, useState } from 'react';
+import { Alert, Badge, Button, Card, Checkbox, Code, Group, Progress, ScrollArea, Stack, Text, TextInput } from '@mantine/core';
 import { LineChart } from '@mantine/charts';
 import type { AdminClient } from '../api/admin.js';
 import { isFinal, jobOf, lossCurve } from '../api/finetune.js';
@@ -7,6 +7,7 @@ import { segment } from '../api/http.js';
 import type { Job } from '../api/types.js';
 import { ConfirmModal } from '../components/ConfirmModal.js';
 import { ErrorNotice } from '../components/ErrorNotice.js';
+import { FormModal } from '../components/FormModal.js';
 import { SectionTitle } from '../components/PageTitle.js';
 import { dateTime } from '../format.js';
 import { useAction, useResource } from '../use-resource.js';
@@ -23,24 +24,15 @@ function Register({ api, job, onClose, onDone }: { api: AdminClient; job: Job; o
   const [name, setName] = useState(`${job.baseModel.split(':')[0]}-ft`);
   const [overwrite, setOverwrite] = useState(false);
   const run = useAction();
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
+  const submit = async () => {
     const r = await run.run(() => api.post<Registered>(`/api/admin/finetune/jobs/${segment(job.id)}/register`, { modelName: name.trim(), overwrite }));
     if (r) onDone(r);
   };
   return (
-    <Modal opened onClose={onClose} title="Register the result as a model">
-      <form onSubmit={(e) => void submit(e)}>
-        <Stack data-testid="job-register">
-          <TextInput label="Model name" value={name} onChange={(e) => setName(e.currentTarget.value)} required maxLength={200} data-testid="job-register-name" />
-          <Checkbox label="Replace this workspace's model of that name" checked={overwrite} onChange={(e) => setOverwrite(e.currentTarget.checked)} data-testid="job-register-overwrite" />
-          <ErrorNotice error={run.error} testId="job-register-error" />
-          <Button type="submit" loading={run.busy} disabled={name.trim() === ''} data-testid="job-register-submit">
-            Register
-          </Button>
-        </Stack>
-      </form>
-    </Modal>
+    <FormModal title="Register the result as a model" testId="job-register" action={run} submitLabel="Register" submitDisabled={name.trim() === ''} onSubmit={() => void submit()} onClose={onClose}>
+      <TextInput label="Model name" value={name} onChange={(e) => setName(e.currentTarget.value)} required maxLength={200} data-testid="job-register-name" />
+      <Checkbox label="Replace this workspace's model of that name" checked={overwrite} onChange={(e) => setOverwrite(e.currentTarget.checked)} data-testid="job-register-overwrite" />
+    </FormModal>
   );
 }
 

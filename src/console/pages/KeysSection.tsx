@@ -1,11 +1,11 @@
-import { useMemo, useState, type FormEvent } from 'react';
-import { Badge, Button, Card, Group, Modal, MultiSelect, Select, Stack, Switch, Table, Text, TextInput } from '@mantine/core';
+import { useMemo, useState } from 'react';
+import { Badge, Button, Card, Group, MultiSelect, Select, Stack, Switch, Table, Text, TextInput } from '@mantine/core';
 import type { AdminClient } from '../api/admin.js';
 import { segment } from '../api/http.js';
 import { SCOPES, type Key, type NewKey, type Workspace } from '../api/types.js';
 import { ConfirmModal } from '../components/ConfirmModal.js';
 import { DataTable } from '../components/DataTable.js';
-import { ErrorNotice } from '../components/ErrorNotice.js';
+import { FormModal } from '../components/FormModal.js';
 import { SectionTitle } from '../components/PageTitle.js';
 import { SecretModal } from '../components/SecretModal.js';
 import { dateTime, fromLocalInput, relative, toLocalInput } from '../format.js';
@@ -29,8 +29,7 @@ function CreateKey({ api, workspaces, onClose, onCreated }: { api: AdminClient; 
   const [scopes, setScopes] = useState<string[]>([]);
   const [expires, setExpires] = useState('');
   const create = useAction();
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
+  const submit = async () => {
     const expiresAt = fromLocalInput(expires);
     const made = await create.run(() =>
       api.post<NewKey>('/api/admin/keys', { workspace, name: name.trim(), ...(scopes.length > 0 ? { scopes } : {}), ...(expiresAt ? { expires_at: expiresAt } : {}) }),
@@ -38,48 +37,38 @@ function CreateKey({ api, workspaces, onClose, onCreated }: { api: AdminClient; 
     if (made) onCreated(made);
   };
   return (
-    <Modal opened onClose={onClose} title="New API key">
-      <form onSubmit={(e) => void submit(e)}>
-        <Stack data-testid="key-create">
-          <Select label="Workspace" data={workspaces.map((w) => ({ value: w.id, label: w.name }))} value={workspace} onChange={setWorkspace} searchable required data-testid="key-create-workspace" />
-          <TextInput label="Name" value={name} onChange={(e) => setName(e.currentTarget.value)} required maxLength={64} data-testid="key-create-name" />
-          <MultiSelect label="Scopes" description="Empty: every scope of the workspace's plan" data={[...SCOPES]} value={scopes} onChange={setScopes} clearable data-testid="key-create-scopes" />
-          <ExpiryInput value={expires} onChange={setExpires} testId="key-create-expires" />
-          <ErrorNotice error={create.error} testId="key-create-error" />
-          <Button type="submit" loading={create.busy} disabled={!workspace || name.trim() === ''} data-testid="key-create-submit">
-            Create key
-          </Button>
-        </Stack>
-      </form>
-    </Modal>
+    <FormModal title="New API key" testId="key-create" action={create} submitLabel="Create key" submitDisabled={!workspace || name.trim() === ''} onSubmit={() => void submit()} onClose={onClose}>
+      <Select label="Workspace" data={workspaces.map((w) => ({ value: w.id, label: w.name }))} value={workspace} onChange={setWorkspace} searchable required data-testid="key-create-workspace" />
+      <TextInput label="Name" value={name} onChange={(e) => setName(e.currentTarget.value)} required maxLength={64} data-testid="key-create-name" />
+      <MultiSelect label="Scopes" description="Empty: every scope of the workspace's plan" data={[...SCOPES]} value={scopes} onChange={setScopes} clearable data-testid="key-create-scopes" />
+      <ExpiryInput value={expires} onChange={setExpires} testId="key-create-expires" />
+    </FormModal>
   );
 }
 
 function SetExpiry({ api, apiKey, onClose, onSaved }: { api: AdminClient; apiKey: Key; onClose: () => void; onSaved: () => void }) {
   const [expires, setExpires] = useState(toLocalInput(apiKey.expires_at));
   const save = useAction();
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
+  const submit = async () => {
     const done = await save.run(() => api.patch<Key>(`/api/admin/keys/${segment(apiKey.id)}`, { expires_at: fromLocalInput(expires) }));
     if (done) onSaved();
   };
   return (
-    <Modal opened onClose={onClose} title={`Expiry of ${apiKey.name}`}>
-      <form onSubmit={(e) => void submit(e)}>
-        <Stack data-testid="key-expiry">
-          <ExpiryInput value={expires} onChange={setExpires} testId="key-expiry-input" />
-          <ErrorNotice error={save.error} testId="key-expiry-error" />
-          <Group justify="end">
-            <Button variant="default" onClick={() => setExpires('')} data-testid="key-expiry-never">
-              Never expires
-            </Button>
-            <Button type="submit" loading={save.busy} data-testid="key-expiry-save">
-              Save
-            </Button>
-          </Group>
-        </Stack>
-      </form>
-    </Modal>
+    <FormModal
+      title={`Expiry of ${apiKey.name}`}
+      testId="key-expiry"
+      action={save}
+      submitLabel="Save"
+      onSubmit={() => void submit()}
+      onClose={onClose}
+      buttons={
+        <Button variant="default" onClick={() => setExpires('')} data-testid="key-expiry-never">
+          Never expires
+        </Button>
+      }
+    >
+      <ExpiryInput value={expires} onChange={setExpires} testId="key-expiry-input" />
+    </FormModal>
   );
 }
 

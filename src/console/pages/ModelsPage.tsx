@@ -1,5 +1,5 @@
 import { useMemo, useState, type FormEvent } from 'react';
-import { Badge, Button, Card, Group, Modal, NumberInput, Select, SimpleGrid, Stack, Switch, Table, Text, TextInput, Textarea } from '@mantine/core';
+import { Badge, Button, Card, Group, NumberInput, Select, SimpleGrid, Stack, Switch, Table, Text, TextInput, Textarea } from '@mantine/core';
 import type { AdminPageProps } from './page-props.js';
 import type { AdminClient } from '../api/admin.js';
 import { segment } from '../api/http.js';
@@ -7,6 +7,7 @@ import type { AdminModel, ModelDefaults, Workspace } from '../api/types.js';
 import { ConfirmModal } from '../components/ConfirmModal.js';
 import { DataTable } from '../components/DataTable.js';
 import { ErrorNotice } from '../components/ErrorNotice.js';
+import { FormModal } from '../components/FormModal.js';
 import { PageTitle } from '../components/PageTitle.js';
 import { bytes } from '../format.js';
 import { useAction, useResource } from '../use-resource.js';
@@ -29,8 +30,7 @@ function EditModel({ api, model, workspaces, onClose, onSaved }: { api: AdminCli
   const [owner, setOwner] = useState(model.workspace_id ?? OPERATOR);
   const [params, setParams] = useState<Record<Param, string | number>>(() => Object.fromEntries(PARAMS.map((p) => [p.key, model.parameters[p.key] ?? ''])) as Record<Param, string | number>);
   const save = useAction();
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
+  const submit = async () => {
     // Only the defaults that are filled in; an empty field leaves that parameter to the caller.
     const parameters: ModelDefaults = { ...(model.parameters.stop !== undefined ? { stop: model.parameters.stop } : {}) };
     for (const p of PARAMS) if (params[p.key] !== '') parameters[p.key] = Number(params[p.key]);
@@ -38,44 +38,36 @@ function EditModel({ api, model, workspaces, onClose, onSaved }: { api: AdminCli
     if (await save.run(() => api.put<AdminModel>(`/api/admin/models/${segment(model.id)}`, body))) onSaved();
   };
   return (
-    <Modal opened onClose={onClose} title={`Model ${model.id}`} size="lg">
-      <form onSubmit={(e) => void submit(e)}>
-        <Stack data-testid="model-edit">
-          <TextInput label="Display name" value={name} onChange={(e) => setName(e.currentTarget.value)} maxLength={200} data-testid="model-edit-name" />
-          <Textarea label="Description" value={description} onChange={(e) => setDescription(e.currentTarget.value)} maxLength={2000} autosize minRows={2} data-testid="model-edit-description" />
-          <Switch label="Active (callable)" checked={active} onChange={(e) => setActive(e.currentTarget.checked)} data-testid="model-edit-active" />
-          <Select
-            label="Owner"
-            data={[{ value: OPERATOR, label: 'Operator (every workspace)' }, ...workspaces.map((w) => ({ value: w.id, label: w.name }))]}
-            value={owner}
-            onChange={(v) => setOwner(v ?? OPERATOR)}
-            allowDeselect={false}
-            data-testid="model-edit-owner"
+    <FormModal title={`Model ${model.id}`} size="lg" testId="model-edit" action={save} submitLabel="Save" onSubmit={() => void submit()} onClose={onClose}>
+      <TextInput label="Display name" value={name} onChange={(e) => setName(e.currentTarget.value)} maxLength={200} data-testid="model-edit-name" />
+      <Textarea label="Description" value={description} onChange={(e) => setDescription(e.currentTarget.value)} maxLength={2000} autosize minRows={2} data-testid="model-edit-description" />
+      <Switch label="Active (callable)" checked={active} onChange={(e) => setActive(e.currentTarget.checked)} data-testid="model-edit-active" />
+      <Select
+        label="Owner"
+        data={[{ value: OPERATOR, label: 'Operator (every workspace)' }, ...workspaces.map((w) => ({ value: w.id, label: w.name }))]}
+        value={owner}
+        onChange={(v) => setOwner(v ?? OPERATOR)}
+        allowDeselect={false}
+        data-testid="model-edit-owner"
+      />
+      <Text size="sm" fw={500}>
+        Default parameters (empty: the caller's or the backend's)
+      </Text>
+      <SimpleGrid cols={{ base: 1, xs: 2 }}>
+        {PARAMS.map((p) => (
+          <NumberInput
+            key={p.key}
+            label={p.label}
+            min={p.min}
+            max={p.max}
+            allowDecimal={p.decimals}
+            value={params[p.key]}
+            onChange={(v) => setParams((old) => ({ ...old, [p.key]: v }))}
+            data-testid={`model-edit-${p.key}`}
           />
-          <Text size="sm" fw={500}>
-            Default parameters (empty: the caller's or the backend's)
-          </Text>
-          <SimpleGrid cols={{ base: 1, xs: 2 }}>
-            {PARAMS.map((p) => (
-              <NumberInput
-                key={p.key}
-                label={p.label}
-                min={p.min}
-                max={p.max}
-                allowDecimal={p.decimals}
-                value={params[p.key]}
-                onChange={(v) => setParams((old) => ({ ...old, [p.key]: v }))}
-                data-testid={`model-edit-${p.key}`}
-              />
-            ))}
-          </SimpleGrid>
-          <ErrorNotice error={save.error} testId="model-edit-error" />
-          <Button type="submit" loading={save.busy} data-testid="model-edit-save">
-            Save
-          </Button>
-        </Stack>
-      </form>
-    </Modal>
+        ))}
+      </SimpleGrid>
+    </FormModal>
   );
 }
 

@@ -1,11 +1,12 @@
-import { useState, type FormEvent } from 'react';
-import { Button, Checkbox, Modal, NumberInput, Select, Stack, Table, Text } from '@mantine/core';
+import { useState } from 'react';
+import { Button, Checkbox, NumberInput, Select, Stack, Table, Text } from '@mantine/core';
 import type { AdminPageProps } from './page-props.js';
 import type { AdminClient } from '../api/admin.js';
 import { segment } from '../api/http.js';
 import { SCOPES, type EndpointCost, type Plan } from '../api/types.js';
 import { DataTable } from '../components/DataTable.js';
 import { ErrorNotice } from '../components/ErrorNotice.js';
+import { FormModal } from '../components/FormModal.js';
 import { PageTitle, SectionTitle } from '../components/PageTitle.js';
 import { count } from '../format.js';
 import { useAction, useResource } from '../use-resource.js';
@@ -17,33 +18,24 @@ function EditPlan({ api, plan, onClose, onSaved }: { api: AdminClient; plan: Pla
   const [weight, setWeight] = useState<string | number>(plan.weight);
   const [scopes, setScopes] = useState<string[]>(plan.scopes);
   const save = useAction();
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
+  const submit = async () => {
     const body = { monthly_credits: credits === '' ? null : Number(credits), rpm: Number(rpm), max_concurrent: Number(concurrent), weight: Number(weight), scopes };
     if (await save.run(() => api.patch<Plan>(`/api/admin/plans/${segment(plan.id)}`, body))) onSaved();
   };
   return (
-    <Modal opened onClose={onClose} title={`Plan ${plan.title}`}>
-      <form onSubmit={(e) => void submit(e)}>
-        <Stack data-testid="plan-edit">
-          <NumberInput label="Monthly credits" description="Empty: unlimited" min={0} allowDecimal={false} value={credits} onChange={setCredits} data-testid="plan-edit-credits" />
-          <NumberInput label="Requests per minute" min={1} max={100000} allowDecimal={false} required value={rpm} onChange={setRpm} data-testid="plan-edit-rpm" />
-          <NumberInput label="Concurrent inference calls" min={1} max={10000} allowDecimal={false} required value={concurrent} onChange={setConcurrent} data-testid="plan-edit-concurrent" />
-          <NumberInput label="Weight" description="Share of the backend while calls wait" min={1} max={100} required value={weight} onChange={setWeight} data-testid="plan-edit-weight" />
-          <Checkbox.Group label="Scopes" value={scopes} onChange={setScopes} data-testid="plan-edit-scopes">
-            <Stack gap={4} mt={4}>
-              {SCOPES.map((s) => (
-                <Checkbox key={s} value={s} label={s} />
-              ))}
-            </Stack>
-          </Checkbox.Group>
-          <ErrorNotice error={save.error} testId="plan-edit-error" />
-          <Button type="submit" loading={save.busy} data-testid="plan-edit-save">
-            Save
-          </Button>
+    <FormModal title={`Plan ${plan.title}`} testId="plan-edit" action={save} submitLabel="Save" onSubmit={() => void submit()} onClose={onClose}>
+      <NumberInput label="Monthly credits" description="Empty: unlimited" min={0} allowDecimal={false} value={credits} onChange={setCredits} data-testid="plan-edit-credits" />
+      <NumberInput label="Requests per minute" min={1} max={100000} allowDecimal={false} required value={rpm} onChange={setRpm} data-testid="plan-edit-rpm" />
+      <NumberInput label="Concurrent inference calls" min={1} max={10000} allowDecimal={false} required value={concurrent} onChange={setConcurrent} data-testid="plan-edit-concurrent" />
+      <NumberInput label="Weight" description="Share of the backend while calls wait" min={1} max={100} required value={weight} onChange={setWeight} data-testid="plan-edit-weight" />
+      <Checkbox.Group label="Scopes" value={scopes} onChange={setScopes} data-testid="plan-edit-scopes">
+        <Stack gap={4} mt={4}>
+          {SCOPES.map((s) => (
+            <Checkbox key={s} value={s} label={s} />
+          ))}
         </Stack>
-      </form>
-    </Modal>
+      </Checkbox.Group>
+    </FormModal>
   );
 }
 

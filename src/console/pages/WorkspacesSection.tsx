@@ -1,10 +1,11 @@
 import { useState, type FormEvent } from 'react';
-import { Button, Card, Group, Modal, NumberInput, Select, Stack, Table, Text, TextInput } from '@mantine/core';
+import { Button, Card, Group, NumberInput, Select, Stack, Table, Text, TextInput } from '@mantine/core';
 import type { AdminClient } from '../api/admin.js';
 import { segment } from '../api/http.js';
 import type { Plan, Workspace } from '../api/types.js';
 import { DataTable } from '../components/DataTable.js';
 import { ErrorNotice } from '../components/ErrorNotice.js';
+import { FormModal } from '../components/FormModal.js';
 import { SectionTitle } from '../components/PageTitle.js';
 import { count, dateTime } from '../format.js';
 import { useAction } from '../use-resource.js';
@@ -30,24 +31,15 @@ function EditWorkspace({ api, workspace, plans, onClose, onSaved }: { api: Admin
   const [plan, setPlan] = useState(workspace.plan);
   const [budget, setBudget] = useState<string | number>(workspace.monthly_credits ?? '');
   const save = useAction();
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
+  const submit = async () => {
     const done = await save.run(() => api.patch(`/api/admin/workspaces/${segment(workspace.id)}`, { plan, monthly_credits: budgetOf(budget) }));
     if (done) onSaved();
   };
   return (
-    <Modal opened onClose={onClose} title={`Workspace ${workspace.name}`}>
-      <form onSubmit={(e) => void submit(e)}>
-        <Stack data-testid="workspace-edit">
-          <Select label="Plan" data={plans.map((p) => ({ value: p.id, label: p.title }))} value={plan} onChange={(v) => v && setPlan(v)} allowDeselect={false} data-testid="workspace-edit-plan" />
-          <BudgetInput value={budget} onChange={setBudget} testId="workspace-edit-budget" />
-          <ErrorNotice error={save.error} testId="workspace-edit-error" />
-          <Button type="submit" loading={save.busy} data-testid="workspace-edit-save">
-            Save
-          </Button>
-        </Stack>
-      </form>
-    </Modal>
+    <FormModal title={`Workspace ${workspace.name}`} testId="workspace-edit" action={save} submitLabel="Save" onSubmit={() => void submit()} onClose={onClose}>
+      <Select label="Plan" data={plans.map((p) => ({ value: p.id, label: p.title }))} value={plan} onChange={(v) => v && setPlan(v)} allowDeselect={false} data-testid="workspace-edit-plan" />
+      <BudgetInput value={budget} onChange={setBudget} testId="workspace-edit-budget" />
+    </FormModal>
   );
 }
 
