@@ -28,6 +28,7 @@ import type { FairQueue } from '../gateway/fair-queue.js';
 import { withRequestLimits } from './contract-limits.js';
 import { jsonBody as parseJsonBody } from '../http/json-body.js';
 import { createDocsRouter } from './docs.js';
+import { createConsoleRouter } from './console.js';
 import { createHealthRouter, type HealthDeps } from './v1/health.js';
 import { createOpenApiRouter } from './v1/openapi.js';
 import { createModelsRouter } from './v1/models.js';
@@ -252,6 +253,7 @@ export function createGatewayApp(deps: GatewayDeps): Express {
     app.use(prefix, ...(surfaceHooks[prefix] ?? []), ...guard, ...routers);
   }
   app.use(createDocsRouter());
+  app.use(createConsoleRouter());
 
   app.use((req) => {
     throw notFound(`no route for ${req.method} ${req.path}`, 'route_not_found');
