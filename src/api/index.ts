@@ -44,6 +44,7 @@ import { createOllamaInferenceRouter } from './ollama/inference.js';
 import { createOllamaManageRouter } from './ollama/manage.js';
 import { blobUploadGate } from './ollama/blob-upload.js';
 import { createAdminRouter } from './admin/index.js';
+import { createAdminFinetuneRouter } from './admin/finetune.js';
 import { adminTokenCheck, requireAdmin } from './admin/admin-auth.js';
 import { routeContractDifferences } from './route-check.js';
 import { cacheValidatorRouteMatchers } from './validator-route-cache.js';
@@ -186,7 +187,10 @@ export function createGatewayApp(deps: GatewayDeps): Express {
       createDatasetsRouter({ datasets: deps.datasets }),
       createJobsRouter({ finetune: deps.finetune }),
     ],
-    '/api/admin': [createAdminRouter({ catalog, workspaces, keys, ledger, metadata, chat })],
+    '/api/admin': [
+      createAdminRouter({ catalog, workspaces, keys, ledger, metadata, chat }),
+      createAdminFinetuneRouter({ finetune: deps.finetune, datasets: deps.datasets, workspaces, heartbeatMs: deps.limits.heartbeatMs }),
+    ],
     // OpenAI's API for its SDKs and the tools built on them (src/api/openai/).
     '/v1': [
       createChatCompletionsRouter({ chat, heartbeatMs: deps.limits.heartbeatMs, maxMessages: deps.limits.maxMessages, maxTokens: deps.limits.maxTokens }),

@@ -19,6 +19,7 @@ import { createUsageRouter } from '../../src/api/v1/usage.js';
 import { createDatasetsRouter } from '../../src/api/v1/finetune-datasets.js';
 import { createJobsRouter } from '../../src/api/v1/finetune-jobs.js';
 import { createAdminRouter } from '../../src/api/admin/index.js';
+import { createAdminFinetuneRouter } from '../../src/api/admin/finetune.js';
 import { packageRoot } from '../../src/paths.js';
 
 const ops = hearthOperations();
@@ -121,7 +122,7 @@ describe('routers and contract agree', () => {
 
   test('every route the routers serve is in the contract and every operation is served', () => {
     assert.deepEqual(routeContractDifferences(ops, '/api/v1', v1Routers()), []);
-    assert.deepEqual(routeContractDifferences(ops, '/api/admin', [createAdminRouter(none)]), []);
+    assert.deepEqual(routeContractDifferences(ops, '/api/admin', [createAdminRouter(none), createAdminFinetuneRouter(none)]), []);
   });
 
   test('a route added to a router but not to the contract is named; an operation left unserved too', () => {
