@@ -170,6 +170,7 @@ export interface AuditEntry {
   action: string;
   method: string;
   path: string;
-  target: string | null;
+  /** The path's parameters ({id: ...} for /api/admin/keys/{id}/revoke); empty for a path without any. */
+  target: Record<string, string>;
   details: unknown;
 }
