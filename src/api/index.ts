@@ -56,6 +56,7 @@ import { createRequestStatsRouter } from './admin/request-stats.js';
 import { recordRequest } from './request-recording.js';
 import type { RequestLog } from '../domain/request-log.js';
 import type { RequestStats } from '../domain/request-stats.js';
+import { createAdminFinetuneRouter } from './admin/finetune.js';
 import { adminTokenCheck, requireAdmin } from './admin/admin-auth.js';
 import { createSessionRouter } from './admin/session.js';
 import { createAuditRouter, recordAdminChanges } from './admin/audit.js';
@@ -225,6 +226,7 @@ export function createGatewayApp(deps: GatewayDeps): Express {
       createSessionRouter({ adminToken: deps.adminToken, sessions: deps.sessions, lockout, audit: deps.audit, publicBaseUrl: deps.publicBaseUrl }),
       createAuditRouter({ audit: deps.audit }),
       createQueueRouter({ admission: deps.admission }),
+      createAdminFinetuneRouter({ finetune: deps.finetune, datasets: deps.datasets, workspaces, heartbeatMs: deps.limits.heartbeatMs }),
     ],
     // OpenAI's API for its SDKs and the tools built on them (src/api/openai/).
     '/v1': [

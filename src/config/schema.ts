@@ -243,7 +243,7 @@ export const configSchema = Object.freeze([
   field('limits.max_context', integer({ min: 256, max: 1_048_576 }), 32768,
     'Largest context (num_ctx, in tokens) a call on /ollama may make the backend allocate; a larger num_ctx is lowered to it, and num_predict to limits.max_tokens'),
   // Far below the idle timeouts of common proxies (nginx 60s, cloud load balancers 60s).
-  field('limits.stream_heartbeat', duration({ min: 100 }), '5s', 'Interval of keep-alive comments on a stream while the prompt is processed, before its first token'),
+  field('limits.stream_heartbeat', duration({ min: 100 }), '5s', "Interval of keep-alive comments on a stream while it has nothing else to send: a chat before its first token, a fine-tune job's event stream while the job is quiet"),
   // Leaves room under systemd's default TimeoutStopSec (90s) to stop the backend too.
   field('limits.shutdown_drain', duration(), '30s', 'On SIGTERM, how long requests in flight may finish'),
   // Node's own default. The largest body, a 32 MB dataset (up to 64 MB as escaped JSON), arrives

@@ -220,6 +220,8 @@ async function startOnLockedDataDir(
     if (cutAtDeadline > 0) log.warn('connections cut at limits.shutdown_drain', { connections: cutAtDeadline, drain_ms: config.limits.shutdownDrain });
     else log.info('requests drained');
   });
+  // Before the drain: a job's event stream would otherwise hold it until the job ends.
+  undo.push(() => finetune.closeFollowers());
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   // Requests in flight for an hour are long gone; anything older still reserved was interrupted.

@@ -68,6 +68,7 @@ export class Datasets {
       insert: db.prepare(`INSERT INTO datasets (${COLS}) VALUES (@id, @workspaceId, @title, @format, @recordCount, @tokenEstimate, @bytes, @createdAt)`),
       get: db.prepare<[string, string], Row>(`SELECT ${COLS} FROM datasets WHERE id = ? AND workspace_id = ?`),
       list: db.prepare<[string], Row>(`SELECT ${COLS} FROM datasets WHERE workspace_id = ? ORDER BY created_at, rowid`),
+      all: db.prepare<[], Row>(`SELECT ${COLS} FROM datasets ORDER BY created_at, rowid`),
       delete: db.prepare('DELETE FROM datasets WHERE id = ? AND workspace_id = ?'),
       stored: db.prepare<[string], number>('SELECT coalesce(sum(bytes), 0) FROM datasets WHERE workspace_id = ?').pluck(),
     };
@@ -132,6 +133,11 @@ export class Datasets {
 
   list(workspaceId: string): Dataset[] {
     return this.stmts.list.all(workspaceId).map(fromRow);
+  }
+
+  /** Every workspace's datasets, oldest first (the operator's view). */
+  all(): Dataset[] {
+    return this.stmts.all.all().map(fromRow);
   }
 
   /** The stored records (for trainers). */

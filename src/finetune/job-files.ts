@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { appendFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../domain/clock.js';
@@ -8,6 +9,13 @@ import { describeError, type Logger } from '../log.js';
 // service all write to the same log; only the service removes a folder.
 
 export class JobFiles {
+  /**
+   * Each line as it is appended to a job's log, emitted under the job's id, exactly as
+   * logLines() will read it back (an entry with line breaks is several lines). Bounded by its
+   * one user, FinetuneService.follow, which caps its followers.
+   */
+  readonly lines = new EventEmitter<Record<string, [string]>>().setMaxListeners(0);
+
   constructor(private readonly o: { dir: string; clock: Clock; log: Logger }) {
     mkdirSync(o.dir, { recursive: true, mode: 0o700 });
   }
@@ -22,12 +30,15 @@ export class JobFiles {
 
   /** Appends one line to the job's log; a log that cannot be written is warned about, never fatal. */
   appendLog(id: string, line: string): void {
+    const text = `${this.o.clock.now().toISOString()} ${line.replace(/\n+$/, '')}`;
     try {
       mkdirSync(this.dir(id), { recursive: true, mode: 0o700 });
-      appendFileSync(this.logFile(id), `${this.o.clock.now().toISOString()} ${line.replace(/\n+$/, '')}\n`);
+      appendFileSync(this.logFile(id), `${text}\n`);
     } catch (err) {
       this.o.log.warn('cannot write a training log line', { job: id, err: describeError(err) });
+      return;
     }
+    if (this.lines.listenerCount(id) > 0) for (const l of text.split('\n')) this.lines.emit(id, l);
   }
 
   /** The log's lines; none when the job never started. */

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import type { Database } from 'better-sqlite3';
 import { dateOrNull } from '../db/database.js';
 import { conflict, HearthError, invalidRequest, notFound, unavailable } from '../errors.js';
@@ -75,6 +76,19 @@ interface Row {
   registered_model: string | null;
 }
 
+/**
+ * What happened to a job, as Jobs.changes tells it under the job's id: a new state (never
+ * `created`, where every job begins), a progress write with the loss points it added, or the
+ * job's deletion.
+ */
+export type JobChange = { type: 'state'; state: JobState } | { type: 'progress'; progress: Progress; points: LossPoint[] } | { type: 'deleted' };
+
+/** Which jobs a listing across workspaces holds (the admin API's filters). */
+export interface JobFilter {
+  workspaceId?: string;
+  state?: JobState;
+}
+
 export const JOB_ID_PATTERN = /^ftjob_[0-9a-f]{16}$/;
 
 function fromRow(r: Row): Job {
@@ -123,6 +137,12 @@ const MAX_LOSS_POINTS = 2000;
 
 export class Jobs {
   private readonly stmts;
+  /**
+   * Each change of a job, emitted under its id as it is written, for whoever follows it live
+   * (FinetuneService.follow). Emitting to no listener costs nothing; how many may listen is
+   * bounded by the service, so no listener limit applies here.
+   */
+  readonly changes = new EventEmitter<Record<string, [JobChange]>>().setMaxListeners(0);
 
   constructor(
     private readonly db: Database,
@@ -136,6 +156,9 @@ export class Jobs {
       get: db.prepare<[string], Row>('SELECT * FROM finetune_jobs WHERE id = ?'),
       datasetOf: db.prepare<[string, string], number>('SELECT 1 FROM datasets WHERE id = ? AND workspace_id = ?').pluck(),
       list: db.prepare<[string], Row>('SELECT * FROM finetune_jobs WHERE workspace_id = ? ORDER BY created_at, rowid'),
+      all: db.prepare<[{ workspaceId: string | null; state: string | null }], Row>(
+        'SELECT * FROM finetune_jobs WHERE (@workspaceId IS NULL OR workspace_id = @workspaceId) AND (@state IS NULL OR state = @state) ORDER BY created_at, rowid',
+      ),
       byState: db.prepare<[string], Row>('SELECT * FROM finetune_jobs WHERE state = ? ORDER BY queued_at, rowid'),
       // julianday, not text order: a start_at written before max_start_delay existed may lie past
       // year 9999 ("+010000-…"), which sorts before every 4-digit year; julianday makes it NULL, not due.
@@ -200,6 +223,11 @@ export class Jobs {
     return this.stmts.list.all(workspaceId).map(fromRow);
   }
 
+  /** Jobs of every workspace, or of the filter's, oldest first. */
+  all(filter: JobFilter = {}): Job[] {
+    return this.stmts.all.all({ workspaceId: filter.workspaceId ?? null, state: filter.state ?? null }).map(fromRow);
+  }
+
   inState(state: JobState): Job[] {
     return this.stmts.byState.all(state).map(fromRow);
   }
@@ -217,7 +245,7 @@ export class Jobs {
    * Checked and moved in one immediate transaction, so two starts cannot both take the last place.
    */
   queue(workspaceId: string, id: string, limits: QueueLimits): Job {
-    return this.db
+    const queued = this.db
       .transaction(() => {
         const job = this.get(workspaceId, id);
         if (job.state !== 'created') throw conflict(`job '${id}' is ${job.state}: only a created job can be started (create a new job to train again)`, 'job_not_startable');
@@ -238,11 +266,15 @@ export class Jobs {
         return this.byId(id);
       })
       .immediate();
+    this.changes.emit(id, { type: 'state', state: queued.state });
+    return queued;
   }
 
   /** pending → running (the runner took it); false if it was cancelled meanwhile. */
   markRunning(id: string): boolean {
-    return this.stmts.run.run(this.clock.now().toISOString(), id).changes === 1;
+    if (this.stmts.run.run(this.clock.now().toISOString(), id).changes !== 1) return false;
+    this.changes.emit(id, { type: 'state', state: 'running' });
+    return true;
   }
 
   /** Records the latest progress report and appends the loss points reported since the last call. */
@@ -250,15 +282,17 @@ export class Jobs {
     const job = this.byId(id);
     let history = [...job.lossHistory, ...points];
     while (history.length > MAX_LOSS_POINTS) history = history.filter((_, i) => i % 2 === 1 || i === history.length - 1);
-    this.stmts.progress.run(JSON.stringify(p), JSON.stringify(history), id);
+    const written = this.stmts.progress.run(JSON.stringify(p), JSON.stringify(history), id).changes === 1;
+    if (written) this.changes.emit(id, { type: 'progress', progress: p, points: [...points] });
   }
 
   /** Ends a job that has not ended yet; returns false if it already had. */
   finish(id: string, state: 'succeeded' | 'failed' | 'cancelled', details: { error?: string; output?: Record<string, unknown> } = {}): boolean {
-    return (
+    const ended =
       this.stmts.finish.run({ id, state, at: this.clock.now().toISOString(), error: details.error ?? null, output: details.output === undefined ? null : JSON.stringify(details.output) })
-        .changes === 1
-    );
+        .changes === 1;
+    if (ended) this.changes.emit(id, { type: 'state', state });
+    return ended;
   }
 
   setRegistered(id: string, model: string): void {
@@ -270,6 +304,7 @@ export class Jobs {
     const job = this.get(workspaceId, id);
     if (job.state === 'pending' || job.state === 'running') throw conflict(`job '${id}' is ${job.state}: cancel it before deleting it`, 'job_active');
     this.stmts.delete.run(id);
+    this.changes.emit(id, { type: 'deleted' });
     return job;
   }
 }

@@ -1,8 +1,21 @@
-import { conflict, HearthError, invalidRequest } from '../errors.js';
-import type { Logger } from '../log.js';
+import { conflict, HearthError, invalidRequest, unavailable } from '../errors.js';
+import { describeError, type Logger } from '../log.js';
 import type { BackendClient } from '../backend/backend-client.js';
 import type { Datasets } from './datasets.js';
-import { hyperparametersOf, TRAINERS, FINAL_STATES, unknownDataset, type Job, type Jobs, type QueueLimits, type TrainerName } from './jobs.js';
+import {
+  hyperparametersOf,
+  TRAINERS,
+  FINAL_STATES,
+  unknownDataset,
+  type Job,
+  type JobChange,
+  type JobState,
+  type Jobs,
+  type LossPoint,
+  type Progress,
+  type QueueLimits,
+  type TrainerName,
+} from './jobs.js';
 import type { Clock } from '../domain/clock.js';
 import { formatDuration } from '../config/kinds.js';
 import { locateBaseModel } from './base-model.js';
@@ -29,6 +42,22 @@ export interface JobRequest {
   startAt?: string;
 }
 
+/**
+ * What a follower of a job hears (FinetuneService.follow): its log lines, its progress writes
+ * with the loss points each added, its states, and at last why the following ended.
+ */
+export type JobEvent =
+  | { type: 'log'; line: string }
+  | { type: 'progress'; progress: Progress; points: readonly LossPoint[] }
+  | { type: 'state'; state: JobState }
+  | { type: 'end'; reason: 'finished' | 'deleted' | 'closing' };
+
+/**
+ * Jobs followed at once, all together: each follower is an open connection (the console's live
+ * log) holding two listeners, and an operator's console needs a few.
+ */
+export const MAX_FOLLOWERS = 16;
+
 export interface FinetuneServiceOptions {
   jobs: Jobs;
   datasets: Datasets;
@@ -49,13 +78,24 @@ export interface FinetuneServiceOptions {
   runner: TrainingQueue;
   /** The jobs' folders and logs. */
   files: JobFiles;
+  /** Jobs followed at once (MAX_FOLLOWERS unless given). */
+  maxFollowers?: number;
 }
 
 export class FinetuneService {
+  /** Each live follower, by the function that ends its following when the daemon stops. */
+  private readonly followers = new Set<() => void>();
+  private closing = false;
+
   constructor(private readonly o: FinetuneServiceOptions) {}
 
   get jobs(): Jobs {
     return this.o.jobs;
+  }
+
+  /** Jobs followed now. */
+  get followerCount(): number {
+    return this.followers.size;
   }
 
   /** Deletes a job that is not queued or running, with its folder (spec, log, artifacts). */
@@ -156,5 +196,74 @@ export class FinetuneService {
     const all = this.o.files.logLines(job.id);
     const lines = all.slice(after, after + limit);
     return { lines, next: after + lines.length };
+  }
+
+  /**
+   * Follows a job of any workspace. `on` hears at once the log so far, the job's progress (its
+   * whole loss history as the points) when it has any, and its state; then each log line,
+   * progress write and state as they happen; last `end`: right after a final state (and the log
+   * lines written with it, such as "job succeeded"), when the job is deleted, or when the daemon
+   * stops. Returns the function that stops following (the listeners go; `end` is not heard).
+   * 404 for an unknown job; 503 when finetune's MAX_FOLLOWERS already follow.
+   */
+  follow(id: string, on: (e: JobEvent) => void): () => void {
+    const max = this.o.maxFollowers ?? MAX_FOLLOWERS;
+    if (this.closing) throw unavailable('the server is stopping', 5, 'shutting_down');
+    const job = this.o.jobs.byId(id);
+    if (this.followers.size >= max) throw unavailable(`${this.followers.size} job event streams are open, as many as the server keeps at once; close one or retry shortly`, 5, 'too_many_event_streams');
+    // A follower's fault never reaches the job's writer, which emitted the event.
+    const hear = (e: JobEvent) => {
+      try {
+        on(e);
+      } catch (err) {
+        this.o.log.warn('a job follower failed', { job: id, err: describeError(err) });
+      }
+    };
+    // The snapshot and the subscription in one synchronous run: no line or change falls between.
+    for (const line of this.o.files.logLines(id)) hear({ type: 'log', line });
+    if (job.progress !== null) hear({ type: 'progress', progress: job.progress, points: job.lossHistory });
+    hear({ type: 'state', state: job.state });
+    if (FINAL_STATES.includes(job.state)) {
+      hear({ type: 'end', reason: 'finished' });
+      return () => {};
+    }
+
+    let following = true;
+    const onLine = (line: string) => hear({ type: 'log', line });
+    const onChange = (c: JobChange) => {
+      if (c.type === 'deleted') end('deleted');
+      else if (c.type === 'state' && FINAL_STATES.includes(c.state)) {
+        // Whoever ends a job logs why in the same synchronous run, after the state is written:
+        // those lines come first, then the final state, then the end.
+        queueMicrotask(() => {
+          if (!following) return;
+          hear(c);
+          end('finished');
+        });
+      } else hear(c);
+    };
+    const stop = () => {
+      if (!following) return;
+      following = false;
+      this.o.jobs.changes.off(id, onChange);
+      this.o.files.lines.off(id, onLine);
+      this.followers.delete(closeFollower);
+    };
+    const end = (reason: 'finished' | 'deleted' | 'closing') => {
+      if (!following) return;
+      stop();
+      hear({ type: 'end', reason });
+    };
+    const closeFollower = () => end('closing');
+    this.o.jobs.changes.on(id, onChange);
+    this.o.files.lines.on(id, onLine);
+    this.followers.add(closeFollower);
+    return stop;
+  }
+
+  /** Daemon shutdown: every follower hears its end, and no one may follow any more. */
+  closeFollowers(): void {
+    this.closing = true;
+    for (const close of [...this.followers]) close();
   }
 }

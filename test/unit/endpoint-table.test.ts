@@ -25,6 +25,7 @@ import { createAuditRouter } from '../../src/api/admin/audit.js';
 import { createAdminModelsRouter } from '../../src/api/admin/models.js';
 import { createOverviewRouter } from '../../src/api/admin/overview.js';
 import { createRequestStatsRouter } from '../../src/api/admin/request-stats.js';
+import { createAdminFinetuneRouter } from '../../src/api/admin/finetune.js';
 import { packageRoot } from '../../src/paths.js';
 
 const ops = hearthOperations();
@@ -149,7 +150,7 @@ describe('routers and contract agree', () => {
 
   test('every route the routers serve is in the contract and every operation is served', () => {
     assert.deepEqual(routeContractDifferences(ops, '/api/v1', v1Routers()), []);
-    assert.deepEqual(routeContractDifferences(ops, '/api/admin', [createAdminRouter(none), createAdminModelsRouter(none), createOverviewRouter(none), createRequestStatsRouter(none), createSessionRouter({ adminToken: 'x' } as never), createAuditRouter(none), createQueueRouter(none)]), []);
+    assert.deepEqual(routeContractDifferences(ops, '/api/admin', [createAdminRouter(none), createAdminModelsRouter(none), createOverviewRouter(none), createRequestStatsRouter(none), createSessionRouter({ adminToken: 'x' } as never), createAuditRouter(none), createQueueRouter(none), createAdminFinetuneRouter(none)]), []);
   });
 
   test('a route added to a router but not to the contract is named; an operation left unserved too', () => {

@@ -2,13 +2,14 @@
 // (Jobs.queue): the shared bound counts only due jobs, each workspace has its own bound on
 // pending jobs, due or not, and a scheduled job takes its place in the shared queue once its
 // time has come. A job and its dataset: whichever of a job's creation and the dataset's
-// deletion comes second gets a 4xx, never a foreign-key failure.
+// deletion comes second gets a 4xx, never a foreign-key failure. The operator's listings across
+// workspaces, and the changes a job's followers hear.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { HearthError } from '../../src/errors.js';
 import { Datasets } from '../../src/finetune/datasets.js';
-import { Jobs, type QueueLimits } from '../../src/finetune/jobs.js';
+import { Jobs, type JobChange, type QueueLimits } from '../../src/finetune/jobs.js';
 import { openDomain, type Domain } from '../helpers/domain-db.js';
 
 const HOUR = 3600_000;
@@ -105,5 +106,41 @@ describe('fine-tune jobs and datasets', () => {
     jobs.delete(ids.b!.ws, id);
     datasets.delete(ids.b!.ws, ids.b!.ds);
     assert.equal(refusal(() => datasets.get(ids.b!.ws, ids.b!.ds)).status, 404);
+  });
+
+  it("the operator's listings: every workspace's jobs and datasets, oldest first; jobs filtered by workspace and state", () => {
+    const [a1, b1] = [job('a'), job('b')];
+    d.clock.advance(1000);
+    const a2 = job('a');
+    start('a', a2);
+    assert.deepEqual(jobs.all().map((j) => j.id), [a1, b1, a2]);
+    assert.deepEqual(jobs.all({ workspaceId: ids.a!.ws }).map((j) => j.id), [a1, a2]);
+    assert.deepEqual(jobs.all({ state: 'pending' }).map((j) => j.id), [a2]);
+    assert.deepEqual(jobs.all({ workspaceId: ids.b!.ws, state: 'pending' }), []);
+    assert.deepEqual(datasets.all().map((x) => [x.workspaceId, x.id]), [[ids.a!.ws, ids.a!.ds], [ids.b!.ws, ids.b!.ds]]);
+  });
+
+  it('each written change of a job is emitted under its id, once: queued, running, progress with the points it added, the end, the deletion', () => {
+    const id = job('a');
+    const other = job('a');
+    const heard: JobChange[] = [];
+    jobs.changes.on(id, (c) => heard.push(c));
+    start('a', id);
+    start('a', other);
+    assert.equal(jobs.markRunning(id), true);
+    const p = { step: 2, totalSteps: 4, epoch: 1, loss: 1.5, evalLoss: null, tokensPerS: null, etaS: null };
+    const points = [{ step: 1, epoch: 1, loss: 2, evalLoss: null }, { step: 2, epoch: 1, loss: 1.5, evalLoss: null }];
+    jobs.recordProgress(id, p, points);
+    assert.equal(jobs.finish(id, 'succeeded'), true);
+    assert.equal(jobs.finish(id, 'failed'), false);
+    jobs.recordProgress(id, p, points);
+    jobs.delete(ids.a!.ws, id);
+    assert.deepEqual(heard, [
+      { type: 'state', state: 'pending' },
+      { type: 'state', state: 'running' },
+      { type: 'progress', progress: p, points },
+      { type: 'state', state: 'succeeded' },
+      { type: 'deleted' },
+    ]);
   });
 });

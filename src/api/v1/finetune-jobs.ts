@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { Job } from '../../finetune/jobs.js';
-import type { FinetuneService, JobRequest } from '../../finetune/service.js';
-import type { RegisterRequest } from '../../finetune/register.js';
+import type { FinetuneService } from '../../finetune/service.js';
+import { addJobOperations } from '../finetune-job-routes.js';
 
 const iso = (d: Date | null) => (d === null ? null : d.toISOString());
 
@@ -32,26 +32,13 @@ export interface JobsRouterDeps {
   finetune: FinetuneService;
 }
 
-/** /api/v1/finetune/jobs: create, list, get, start, cancel, register, log, delete. */
+/** /api/v1/finetune/jobs: create, list, get, start, cancel, register, log, delete, in the key's workspace. */
 export function createJobsRouter({ finetune }: JobsRouterDeps): Router {
   const router = Router();
   const ws = (res: { locals: { principal?: { workspaceId: string } } }) => res.locals.principal!.workspaceId;
 
   router.get('/finetune/jobs', (_req, res) => void res.json({ jobs: finetune.jobs.list(ws(res)).map(jobView) }));
-  router.post('/finetune/jobs', async (req, res) => {
-    const job = await finetune.createJob(ws(res), req.body as JobRequest);
-    res.status(201).json(jobView(job));
-  });
-  router.get('/finetune/jobs/:id', (req, res) => void res.json(jobView(finetune.jobs.get(ws(res), req.params.id as string))));
-  router.post('/finetune/jobs/:id/start', (req, res) => {
-    const job = finetune.start(ws(res), req.params.id as string);
-    res.status(202).json(jobView(job));
-  });
-  router.post('/finetune/jobs/:id/cancel', async (req, res) => void res.json(jobView(await finetune.cancel(ws(res), req.params.id as string))));
-  router.post('/finetune/jobs/:id/register', async (req, res) => {
-    const { job, smoke, warnings } = await finetune.register(ws(res), req.params.id as string, req.body as RegisterRequest);
-    res.json({ ...jobView(job), smoke, warnings });
-  });
+  addJobOperations(router, finetune, { newJobWorkspace: (_req, res) => ws(res), jobWorkspace: (_req, res) => ws(res), view: (j, extra) => ({ ...jobView(j), ...extra }) });
   router.get('/finetune/jobs/:id/log', (req, res) => {
     // The contract has checked both (and the validator may already have made them numbers).
     const after = req.query.after === undefined ? 0 : Number(req.query.after);
