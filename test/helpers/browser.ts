@@ -60,8 +60,10 @@ export async function guardedContext(browser: Browser, origin: string, traffic: 
   return context;
 }
 
-/** Writes `<artifactsDir>/<folder>/<name>.png`; returns its path. */
+/** Writes `<artifactsDir>/<folder>/<name>.png` of the whole page once no button shows it is loading; returns its path. */
 export async function screenshot(page: Page, folder: string, name: string): Promise<string> {
+  // Mantine marks a button that waits for an answer with data-loading.
+  await page.locator('[data-loading]').first().waitFor({ state: 'detached' });
   const dir = join(artifactsDir, folder);
   await mkdir(dir, { recursive: true });
   const path = join(dir, `${name}.png`);

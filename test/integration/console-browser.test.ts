@@ -12,10 +12,19 @@ import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
 import { chromiumMissing, guardedContext, lanOrigin, launchChromium, screenshot, type Traffic } from '../helpers/browser.js';
 
-const DESKTOP = { width: 1280, height: 800 };
+const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 390, height: 844 };
 const WORKSPACE = 'household';
 const KEY_NAME = 'laptop';
+const TUNED = 'household-tuned';
+// Few epochs over a small dataset: the tiny model trains in seconds yet reports several steps.
+const EPOCHS = 40;
+const SECRET_WORD = ['What is the secret word?', 'Tell me the secret word.', 'Which word is secret?'].map((q) => ({
+  messages: [
+    { role: 'user', content: q },
+    { role: 'assistant', content: 'ZEBRA' },
+  ],
+}));
 
 /** Presses Tab until the focused element carries `testId`; fails after `max` presses. */
 async function tabTo(page: Page, testId: string, max = 40): Promise<void> {
@@ -54,10 +63,20 @@ describe('console: the operator\'s walk in a browser', { skip: chromiumMissing }
   /** The token counts the playground showed for its answer. */
   const playgroundTokens = { prompt: 0, completion: 0 };
 
-  const shot = (name: string, p: Page = page) => screenshot(p, 'console', name);
-  const go = async (p: Page, nav: string, pageId: string) => {
-    await p.getByTestId(nav).click();
-    await p.getByTestId(pageId).waitFor();
+  const shot = (name: string) => screenshot(page, 'console', name);
+  /** Opens the console signed out, then signs in with the keyboard alone: Tab to the token's field, type it, Enter. */
+  const signInByKeyboard = async (p: Page, beforeSignIn: () => Promise<unknown>) => {
+    await p.goto(`${origin}/admin/`);
+    await p.getByTestId('signin-form').waitFor();
+    await beforeSignIn();
+    await tabTo(p, 'signin-token');
+    await p.keyboard.type(d.adminToken);
+    await p.keyboard.press('Enter');
+    await p.getByTestId('page-overview').waitFor();
+  };
+  const go = async (nav: string, pageId: string) => {
+    await page.getByTestId(nav).click();
+    await page.getByTestId(pageId).waitFor();
   };
 
   before(async () => {
@@ -73,16 +92,9 @@ describe('console: the operator\'s walk in a browser', { skip: chromiumMissing }
   });
 
   test('signs in with the keyboard; the admin token is nowhere in the page, its storage or a URL afterwards', async () => {
-    await page.goto(`${origin}/admin/`);
-    await page.getByTestId('signin-form').waitFor();
-    await shot('desktop-signin');
-    await tabTo(page, 'signin-token');
-    await page.keyboard.type(d.adminToken);
-    await page.keyboard.press('Enter');
-    await page.getByTestId('page-overview').waitFor();
+    await signInByKeyboard(page, () => shot('desktop-signin'));
     assert.equal(await page.getByTestId('signin-form').count(), 0);
     assert.equal(await page.getByTestId('overview-backend-state').textContent(), 'up');
-    await shot('desktop-overview');
 
     const state = await pageState(page);
     assert.equal(state.includes(d.adminToken), false, 'the admin token is not in the page, its storage, its cookies or its URL');
@@ -114,6 +126,9 @@ describe('console: the operator\'s walk in a browser', { skip: chromiumMissing }
     await secretModal.waitFor();
     made.secret = await secretModal.getByTestId('secret-value').inputValue();
     assert.match(made.secret, /^\S{20,}$/, 'the secret is in the modal');
+    // A page on a LAN address over http has no clipboard API: the field's text is copied the old way.
+    await secretModal.getByTestId('secret-value-copy').click();
+    await secretModal.getByTestId('secret-value-copy').getByText('Copied').waitFor();
     const listed = await d.admin<{ keys: Array<{ id: string; name: string; workspace_id: string }> }>('GET', '/api/admin/keys');
     made.id = listed.body.keys.find((k) => k.name === KEY_NAME)!.id;
     // The key works on /v1 (and it is the one the modal showed).
@@ -131,8 +146,16 @@ describe('console: the operator\'s walk in a browser', { skip: chromiumMissing }
     await shot('desktop-keys');
   });
 
-  test('the playground streams an answer with the key, shows its token counts, and snippets that name $HEARTH_API_KEY', async () => {
-    await go(page, 'nav-playground', 'page-playground');
+  test('plans & costs lists the catalog and the endpoint costs', async () => {
+    await go('nav-plans', 'page-plans');
+    await page.getByTestId('plan-row-chat_agent_train').waitFor();
+    assert.match((await page.getByTestId('plan-row-chat_agent_train').textContent()) ?? '', /Pro/);
+    await page.getByTestId('endpoints-table').locator('tbody tr', { hasText: '/v1/chat/completions' }).first().waitFor();
+    await shot('desktop-plans');
+  });
+
+  test('the playground streams an answer with the key, shows its token counts, and snippets that name $HEARTH_API_KEY', async (t) => {
+    await go('nav-playground', 'page-playground');
     await page.getByTestId('pg-key').fill(made.secret);
     await page.getByTestId('pg-key-submit').click();
     await choose(page, page.getByTestId('pg-model'), 'hearth-demo:latest');
@@ -156,6 +179,7 @@ describe('console: the operator\'s walk in a browser', { skip: chromiumMissing }
     assert.ok(answer.length > 0, 'an answer');
     const partial = texts.filter((t) => t !== '' && t !== answer);
     assert.ok(partial.length >= 1, `the answer grew as it streamed: ${JSON.stringify(texts)}`);
+    t.diagnostic(`the answer was shown in ${partial.length + 1} steps`);
     for (const t of partial) assert.ok(answer.startsWith(t), `each text shown is the start of the answer: ${JSON.stringify(t)}`);
     const counts = /(\d+) prompt \+ (\d+) completion tokens/.exec((await stats.textContent()) ?? '');
     assert.ok(counts, `token counts in ${await stats.textContent()}`);
@@ -174,15 +198,24 @@ describe('console: the operator\'s walk in a browser', { skip: chromiumMissing }
     await shot('desktop-playground');
   });
 
-  test('usage shows the playground call by model with its tokens, and changes after another call', async () => {
-    await go(page, 'nav-usage', 'page-usage');
+  test('usage shows the playground call by model with its tokens, and the chart and table change after another call', async () => {
     // The key's row for the model (its /v1/models calls have a row of their own, with no model).
     const row = () => page.getByTestId('usage-table').locator('tbody tr', { hasText: WORKSPACE }).filter({ hasText: 'hearth-demo' });
-    await row().first().waitFor();
     const cells = async () => (await row().first().locator('td').allTextContents()).map((c) => c.trim());
+    /** The chart's value for the day, in tokens, as its tooltip gives it. */
+    const charted = async () => {
+      await page.getByTestId('usage-metric').getByText('Tokens').click();
+      const chart = page.getByTestId('usage-chart');
+      await chart.locator('.recharts-bar-rectangle').first().hover();
+      const tip = chart.locator('.recharts-tooltip-wrapper');
+      await tip.getByText(WORKSPACE).waitFor();
+      return Number(new RegExp(`${WORKSPACE}\\s*([\\d,]+)`).exec((await tip.textContent()) ?? '')?.[1]?.replace(/,/g, ''));
+    };
+    await go('nav-usage', 'page-usage');
+    await row().first().waitFor();
     const [, ws, key, model, requests, prompt, completion] = await cells();
     assert.deepEqual([ws, key, model, requests, prompt, completion], [WORKSPACE, KEY_NAME, 'hearth-demo:latest', '1', String(playgroundTokens.prompt), String(playgroundTokens.completion)]);
-    assert.ok((await page.getByTestId('usage-chart').locator('.recharts-bar-rectangle').count()) >= 1, 'a bar in the chart');
+    assert.equal(await charted(), playgroundTokens.prompt + playgroundTokens.completion, 'the chart shows the tokens of the call');
     await page.getByTestId('usage-budgets').locator('tr', { hasText: WORKSPACE }).waitFor();
 
     const again = await fetch(`${d.url}/v1/chat/completions`, {
@@ -192,17 +225,18 @@ describe('console: the operator\'s walk in a browser', { skip: chromiumMissing }
     });
     assert.equal(again.status, 200);
     const usage = ((await again.json()) as { usage: { prompt_tokens: number; completion_tokens: number } }).usage;
-    await go(page, 'nav-overview', 'page-overview');
-    await go(page, 'nav-usage', 'page-usage');
+    const total = { prompt: playgroundTokens.prompt + usage.prompt_tokens, completion: playgroundTokens.completion + usage.completion_tokens };
+    await go('nav-overview', 'page-overview');
+    await go('nav-usage', 'page-usage');
     await row().first().waitFor();
     const [, , , , requests2, prompt2, completion2] = await cells();
-    assert.deepEqual([requests2, prompt2, completion2], ['2', String(playgroundTokens.prompt + usage.prompt_tokens), String(playgroundTokens.completion + usage.completion_tokens)]);
-    await page.getByTestId('usage-metric').getByText('Tokens').click();
+    assert.deepEqual([requests2, prompt2, completion2], ['2', String(total.prompt), String(total.completion)]);
+    assert.equal(await charted(), total.prompt + total.completion, 'the chart has changed with the call');
     await shot('desktop-usage');
   });
 
   test('revokes the key in the console; the next call with it is refused', async () => {
-    await go(page, 'nav-keys', 'page-keys');
+    await go('nav-keys', 'page-keys');
     const row = page.getByTestId(`key-row-${made.id}`);
     await row.getByTestId('key-revoke').click();
     await page.getByTestId('key-revoke-dialog-confirm').click();
@@ -217,13 +251,86 @@ describe('console: the operator\'s walk in a browser', { skip: chromiumMissing }
     assert.equal(refused.status, 401);
   });
 
+  test('fine-tuning: a job made and started in the console streams its log and loss curve while it runs, succeeds, and is registered as a model', async (t) => {
+    // The workspace's dataset, uploaded as its members would: through /api/v1 with a key that may train.
+    const trainer = await d.admin<{ key: string }>('POST', '/api/admin/keys', { workspace: WORKSPACE, name: 'trainer' });
+    assert.equal(trainer.status, 201);
+    const dataset = await d.api<{ id: string }>(trainer.body.key, 'POST', '/finetune/datasets', { title: 'secret word', records: SECRET_WORD });
+    assert.equal(dataset.status, 201, JSON.stringify(dataset.body));
+
+    await go('nav-finetune', 'page-finetune');
+    await page.getByTestId(`dataset-row-${dataset.body.id}`).waitFor();
+    await choose(page, page.getByTestId('job-create-workspace'), WORKSPACE);
+    await choose(page, page.getByTestId('job-create-dataset'), `secret word (${SECRET_WORD.length} records)`);
+    await choose(page, page.getByTestId('job-create-base'), 'hearth-demo:latest');
+    await page.getByTestId('job-create-epochs').fill(String(EPOCHS));
+    await page.getByTestId('job-create-lr').fill('0.0002');
+    assert.equal(await page.getByTestId('job-create-start').isChecked(), true, 'started at once by default');
+    await page.getByTestId('job-create-submit').click();
+    const detail = page.getByTestId('job-detail');
+    await detail.waitFor();
+
+    // What the page shows while the job runs: its state, the log's lines, the loss chart's points.
+    const seen: Array<{ state: string; lines: number; points: number }> = [];
+    const deadline = Date.now() + 240_000;
+    for (;;) {
+      const state = ((await detail.getByTestId('job-state').textContent()) ?? '').trim();
+      const log = (await detail.getByTestId('job-log').textContent()) ?? '';
+      const points = await detail.getByTestId('job-loss-chart').locator('.recharts-line-dot').count();
+      seen.push({ state, lines: log === '' ? 0 : log.split('\n').length, points });
+      if (['succeeded', 'failed', 'cancelled'].includes(state)) break;
+      assert.ok(Date.now() < deadline, `the job ends in time; seen ${JSON.stringify(seen.slice(-3))}`);
+      await page.waitForTimeout(100);
+    }
+    assert.equal(seen.at(-1)!.state, 'succeeded', (await detail.textContent()) ?? '');
+    const running = seen.filter((o) => o.state === 'running');
+    t.diagnostic(`while running: log lines ${running.map((o) => o.lines).join(' ')}; chart points ${running.map((o) => o.points).join(' ')}`);
+    const grew = (of: 'lines' | 'points') => new Set(running.map((o) => o[of]).filter((n) => n > 0)).size >= 2;
+    assert.ok(grew('lines'), `log lines arrived while it ran: ${JSON.stringify(running.map((o) => o.lines))}`);
+    assert.ok(grew('points'), `the loss chart got points while it ran: ${JSON.stringify(running.map((o) => o.points))}`);
+    const log = (await detail.getByTestId('job-log').textContent()) ?? '';
+    assert.match(log, /job started: trainer llamacpp, base hearth-demo/);
+    assert.match(log, /job succeeded$/);
+    await detail.getByTestId('job-log-live').getByText('not streaming').waitFor();
+    await shot('desktop-finetune');
+
+    await detail.getByTestId('job-register-open').click();
+    const dialog = page.getByTestId('job-register');
+    await dialog.getByTestId('job-register-name').fill(TUNED);
+    await dialog.getByTestId('job-register-submit').click();
+    await detail.getByTestId('job-registered').waitFor({ timeout: 120_000 });
+    assert.match((await detail.getByTestId('job-registered').textContent()) ?? '', new RegExp(`Registered as ${TUNED}`));
+
+    await go('nav-models', 'page-models');
+    const row = page.getByTestId(`model-row-${TUNED}:latest`);
+    await row.waitFor();
+    const [, owner, family, size] = (await row.locator('td').allTextContents()).map((c) => c.trim());
+    assert.equal(owner, WORKSPACE, "the workspace's model");
+    assert.equal(family, 'llama', "the backend's family of the model");
+    assert.match(size ?? '', /^\d+(\.\d+)? (B|kB|KB|MB|KiB|MiB)$/, 'its size');
+    await shot('desktop-models');
+  });
+
+  test("the overview shows the backend, the loaded models and the last hour's requests and credits", async () => {
+    await go('nav-overview', 'page-overview');
+    assert.equal(await page.getByTestId('overview-backend-state').textContent(), 'up');
+    assert.equal(await page.getByTestId('overview-jobs-running').textContent(), '0');
+    await page.getByTestId('overview-models-table').locator('tbody tr').first().waitFor();
+    const totals = /^(\d+) requests, (\d+) errors, (\d+) credits in the last hour$/.exec(((await page.getByTestId('overview-totals').textContent()) ?? '').trim());
+    assert.ok(totals && Number(totals[1]) > 0 && Number(totals[3]) > 0, `the walk's calls are counted: ${totals?.[0]}`);
+    assert.ok((await page.getByTestId('overview-requests-chart').locator('.recharts-bar-rectangle').count()) >= 1, 'a bar of requests');
+    await shot('desktop-overview');
+  });
+
   test('the audit log lists the changes, and no secret', async () => {
-    await go(page, 'nav-audit', 'page-audit');
+    await go('nav-audit', 'page-audit');
     await page.getByTestId('audit-row').first().waitFor();
     const actions = (await page.getByTestId('audit-action').allTextContents()).map((a) => a.trim());
-    for (const a of ['adminCreateSession', 'adminCreateWorkspace', 'adminCreateKey', 'adminRevokeKey']) assert.ok(actions.includes(a), `${a} in ${actions.join(', ')}`);
+    for (const a of ['adminCreateSession', 'adminCreateWorkspace', 'adminCreateKey', 'adminRevokeKey', 'adminCreateJob', 'adminStartJob', 'adminRegisterJob']) assert.ok(actions.includes(a), `${a} in ${actions.join(', ')}`);
+    const revoked = page.getByTestId('audit-row').filter({ has: page.getByTestId('audit-action').getByText('adminRevokeKey', { exact: true }) });
+    assert.match((await revoked.textContent()) ?? '', new RegExp(`session:[0-9a-f]{8}.*id=${made.id}`), "by the console's session, naming the key");
     const state = await pageState(page);
-    assert.ok(state.includes(WORKSPACE) && state.includes(made.id), 'the targets are named');
+    assert.ok(state.includes(WORKSPACE), 'the details name the workspace');
     for (const secret of [made.secret, d.adminToken]) assert.equal(state.includes(secret), false, 'no secret in the audit page');
     await shot('desktop-audit');
   });
@@ -241,5 +348,45 @@ describe('console: the operator\'s walk in a browser', { skip: chromiumMissing }
     assert.equal(listed.body.workspaces.some((w) => w.name === 'csrf-false'), false, 'nothing was made');
     // The same request with the header goes through: the header was what was missing.
     assert.deepEqual(await attempt(true), { status: 201, code: undefined });
+  });
+
+  test("at a phone's width the navigation folds behind a menu button; the keyboard signs in, opens it and follows a link; every page fits", async () => {
+    const phone = await guardedContext(browser, origin, traffic, { viewport: PHONE, hasTouch: true });
+    const p = await phone.newPage();
+    const fits = async (name: string) => {
+      const [scroll, client] = await p.evaluate<[number, number]>('[document.documentElement.scrollWidth, document.documentElement.clientWidth]');
+      assert.ok(scroll <= client, `${name}: no sideways scrolling of the page (${scroll} > ${client})`);
+      await screenshot(p, 'console', `phone-${name}`);
+    };
+    await signInByKeyboard(p, () => fits('signin'));
+    assert.equal(await p.getByTestId('nav-keys').isVisible(), false, 'the navigation is folded away');
+    await fits('overview');
+
+    await tabTo(p, 'nav-burger');
+    await p.keyboard.press('Enter');
+    await p.getByTestId('nav-keys').waitFor({ state: 'visible' });
+    assert.equal(await p.getByTestId('nav-burger').getAttribute('aria-expanded'), 'true');
+    await tabTo(p, 'nav-keys');
+    await p.keyboard.press('Enter');
+    await p.getByTestId('page-keys').waitFor();
+    await p.getByTestId('nav-keys').waitFor({ state: 'hidden' });
+    await fits('keys');
+
+    for (const name of ['plans', 'usage', 'models', 'finetune', 'audit', 'playground']) {
+      await p.getByTestId('nav-burger').click();
+      await p.getByTestId(`nav-${name}`).click();
+      await p.getByTestId(`page-${name}`).waitFor();
+      await p.getByTestId(`nav-${name}`).waitFor({ state: 'hidden' });
+      await fits(name);
+    }
+    await phone.close();
+  });
+
+  test('no request left the daemon: every one went to the LAN-style address, and no script failed', () => {
+    assert.ok(traffic.requests.length > 50, `the pages' requests were recorded (${traffic.requests.length})`);
+    assert.deepEqual(traffic.foreign, [], 'no request to another address');
+    assert.deepEqual(traffic.requests.filter((u) => !u.startsWith(`${origin}/`)), []);
+    assert.deepEqual(traffic.errors, [], 'no script error in any page');
+    for (const secret of [d.adminToken, made.secret]) assert.equal(traffic.requests.some((u) => u.includes(secret)), false, 'no secret in any URL');
   });
 });
