@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useRef, useState, type ComponentType } from 'react';
-import { Anchor, AppShell, Burger, Button, Center, Group, Loader, NavLink, Text, Title } from '@mantine/core';
-import { useDisclosure } from '@mantine/hooks';
+import { Anchor, AppShell, Burger, Button, Center, Group, Loader, NavLink, Text, Title, useMantineTheme } from '@mantine/core';
+import { useDisclosure, useMediaQuery } from '@mantine/hooks';
 import { AdminClient, resumeSession, signOut } from './api/admin.js';
 import type { Session } from './api/types.js';
 import { followLink, href, usePagePath } from './router.js';
@@ -40,6 +40,11 @@ export function App() {
   const [ended, setEnded] = useState(false);
   const [signOutError, setSignOutError] = useState<unknown>();
   const [navOpened, nav] = useDisclosure(false);
+  // Below the sm breakpoint the closed navigation is only moved out of sight; hidden, it also
+  // leaves the Tab order and the accessibility tree, so the keyboard never lands on a link
+  // that cannot be seen.
+  const wide = useMediaQuery(`(min-width: ${useMantineTheme().breakpoints.sm})`, true, { getInitialValueInEffect: false });
+  const navFolded = !wide && !navOpened;
 
   useEffect(() => {
     resumeSession().then(
@@ -140,7 +145,7 @@ export function App() {
           )}
         </Group>
       </AppShell.Header>
-      <AppShell.Navbar p="xs" id="console-nav" component="nav" aria-label="Console pages">
+      <AppShell.Navbar p="xs" id="console-nav" component="nav" aria-label="Console pages" style={navFolded ? { visibility: 'hidden' } : undefined}>
         {shown.map((p) => (
           <NavLink key={p.path} href={href(p.path)} label={p.label} active={p.path === path} aria-current={p.path === path ? 'page' : undefined} onClick={followLink(p.path, nav.close)} data-testid={testIdOf(p)} />
         ))}

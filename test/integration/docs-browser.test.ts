@@ -6,13 +6,9 @@
 // with the reason; .ci/run installs Debian's chromium package.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page, type Response } from 'playwright-core';
+import type { Browser, Page, Response } from 'playwright-core';
 import { startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
-
-const CHROMIUM = process.env.HEARTH_TEST_CHROMIUM ?? '/usr/bin/chromium';
-const HOST = 'hearth.test';
-const missing = existsSync(CHROMIUM) ? undefined : `no Chromium at ${CHROMIUM} (Debian's chromium package; set HEARTH_TEST_CHROMIUM to use another)`;
+import { chromiumMissing as missing, guardedContext, lanOrigin, launchChromium, type Traffic } from '../helpers/browser.js';
 
 describe('docs: Swagger UI in a browser', () => {
   let d: DaemonProcess;
@@ -24,20 +20,8 @@ describe('docs: Swagger UI in a browser', () => {
     if (missing) return;
     d = await startDaemonProcess();
     key = (await d.keyFor('paid_chat')).key;
-    origin = `http://${HOST}:${new URL(d.url).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        `--host-resolver-rules=MAP ${HOST} 127.0.0.1`,
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    origin = lanOrigin(d.url);
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
@@ -46,14 +30,8 @@ describe('docs: Swagger UI in a browser', () => {
 
   /** A page that lets through only requests to the daemon (and inline data) and records the rest. */
   async function openDocs(foreign: string[], errors: string[]): Promise<Page> {
-    const page = await browser.newPage();
-    await page.route('**/*', (route) => {
-      const url = route.request().url();
-      if (url.startsWith(`${origin}/`) || url.startsWith('data:') || url.startsWith('blob:')) return route.continue();
-      foreign.push(url);
-      return route.abort('blockedbyclient');
-    });
-    page.on('pageerror', (e) => errors.push(e.message));
+    const traffic: Traffic = { requests: [], foreign, errors };
+    const page = await (await guardedContext(browser, origin, traffic)).newPage();
     await page.goto(`${origin}/docs`);
     return page;
   }

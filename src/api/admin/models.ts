@@ -18,15 +18,20 @@ export interface AdminModelsDeps {
 /** The operator's models under /api/admin/models: the listing with owners, metadata, import of a server-side GGUF, delete. */
 export function createAdminModelsRouter({ metadata, workspaces, chat }: AdminModelsDeps): Router {
   const router = Router();
-  const onBackend = async () => new Set((await chat.models()).map((m) => modelKey(m.name)));
-  const adminModel = (model: string, present: boolean) => ({ id: modelKey(model), ...modelView(metadata.lookup(model)), on_backend: present });
+  /** The backend's models by key, with what the console shows of each: its file's size and its family. */
+  const onBackend = async () => new Map((await chat.models()).map((m) => [modelKey(m.name), { size_bytes: m.size, ...(m.details?.family ? { family: m.details.family } : {}) }]));
+  type Present = Awaited<ReturnType<typeof onBackend>>;
+  const adminModel = (model: string, present: Present) => {
+    const file = present.get(modelKey(model));
+    return { id: modelKey(model), ...modelView(metadata.lookup(model)), on_backend: file !== undefined, ...file };
+  };
 
   // Who owns what, and what is set for names the backend lacks: a workspace's registered name
   // the operator has not pulled yet shows here before it hides the operator's model of that name.
   router.get('/models', async (_req, res) => {
     const present = await onBackend();
-    const ids = [...new Set([...present, ...metadata.all().keys()])].sort();
-    res.json({ models: ids.map((id) => adminModel(id, present.has(id))) });
+    const ids = [...new Set([...present.keys(), ...metadata.all().keys()])].sort();
+    res.json({ models: ids.map((id) => adminModel(id, present)) });
   });
 
   router.put('/models/:model', (req, res) => {
@@ -39,7 +44,7 @@ export function createAdminModelsRouter({ metadata, workspaces, chat }: AdminMod
     const owner = b.workspace === undefined ? undefined : b.workspace === null ? null : workspaces.get(b.workspace).id;
     metadata.set(req.params.model, { name: b.name, description: b.description, isActive: b.is_active, parameters: b.parameters, owner });
     // The model's whole record as it now stands, under its full name.
-    const { on_backend: _, ...record } = adminModel(req.params.model, false);
+    const { on_backend: _, ...record } = adminModel(req.params.model, new Map());
     res.json(record);
   });
 
@@ -63,7 +68,7 @@ export function createAdminModelsRouter({ metadata, workspaces, chat }: AdminMod
       // The backend answered the upload with an error: as any other answer of it.
       throw backendError(err instanceof BlobRefused ? new BackendResponseError(err.status, err.message, undefined) : err);
     }
-    res.status(201).json(adminModel(name, true));
+    res.status(201).json(adminModel(name, await onBackend()));
   });
 
   // The model leaves the backend, and what was set for it goes too, which frees its name; a

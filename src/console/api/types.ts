@@ -115,32 +115,40 @@ export interface Stats {
   buckets: StatsBucket[];
 }
 
+// Fine-tuning as /api/admin/finetune answers it: /api/v1's datasets and jobs in snake_case,
+// each with its workspace.
+
 export interface Dataset {
   id: string;
   workspace_id: string;
   title: string;
   format: string;
-  recordCount: number;
-  tokenEstimate: number;
+  record_count: number;
+  token_estimate: number;
   bytes: number;
-  createdAt: string;
+  created_at: string;
 }
 
 export interface LossPoint {
   step: number;
   epoch: number;
   loss: number;
-  evalLoss?: number | null;
+  eval_loss: number | null;
 }
 
 export interface JobProgress {
   step: number;
-  totalSteps: number;
+  total_steps: number;
   epoch: number;
   loss: number | null;
-  evalLoss?: number | null;
-  tokensPerS?: number | null;
-  etaS?: number | null;
+  eval_loss: number | null;
+  tokens_per_s: number | null;
+  eta_s: number | null;
+}
+
+/** A progress event of a job's stream: the progress, and the loss points since the stream's previous progress event. */
+export interface ProgressEvent extends JobProgress {
+  loss_points: LossPoint[];
 }
 
 export const FINAL_JOB_STATES = ['succeeded', 'failed', 'cancelled'];
@@ -148,18 +156,26 @@ export const FINAL_JOB_STATES = ['succeeded', 'failed', 'cancelled'];
 export interface Job {
   id: string;
   workspace_id: string;
-  datasetId: string;
-  baseModel: string;
+  dataset_id: string;
+  base_model: string;
   trainer: string;
-  hyperparameters: { epochs: number; learningRate: number; contextSize: number; output: string; seed: number };
+  hyperparameters: { epochs: number; learning_rate: number; context_size: number; output: string; seed: number };
   state: 'created' | 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
+  start_at: string | null;
+  created_at: string;
+  queued_at: string | null;
+  started_at: string | null;
+  finished_at: string | null;
   progress: JobProgress | null;
-  lossHistory: LossPoint[];
+  loss_history: LossPoint[];
   error: string | null;
-  modelName: string | null;
+  model_name: string | null;
+}
+
+/** The answer of POST …/jobs/{id}/register: the job, the registered model's first answer, and what to look at. */
+export interface RegisteredJob extends Job {
+  smoke: { reply: string; finish_reason: string; completion_tokens: number; max_tokens: number };
+  warnings: string[];
 }
 
 export interface AuditEntry {
@@ -170,6 +186,7 @@ export interface AuditEntry {
   action: string;
   method: string;
   path: string;
-  target: string | null;
+  /** The path's parameters ({id: ...} for /api/admin/keys/{id}/revoke); empty for a path without any. */
+  target: Record<string, string>;
   details: unknown;
 }

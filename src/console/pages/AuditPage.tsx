@@ -11,6 +11,12 @@ import { useAction, useResource } from '../use-resource.js';
 
 const PAGE = 100;
 
+/** The path's parameters as text: "id=abc", or "–" for a path with none. */
+const targetOf = (e: AuditEntry): string =>
+  Object.entries(e.target ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ') || '–';
+
 /** Who changed what, and when: every change the admin API made, newest first, older pages on request. */
 export function AuditPage({ api }: AdminPageProps) {
   const first = useResource(() => api.get<{ entries: AuditEntry[] }>(`/api/admin/audit${query({ limit: PAGE })}`));
@@ -35,7 +41,7 @@ export function AuditPage({ api }: AdminPageProps) {
   };
 
   const q = search.trim().toLowerCase();
-  const shown = q === '' ? entries : entries.filter((e) => [e.actor, e.source, e.action, e.method, e.path, e.target ?? '', JSON.stringify(e.details ?? '')].some((s) => s.toLowerCase().includes(q)));
+  const shown = q === '' ? entries : entries.filter((e) => [e.actor, e.source, e.action, e.method, e.path, targetOf(e), JSON.stringify(e.details ?? '')].some((s) => s.toLowerCase().includes(q)));
 
   return (
     <Stack data-testid="page-audit">
@@ -66,7 +72,7 @@ export function AuditPage({ api }: AdminPageProps) {
                 {e.method} {e.path}
               </Text>
             </Table.Td>
-            <Table.Td>{e.target ?? '–'}</Table.Td>
+            <Table.Td>{targetOf(e)}</Table.Td>
             <Table.Td>{e.details === null || e.details === undefined ? '–' : <Code block>{JSON.stringify(e.details, null, 1)}</Code>}</Table.Td>
           </Table.Tr>
         ))}

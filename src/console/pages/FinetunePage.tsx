@@ -1,9 +1,8 @@
 import { useMemo, useState } from 'react';
 import { Badge, Button, Card, Group, Progress, Select, Stack, Table, Text } from '@mantine/core';
 import type { AdminPageProps } from './page-props.js';
-import { jobOf } from '../api/finetune.js';
 import { query } from '../api/http.js';
-import type { AdminModel, Dataset, Workspace } from '../api/types.js';
+import type { AdminModel, Dataset, Job, Workspace } from '../api/types.js';
 import { DataTable } from '../components/DataTable.js';
 import { ErrorNotice } from '../components/ErrorNotice.js';
 import { PageTitle, SectionTitle } from '../components/PageTitle.js';
@@ -25,7 +24,7 @@ export function FinetunePage({ api }: AdminPageProps) {
   const datasets = useResource(() => api.get<{ datasets: Dataset[] }>('/api/admin/finetune/datasets'));
   const allDatasets = datasets.data?.datasets ?? [];
   const jobFilter = query({ workspace, state });
-  const jobs = useResource(async () => ({ jobs: (await api.get<{ jobs: unknown[] }>(`/api/admin/finetune/jobs${jobFilter}`)).jobs.map(jobOf) }), jobFilter);
+  const jobs = useResource(() => api.get<{ jobs: Job[] }>(`/api/admin/finetune/jobs${jobFilter}`), jobFilter);
   const wsName = useMemo(() => new Map((workspaces.data?.workspaces ?? []).map((w) => [w.id, w.name])), [workspaces.data]);
   const { reload: reloadJobs } = jobs;
 
@@ -62,15 +61,15 @@ export function FinetunePage({ api }: AdminPageProps) {
               </Button>
             </Table.Td>
             <Table.Td>{wsName.get(j.workspace_id) ?? j.workspace_id}</Table.Td>
-            <Table.Td>{j.baseModel}</Table.Td>
+            <Table.Td>{j.base_model}</Table.Td>
             <Table.Td>
               <Badge color={STATE_COLOR[j.state] ?? 'gray'} variant="light">
                 {j.state}
               </Badge>
             </Table.Td>
-            <Table.Td>{j.progress && j.progress.totalSteps > 0 ? <Progress value={(j.progress.step / j.progress.totalSteps) * 100} aria-label={`Progress of ${j.id}`} w={100} /> : '–'}</Table.Td>
-            <Table.Td>{dateTime(j.createdAt)}</Table.Td>
-            <Table.Td>{j.modelName ?? '–'}</Table.Td>
+            <Table.Td>{j.progress && j.progress.total_steps > 0 ? <Progress value={(j.progress.step / j.progress.total_steps) * 100} aria-label={`Progress of ${j.id}`} w={100} /> : '–'}</Table.Td>
+            <Table.Td>{dateTime(j.created_at)}</Table.Td>
+            <Table.Td>{j.model_name ?? '–'}</Table.Td>
           </Table.Tr>
         ))}
       </DataTable>
@@ -93,10 +92,10 @@ export function FinetunePage({ api }: AdminPageProps) {
             </Table.Td>
             <Table.Td>{wsName.get(d.workspace_id) ?? d.workspace_id}</Table.Td>
             <Table.Td>{d.format}</Table.Td>
-            <Table.Td>{count(d.recordCount)}</Table.Td>
-            <Table.Td>{count(d.tokenEstimate)}</Table.Td>
+            <Table.Td>{count(d.record_count)}</Table.Td>
+            <Table.Td>{count(d.token_estimate)}</Table.Td>
             <Table.Td>{bytes(d.bytes)}</Table.Td>
-            <Table.Td>{dateTime(d.createdAt)}</Table.Td>
+            <Table.Td>{dateTime(d.created_at)}</Table.Td>
           </Table.Tr>
         ))}
       </DataTable>

@@ -2,9 +2,9 @@ import { useEffect, useRef, useState } from 'react';
 import { Alert, Badge, Button, Card, Checkbox, Code, Group, Progress, ScrollArea, Stack, Text, TextInput } from '@mantine/core';
 import { LineChart } from '@mantine/charts';
 import type { AdminClient } from '../api/admin.js';
-import { isFinal, jobOf, lossCurve } from '../api/finetune.js';
+import { isFinal, lossCurve } from '../api/finetune.js';
 import { segment } from '../api/http.js';
-import type { Job } from '../api/types.js';
+import type { Job, RegisteredJob } from '../api/types.js';
 import { ConfirmModal } from '../components/ConfirmModal.js';
 import { ErrorNotice } from '../components/ErrorNotice.js';
 import { FormModal } from '../components/FormModal.js';
@@ -15,17 +15,12 @@ import { useJobEvents } from './use-job-events.js';
 
 export const STATE_COLOR: Record<string, string> = { created: 'gray', pending: 'yellow', running: 'blue', succeeded: 'green', failed: 'red', cancelled: 'gray' };
 
-interface Registered extends Job {
-  smoke?: { reply: string; finishReason: string; completionTokens: number };
-  warnings?: string[];
-}
-
-function Register({ api, job, onClose, onDone }: { api: AdminClient; job: Job; onClose: () => void; onDone: (r: Registered) => void }) {
-  const [name, setName] = useState(`${job.baseModel.split(':')[0]}-ft`);
+function Register({ api, job, onClose, onDone }: { api: AdminClient; job: Job; onClose: () => void; onDone: (r: RegisteredJob) => void }) {
+  const [name, setName] = useState(`${job.base_model.split(':')[0]}-ft`);
   const [overwrite, setOverwrite] = useState(false);
   const run = useAction();
   const submit = async () => {
-    const r = await run.run(() => api.post<Registered>(`/api/admin/finetune/jobs/${segment(job.id)}/register`, { modelName: name.trim(), overwrite }));
+    const r = await run.run(() => api.post<RegisteredJob>(`/api/admin/finetune/jobs/${segment(job.id)}/register`, { modelName: name.trim(), overwrite }));
     if (r) onDone(r);
   };
   return (
@@ -38,11 +33,11 @@ function Register({ api, job, onClose, onDone }: { api: AdminClient; job: Job; o
 
 /** One job: its state, live log and loss curve (streamed), and what can be done with it. */
 export function JobDetail({ api, jobId, onChanged }: { api: AdminClient; jobId: string; onChanged: () => void }) {
-  const loaded = useResource(async () => jobOf(await api.get<unknown>(`/api/admin/finetune/jobs/${segment(jobId)}`)), jobId);
+  const loaded = useResource(() => api.get<Job>(`/api/admin/finetune/jobs/${segment(jobId)}`), jobId);
   const job = loaded.data;
   const events = useJobEvents(jobId, job ? isFinal(job.state) : false);
   const [registering, setRegistering] = useState(false);
-  const [registered, setRegistered] = useState<Registered>();
+  const [registered, setRegistered] = useState<RegisteredJob>();
   const [cancelling, setCancelling] = useState(false);
   const act = useAction();
   const logView = useRef<HTMLDivElement>(null);
@@ -73,8 +68,8 @@ export function JobDetail({ api, jobId, onChanged }: { api: AdminClient; jobId: 
   if (!job) return <ErrorNotice error={loaded.error} testId="job-error" />;
   const state = events.state && !isFinal(job.state) ? events.state : job.state;
   const progress = events.progress ?? job.progress;
-  const curve = lossCurve(job.lossHistory, events.live);
-  const pct = progress && progress.totalSteps > 0 ? Math.round((progress.step / progress.totalSteps) * 100) : null;
+  const curve = lossCurve(job.loss_history, events.live);
+  const pct = progress && progress.total_steps > 0 ? Math.round((progress.step / progress.total_steps) * 100) : null;
 
   return (
     <Card withBorder data-testid="job-detail">
@@ -86,17 +81,17 @@ export function JobDetail({ api, jobId, onChanged }: { api: AdminClient; jobId: 
           </Badge>
         </Group>
         <Text size="sm">
-          {job.trainer} on <b>{job.baseModel}</b> with dataset {job.datasetId} ({job.hyperparameters.epochs} epochs, learning rate {job.hyperparameters.learningRate}, {job.hyperparameters.output}), created {dateTime(job.createdAt)}
-          {job.modelName ? `; registered as ${job.modelName}` : ''}
+          {job.trainer} on <b>{job.base_model}</b> with dataset {job.dataset_id} ({job.hyperparameters.epochs} epochs, learning rate {job.hyperparameters.learning_rate}, {job.hyperparameters.output}), created {dateTime(job.created_at)}
+          {job.model_name ? `; registered as ${job.model_name}` : ''}
         </Text>
         {pct !== null && progress && (
           <Stack gap={2}>
             <Progress value={pct} aria-label="Training progress" data-testid="job-progress" />
             <Text size="xs" c="dimmed">
-              step {progress.step} of {progress.totalSteps}, epoch {progress.epoch.toFixed(2)}
+              step {progress.step} of {progress.total_steps}, epoch {progress.epoch.toFixed(2)}
               {progress.loss !== null ? `, loss ${progress.loss.toFixed(4)}` : ''}
-              {progress.tokensPerS ? `, ${Math.round(progress.tokensPerS)} tokens/s` : ''}
-              {progress.etaS ? `, about ${Math.ceil(progress.etaS / 60)} min left` : ''}
+              {progress.tokens_per_s ? `, ${Math.round(progress.tokens_per_s)} tokens/s` : ''}
+              {progress.eta_s ? `, about ${Math.ceil(progress.eta_s / 60)} min left` : ''}
             </Text>
           </Stack>
         )}
@@ -120,19 +115,17 @@ export function JobDetail({ api, jobId, onChanged }: { api: AdminClient; jobId: 
           )}
           {job.state === 'succeeded' && (
             <Button onClick={() => setRegistering(true)} data-testid="job-register-open">
-              {job.modelName ? 'Register again' : 'Register'}
+              {job.model_name ? 'Register again' : 'Register'}
             </Button>
           )}
         </Group>
         <ErrorNotice error={act.error} testId="job-action-error" />
         {registered && (
-          <Alert color={registered.warnings?.length ? 'yellow' : 'green'} title={`Registered as ${registered.modelName ?? ''}`} data-testid="job-registered">
-            {registered.smoke && (
-              <Text size="sm">
-                First answer: “{registered.smoke.reply}” ({registered.smoke.completionTokens} tokens, {registered.smoke.finishReason})
-              </Text>
-            )}
-            {registered.warnings?.map((w) => (
+          <Alert color={registered.warnings.length > 0 ? 'yellow' : 'green'} title={`Registered as ${registered.model_name ?? ''}`} data-testid="job-registered">
+            <Text size="sm">
+              First answer: “{registered.smoke.reply}” ({registered.smoke.completion_tokens} tokens, {registered.smoke.finish_reason})
+            </Text>
+            {registered.warnings.map((w) => (
               <Text size="sm" key={w}>
                 {w}
               </Text>
@@ -150,13 +143,13 @@ export function JobDetail({ api, jobId, onChanged }: { api: AdminClient; jobId: 
           ) : (
             <LineChart
               h={220}
-              data={curve.map((p) => ({ step: p.step, loss: p.loss, eval: p.evalLoss ?? null }))}
+              data={curve.map((p) => ({ step: p.step, loss: p.loss, eval: p.eval_loss }))}
               dataKey="step"
               withLegend
               connectNulls
               series={[
                 { name: 'loss', label: 'Training loss', color: 'orange.6' },
-                ...(curve.some((p) => p.evalLoss !== null && p.evalLoss !== undefined) ? [{ name: 'eval', label: 'Eval loss', color: 'blue.6' }] : []),
+                ...(curve.some((p) => p.eval_loss !== null) ? [{ name: 'eval', label: 'Eval loss', color: 'blue.6' }] : []),
               ]}
               curveType="linear"
             />

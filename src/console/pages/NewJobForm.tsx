@@ -1,7 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { Button, Card, Checkbox, Group, NumberInput, Select, SimpleGrid, Stack, Text } from '@mantine/core';
 import type { AdminClient } from '../api/admin.js';
-import { jobOf } from '../api/finetune.js';
 import { segment } from '../api/http.js';
 import type { AdminModel, Dataset, Job, Workspace } from '../api/types.js';
 import { ErrorNotice } from '../components/ErrorNotice.js';
@@ -42,7 +41,7 @@ export function NewJobForm(props: { api: AdminClient; workspaces: Workspace[]; d
       output,
       seed: Number(seed),
     };
-    const job = await create.run(async () => jobOf(await api.post<unknown>('/api/admin/finetune/jobs', body)));
+    const job = await create.run(() => api.post<Job>('/api/admin/finetune/jobs', body));
     if (!job) return;
     // A job that could not start (the queue is full, say) exists all the same: it is shown, with the refusal.
     if (startNow) await create.run(() => api.post<unknown>(`/api/admin/finetune/jobs/${segment(job.id)}/start`));
@@ -69,7 +68,7 @@ export function NewJobForm(props: { api: AdminClient; workspaces: Workspace[]; d
             />
             <Select
               label="Dataset"
-              data={datasets.map((d) => ({ value: d.id, label: `${d.title} (${d.recordCount} records)` }))}
+              data={datasets.map((d) => ({ value: d.id, label: `${d.title} (${d.record_count} records)` }))}
               value={datasetId}
               onChange={setDatasetId}
               disabled={!workspace}

@@ -1,12 +1,12 @@
 import { useEffect, useRef, useState } from 'react';
-import { isFinal, progressOf } from '../api/finetune.js';
+import { isFinal } from '../api/finetune.js';
 import { segment } from '../api/http.js';
-import type { JobProgress, LossPoint } from '../api/types.js';
+import type { JobProgress, LossPoint, ProgressEvent } from '../api/types.js';
 
 export interface JobEvents {
   lines: string[];
   progress: JobProgress | null;
-  /** Loss points from progress events, in step order. */
+  /** The loss points the progress events brought, in step order. */
   live: LossPoint[];
   /** The last state event's state, if one came. */
   state: string | undefined;
@@ -42,14 +42,15 @@ export function useJobEvents(jobId: string, knownFinal: boolean): JobEvents {
     source.addEventListener('open', () => {
       setConnected(true);
       setLines([]);
+      setLive([]);
     });
     source.addEventListener('log', (e) => setLines((old) => [...old, e.data].slice(-MAX_LINES)));
     source.addEventListener('progress', (e) => {
-      const p = progressOf(safeJson(e.data));
+      const p = safeJson(e.data) as ProgressEvent | undefined;
       if (!p) return;
       setProgress(p);
-      const loss = p.loss;
-      if (loss !== null) setLive((old) => (old.at(-1)?.step === p.step ? old : [...old, { step: p.step, epoch: p.epoch, loss, evalLoss: p.evalLoss }]));
+      const points = p.loss_points ?? [];
+      if (points.length > 0) setLive((old) => [...old, ...points.filter((x) => x.step > (old.at(-1)?.step ?? -1))]);
     });
     source.addEventListener('state', (e) => {
       const s = (safeJson(e.data) as { state?: string } | undefined)?.state;
