@@ -62,6 +62,9 @@ import { createSessionRouter } from './admin/session.js';
 import { createAuditRouter, recordAdminChanges } from './admin/audit.js';
 import { routeContractDifferences } from './route-check.js';
 import { cacheValidatorRouteMatchers } from './validator-route-cache.js';
+import type { HearthMetrics } from '../metrics/registry.js';
+import { observeRefusal, observeRequest } from '../metrics/request-metrics.js';
+import { createMetricsRouter } from '../metrics/router.js';
 
 export interface GatewayDeps {
   log: Logger;
@@ -94,6 +97,10 @@ export interface GatewayDeps {
   limiter?: RateLimiter;
   /** The backend's slots, given to inference calls the least served workspace first. */
   admission: FairQueue;
+  /** Prometheus's metrics, which every request adds to. */
+  metrics: HearthMetrics;
+  /** Who may read GET /metrics besides the admin token: the metrics token, and local scrapers when metrics.open_on_loopback. */
+  metricsAccess: { token: string; openOnLoopback: boolean };
 }
 
 const requestIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
@@ -125,6 +132,7 @@ export function createGatewayApp(deps: GatewayDeps): Express {
       // 499 (nginx's "client closed request"): the client left before any answer was sent.
       const status = res.headersSent ? res.statusCode : 499;
       recordRequest(deps.requestLog, res, { at, started }, status);
+      observeRequest(deps.metrics, req, res, status, started);
       log.info('request', {
         request_id: res.locals.requestId,
         key_id: res.locals.principal?.keyId,
@@ -254,6 +262,7 @@ export function createGatewayApp(deps: GatewayDeps): Express {
     if (differences.length > 0) throw new Error(`the routes under ${prefix} and openapi/hearth.yaml disagree: ${differences.join('; ')}`);
     app.use(prefix, ...(surfaceHooks[prefix] ?? []), ...guard, ...routers);
   }
+  app.use(createMetricsRouter({ metrics: deps.metrics, adminToken: deps.adminToken, metricsToken: deps.metricsAccess.token, openOnLoopback: deps.metricsAccess.openOnLoopback, lockout }));
   app.use(createDocsRouter());
   app.use(createConsoleRouter());
 
@@ -262,6 +271,7 @@ export function createGatewayApp(deps: GatewayDeps): Express {
   });
   app.use(
     gatewayErrorHandler((err, req, e) => {
+      if (req.res) observeRefusal(deps.metrics, req.res, e);
       if (e.kind === 'internal') log.error('request failed', { request_id: req.res?.locals.requestId, path: req.path, err: describeError(err) });
     }),
   );

@@ -48,6 +48,7 @@ export interface HearthConfig {
   readonly finetune: FinetuneConfig;
   readonly secrets: { readonly store: SecretStore };
   readonly console: ConsoleConfig;
+  readonly metrics: MetricsConfig;
   readonly dev: { readonly validateResponses: boolean };
 }
 
@@ -150,6 +151,13 @@ export interface ConsoleConfig {
   readonly lockoutDelay: number;
   /** Milliseconds: the longest wait. */
   readonly lockoutMax: number;
+}
+
+export interface MetricsConfig {
+  /** Absolute path of the file holding the metrics token; "": <dataDir>/metrics-token, made at first start. */
+  readonly tokenFile: string;
+  /** Serve GET /metrics without a token to a scraper on this machine. */
+  readonly openOnLoopback: boolean;
 }
 
 // ---- Key paths, derived from HearthConfig so the table below is checked against it. ----
@@ -319,6 +327,15 @@ export const configSchema = Object.freeze([
   // Long enough that guessing is hopeless, short enough that an operator locked out by someone
   // else's tries (a shared proxy address) is back within the quarter hour.
   field('console.lockout_max', duration({ min: 1 }), '15m', 'The longest wait between tries of a client address that keeps sending wrong admin tokens'),
+
+  // Prometheus keeps its credentials in a file (credentials_file): a token of its own, rather
+  // than the admin token, which opens every workspace's keys and credits.
+  field('metrics.token_file', path({ allowEmpty: true }), '',
+    'File holding the token Prometheus sends as Authorization: Bearer on GET /metrics (the admin token is accepted too); "": <data_dir>/metrics-token, made at first start (mode 0600). A file every user may read is refused'),
+  // A reverse proxy on the same machine makes every client a loopback one: a request it forwards
+  // (X-Forwarded-For, Forwarded, X-Real-IP) still needs the token.
+  field('metrics.open_on_loopback', boolean(), false,
+    'Serve GET /metrics without a token to scrapers on this machine (a loopback address, and no X-Forwarded-For, Forwarded or X-Real-IP header, which a local reverse proxy adds)'),
 
   // Checking every response against openapi/hearth.yaml costs CPU on each request; the test
   // suite turns it on so the contract and the code cannot drift apart.

@@ -28,6 +28,8 @@ import { openStores, type Stores } from './stores.js';
 import { RequestLog } from '../domain/request-log.js';
 import { RequestStats } from '../domain/request-stats.js';
 import { cachedFor, readSystemInfo } from '../api/admin/system-info.js';
+import { createMetrics } from '../metrics/registry.js';
+import { loadMetricsToken } from '../metrics/metrics-token.js';
 
 export interface RunningDaemon {
   url: string;
@@ -50,6 +52,8 @@ function databaseAnswers(stores: Stores): boolean {
 
 /** How long the overview keeps the machine's numbers: reading them takes about half a second. */
 const SYSTEM_INFO_TTL_MS = 5000;
+/** How long /metrics keeps the GPUs' memory: Prometheus scrapes every 15 s or so, and each reading runs nvidia-smi. */
+const METRICS_GPU_TTL_MS = 10_000;
 
 export const DEMO_DESCRIPTION =
   'Untrained demo model (random weights, made by the test-model generator): it answers with noise and exists to show the whole path working. Import a real model to get real answers.';
@@ -98,6 +102,8 @@ async function startOnLockedDataDir(
     // read than the data dir (0700). `hearth init` prints it to the terminal that ran it.
     announce(`Hearth made an admin token for this data dir: it is in ${join(config.dataDir, ADMIN_TOKEN_FILE)} (mode 0600, readable by this user only)`);
   }
+  const metricsToken = await loadMetricsToken(config.dataDir, config.metrics.tokenFile);
+  if (metricsToken.created) announce(`Hearth made a token for Prometheus's GET /metrics: it is in ${metricsToken.path} (mode 0600)`);
   const stores = openStores(config, secrets.serverSecret);
   undo.push(() => stores.close());
   // Written in batches: flushed after the last request has drained, before the database closes.
@@ -175,6 +181,22 @@ async function startOnLockedDataDir(
   undo.push(() => runner.close());
   const interrupted = runner.recover();
   if (interrupted > 0) log.warn('fine-tune jobs interrupted by the restart were marked failed', { jobs: interrupted });
+  const admission = new FairQueue({
+    // Per model, as the engine (and Ollama's OLLAMA_NUM_PARALLEL) runs `parallel` sequences for each loaded model.
+    slots: config.limits.backendSlots === 0 ? config.engine.parallel : config.limits.backendSlots,
+    maxWaiting: config.limits.maxWaiting,
+    maxWaitingPerTenant: config.limits.maxWaitingPerWorkspace,
+    now: () => performance.now(),
+  });
+  const gpuReading = cachedFor(METRICS_GPU_TTL_MS, readSystemInfo);
+  const metrics = createMetrics({
+    workspaces: stores.workspaces,
+    ledger: stores.ledger,
+    jobs: stores.jobs,
+    backend: () => backend.info(),
+    queue: admission,
+    gpus: async () => (await gpuReading()).gpus,
+  });
   const app = createGatewayApp({
     log,
     ...stores,
@@ -194,13 +216,9 @@ async function startOnLockedDataDir(
     limits: { maxBodyBytes: config.limits.maxBody, heartbeatMs: config.limits.streamHeartbeat, maxDatasetBytes: config.finetune.maxDatasetBytes, maxUploads: config.finetune.maxUploads, maxMessages: config.limits.maxMessages, maxTokens: config.limits.maxTokens, maxContext: config.limits.maxContext, maxBlobBytes: config.limits.maxBlob, blobQuotaBytes: config.limits.blobQuotaPerWorkspace },
     publicBaseUrl: config.publicBaseUrl,
     validateResponses: config.dev.validateResponses,
-    admission: new FairQueue({
-      // Per model, as the engine (and Ollama's OLLAMA_NUM_PARALLEL) runs `parallel` sequences for each loaded model.
-      slots: config.limits.backendSlots === 0 ? config.engine.parallel : config.limits.backendSlots,
-      maxWaiting: config.limits.maxWaiting,
-      maxWaitingPerTenant: config.limits.maxWaitingPerWorkspace,
-      now: () => performance.now(),
-    }),
+    admission,
+    metrics,
+    metricsAccess: { token: metricsToken.token, openOnLoopback: config.metrics.openOnLoopback },
   });
   // What a client can hold open is bounded (src/http/): the time to send a request, its
   // connections and everyone's; a refusal sent while a body still arrives ends its connection.

@@ -177,6 +177,15 @@ export class Jobs {
       ),
       register: db.prepare("UPDATE finetune_jobs SET registered_model = ? WHERE id = ? AND state = 'succeeded'"),
       delete: db.prepare('DELETE FROM finetune_jobs WHERE id = ?'),
+      countByState: db.prepare<[], { state: JobState; n: number }>('SELECT state, count(*) AS n FROM finetune_jobs GROUP BY state'),
+      runningTokensPerS: db.prepare<[], { trainer: TrainerName; tps: number }>(
+        "SELECT trainer, total(json_extract(progress, '$.tokensPerS')) AS tps FROM finetune_jobs WHERE state = 'running' GROUP BY trainer",
+      ),
+      // SQLite's bare column: with max(), tps is read from the row that has the latest finished_at.
+      lastTokensPerS: db.prepare<[], { trainer: TrainerName; tps: number }>(
+        `SELECT trainer, json_extract(output, '$.tokensPerS') AS tps, max(finished_at) FROM finetune_jobs
+          WHERE state = 'succeeded' AND json_extract(output, '$.tokensPerS') IS NOT NULL GROUP BY trainer`,
+      ),
     };
   }
 
@@ -293,6 +302,25 @@ export class Jobs {
         .changes === 1;
     if (ended) this.changes.emit(id, { type: 'state', state });
     return ended;
+  }
+
+  /** How many jobs are in each state now, every state named (0 where none is). */
+  countByState(): Record<JobState, number> {
+    const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
+    for (const r of this.stmts.countByState.all()) counts[r.state] = r.n;
+    return counts;
+  }
+
+  /**
+   * Training throughput per trainer, in tokens per second: what the running jobs last reported
+   * (their progress, summed; 0 when none runs), and what the latest job to succeed reached over
+   * its whole run (its done line's figure; null before any has).
+   */
+  throughput(): Record<TrainerName, { running: number; lastJob: number | null }> {
+    const out = Object.fromEntries(TRAINERS.map((t) => [t, { running: 0, lastJob: null as number | null }])) as Record<TrainerName, { running: number; lastJob: number | null }>;
+    for (const r of this.stmts.runningTokensPerS.all()) if (out[r.trainer]) out[r.trainer].running = r.tps;
+    for (const r of this.stmts.lastTokensPerS.all()) if (out[r.trainer]) out[r.trainer].lastJob = r.tps;
+    return out;
   }
 
   setRegistered(id: string, model: string): void {

@@ -95,6 +95,7 @@ const defaults: HearthConfig = {
   finetune: { maxDatasetBytes: 32 * 1024 * 1024, maxDatasetRecords: 100_000, datasetQuota: 256 * 1024 * 1024, maxUploads: 2, trainer: 'llamacpp', python: 'python3', hfModelsDir: '', concurrency: 1, maxQueued: 32, maxQueuedPerWorkspace: 8, maxStartDelay: 168 * 3600_000, threads: 0, stopTimeout: 5000 },
   secrets: { store: 'file' },
   console: { sessionTtl: 12 * 3600_000, maxSessions: 16, signInAttempts: 5, lockoutDelay: 1000, lockoutMax: 15 * 60_000 },
+  metrics: { tokenFile: '', openOnLoopback: false },
   dev: { validateResponses: false },
 };
 
@@ -392,6 +393,8 @@ describe('config invalid values name their key', () => {
     'console.sign_in_attempts': 'five',
     'console.lockout_delay': '0s',
     'console.lockout_max': 'forever',
+    'metrics.token_file': '~/metrics-token',
+    'metrics.open_on_loopback': 'loopback',
   };
 
   it('every key refuses a bad value and names itself', () => {
