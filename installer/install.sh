@@ -6,7 +6,7 @@
 #   sudo installer/install.sh --uninstall --purge    … and the data, the config and the hearth user
 #
 # Options:
-#   --listen HOST:PORT   the address of a new config (default: the schema's, 127.0.0.1:8080)
+#   --listen HOST:PORT   the address of a new config (default: config.example.yaml's)
 #   --root DIR           install under DIR, as packagers use DESTDIR: /opt/hearth, /etc/hearth,
 #                        /var/lib/hearth and /etc/systemd/system become DIR/opt/hearth, … while the
 #                        files still name the real paths. No user is made, nothing is started, no
