@@ -45,7 +45,11 @@ async function withStores<T>(values: { config?: string; 'data-dir'?: string }, f
   if (!existsSync(join(config.dataDir, DATABASE_FILE))) {
     throw new CliError(`no Hearth data dir at ${config.dataDir}: give the daemon's --data-dir or --config, or make one with hearth init --data-dir ${config.dataDir}`, 1);
   }
-  const secrets = await loadSecrets(config.dataDir, config.secrets.store);
+  // A secret that cannot be had (the keychain, or a service install's credential, missing) is
+  // one line that says what to do, like any refusal.
+  const secrets = await loadSecrets(config.dataDir, config.secrets.store).catch((err: unknown) => {
+    throw err instanceof HearthError ? new CliError(err.message, 2) : err;
+  });
   const stores = openStores(config, secrets.serverSecret);
   try {
     return await fn(stores);
