@@ -28,6 +28,8 @@ import { openStores, type Stores } from './stores.js';
 import { RequestLog } from '../domain/request-log.js';
 import { RequestStats } from '../domain/request-stats.js';
 import { cachedFor, readSystemInfo } from '../api/admin/system-info.js';
+import { runMaintenance } from './maintenance.js';
+import { pruneJobLogs } from '../finetune/job-log-retention.js';
 
 export interface RunningDaemon {
   url: string;
@@ -227,7 +229,17 @@ async function startOnLockedDataDir(
   // Requests in flight for an hour are long gone; anything older still reserved was interrupted.
   const cron = startCronJobs(
     [
-      ...domainCronJobs({ timeZone: config.timezone, log, housekeeping: () => void stores.ledger.releaseDangling({ olderThan: new Date(Date.now() - 3_600_000) }) }),
+      ...domainCronJobs({
+        timeZone: config.timezone,
+        log,
+        housekeeping: () => void stores.ledger.releaseDangling({ olderThan: new Date(Date.now() - 3_600_000) }),
+        daily: {
+          schedule: config.backup.schedule,
+          run: async () => {
+            await runMaintenance({ db: stores.db, dataDir: config.dataDir, backup: config.backup, retention: config.retention, clock: systemClock, log, pruneJobLogs: (before) => pruneJobLogs(stores.jobs, jobFiles, before) });
+          },
+        },
+      }),
       // Jobs with a startAt become due on a minute boundary; the queue also moves on every start and exit.
       { name: 'finetune-queue', schedule: '* * * * *', timeZone: config.timezone, run: () => runner.pump() },
     ],

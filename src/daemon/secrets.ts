@@ -12,7 +12,7 @@ export interface DaemonSecrets {
   created: boolean;
 }
 
-const SECRET_FILE = 'server-secret';
+export const SECRET_FILE = 'server-secret';
 export const ADMIN_TOKEN_FILE = 'admin-token';
 
 async function readIfExists(path: string): Promise<string | undefined> {

@@ -95,6 +95,8 @@ const defaults: HearthConfig = {
   finetune: { maxDatasetBytes: 32 * 1024 * 1024, maxDatasetRecords: 100_000, datasetQuota: 256 * 1024 * 1024, maxUploads: 2, trainer: 'llamacpp', python: 'python3', hfModelsDir: '', concurrency: 1, maxQueued: 32, maxQueuedPerWorkspace: 8, maxStartDelay: 168 * 3600_000, threads: 0, stopTimeout: 5000 },
   secrets: { store: 'file' },
   console: { sessionTtl: 12 * 3600_000, maxSessions: 16, signInAttempts: 5, lockoutDelay: 1000, lockoutMax: 15 * 60_000 },
+  backup: { enabled: true, schedule: '0 3 * * *', keep: 7, dir: '' },
+  retention: { requestLog: 90, jobLogs: 90 },
   dev: { validateResponses: false },
 };
 
@@ -320,6 +322,18 @@ describe('config invalid values name their key', () => {
     assert.match(oneProblem(inFile('listen: 8080\n'), 'listen'), /must be HOST:PORT .* \(got 8080\)/);
   });
 
+  it('cron schedule and retention days', () => {
+    assert.equal(load({ overrides: { 'backup.schedule': '30 2 * * 1-5' } }).backup.schedule, '30 2 * * 1-5');
+    assert.match(oneProblem(inFile('backup:\n  schedule: "61 3 * * *"\n'), 'backup.schedule'), /five fields .* \(got "61 3 \* \* \*"\)/);
+    assert.match(oneProblem(inFile('backup:\n  schedule: "0 0 3 * * *"\n'), 'backup.schedule'), /five fields/, 'six fields (seconds first) are refused');
+    const retention = (v: string | number) => load({ overrides: { 'retention.request_log': v } }).retention.requestLog;
+    assert.equal(retention('30d'), 30);
+    assert.equal(retention(7), 7);
+    assert.equal(retention('keep'), Infinity);
+    assert.match(oneProblem(inFile('retention:\n  job_logs: 0\n'), 'retention.job_logs'), /"90d" \(at least 1\), or "keep"/);
+    assert.equal(load({ overrides: { data_dir: '/srv/h', 'backup.dir': 'b' }, cwd: '/etc/hearth' }).backup.dir, '/etc/hearth/b', 'a relative backup.dir resolves like any path');
+  });
+
   it('time zone', () => {
     assert.match(oneProblem(inFile('timezone: Mars/Olympus_Mons\n'), 'timezone'), /must be an IANA time zone .* \(got "Mars\/Olympus_Mons"\)/);
   });
@@ -392,6 +406,12 @@ describe('config invalid values name their key', () => {
     'console.sign_in_attempts': 'five',
     'console.lockout_delay': '0s',
     'console.lockout_max': 'forever',
+    'backup.enabled': 'daily',
+    'backup.schedule': '0 0 3 * * *',
+    'backup.keep': 0,
+    'backup.dir': '~/backups',
+    'retention.request_log': '0d',
+    'retention.job_logs': '90 days',
   };
 
   it('every key refuses a bad value and names itself', () => {
