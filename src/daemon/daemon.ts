@@ -226,6 +226,8 @@ async function startOnLockedDataDir(
   undo.push(() => finetune.closeFollowers());
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  // Stops a daily job in progress at shutdown, before the database closes under it.
+  const stopping = new AbortController();
   // Requests in flight for an hour are long gone; anything older still reserved was interrupted.
   const cron = startCronJobs(
     [
@@ -236,7 +238,7 @@ async function startOnLockedDataDir(
         daily: {
           schedule: config.backup.schedule,
           run: async () => {
-            await runMaintenance({ db: stores.db, dataDir: config.dataDir, backup: config.backup, retention: config.retention, clock: systemClock, log, pruneJobLogs: (before) => pruneJobLogs(stores.jobs, jobFiles, before) });
+            await runMaintenance({ db: stores.db, dataDir: config.dataDir, backup: config.backup, retention: config.retention, clock: systemClock, log, pruneJobLogs: (before) => pruneJobLogs(stores.jobs, jobFiles, before), signal: stopping.signal });
           },
         },
       }),
@@ -245,7 +247,10 @@ async function startOnLockedDataDir(
     ],
     { log },
   );
-  undo.push(() => cron.stop());
+  undo.push(() => {
+    stopping.abort();
+    return cron.stop();
+  });
   // Pending jobs of the previous run keep their place in the queue.
   runner.pump();
   log.info('hearth ready', { url, backend: backend.info(), data_dir: config.dataDir });

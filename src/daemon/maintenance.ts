@@ -21,6 +21,8 @@ export interface MaintenanceDeps {
   log: Logger;
   /** Removes the logs of fine-tune jobs that ended before `before`; returns how many. */
   pruneJobLogs(before: Date): number;
+  /** The daemon stopping: a backup stops between two steps, the parts not begun are skipped. */
+  signal?: AbortSignal;
 }
 
 export interface MaintenanceReport {
@@ -41,11 +43,13 @@ export async function runMaintenance(deps: MaintenanceDeps): Promise<Maintenance
   const now = deps.clock.now();
   const report: MaintenanceReport = { backup: null, removedBackups: 0, requestLogRows: 0, jobLogs: 0, failed: [] };
   const part = async (name: string, run: () => unknown) => {
+    if (deps.signal?.aborted) return;
     try {
       await run();
     } catch (err) {
       report.failed.push(name);
-      deps.log.error('daily job: a part failed', { part: name, err: describeError(err) });
+      if (deps.signal?.aborted) deps.log.warn('daily job: a part was stopped by the shutdown', { part: name });
+      else deps.log.error('daily job: a part failed', { part: name, err: describeError(err) });
     }
   };
   if (deps.backup.enabled) {
@@ -53,12 +57,12 @@ export async function runMaintenance(deps: MaintenanceDeps): Promise<Maintenance
       const dir = backupDirOf(deps.dataDir, deps.backup);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       // Two runs within one second (a restart at the scheduled minute) make the same name: the later copy wins.
-      report.backup = (await backupDatabase(deps.db, join(dir, dailyBackupName(now)), { overwrite: true, pagesPerStep: 256 })).path;
+      report.backup = (await backupDatabase(deps.db, join(dir, dailyBackupName(now)), { overwrite: true, pagesPerStep: 256, signal: deps.signal })).path;
       report.removedBackups = pruneDailyBackups(dir, deps.backup.keep).length;
     });
   }
   const requestLogBefore = retentionCutoff(now, deps.retention.requestLog);
-  if (requestLogBefore !== undefined) await part('request_log', async () => void (report.requestLogRows = await pruneRequestLog(deps.db, requestLogBefore)));
+  if (requestLogBefore !== undefined) await part('request_log', async () => void (report.requestLogRows = await pruneRequestLog(deps.db, requestLogBefore, { signal: deps.signal })));
   const jobLogsBefore = retentionCutoff(now, deps.retention.jobLogs);
   if (jobLogsBefore !== undefined) await part('job_logs', () => void (report.jobLogs = deps.pruneJobLogs(jobLogsBefore)));
   deps.log.info('daily job done', {

@@ -30,6 +30,8 @@ export interface BackupOptions {
   pagesPerStep?: number;
   /** Run integrity_check on the copy before it takes its name (reads it all once more). */
   verify?: boolean;
+  /** Stops the copy between two steps (the daemon shutting down); nothing is left behind. */
+  signal?: AbortSignal;
 }
 
 /** integrity_check's findings on one line (SQLite puts line breaks in some): the first three, and how many more. */
@@ -52,7 +54,13 @@ export async function backupDatabase(source: Database, out: string, options: Bac
     // Made before SQLite opens it, so the copy is never readable by others, not even for a moment.
     writeFileSync(temp, '', { mode: 0o600, flag: 'wx' });
     const pages = options.pagesPerStep ?? ALL_PAGES;
-    await source.backup(temp, { progress: () => pages });
+    // Throwing from the progress callback is how better-sqlite3 lets a backup be abandoned.
+    await source.backup(temp, {
+      progress: () => {
+        options.signal?.throwIfAborted();
+        return pages;
+      },
+    });
     const copy = new BetterSqlite3(temp);
     let schemaVersion: number;
     try {

@@ -15,7 +15,8 @@ export function retentionCutoff(now: Date, days: number): Date | undefined {
  * batch is one short write transaction, and the event loop (the daemon's requests, its request
  * log's own writes) runs between them. Returns the rows removed.
  */
-export async function pruneRequestLog(db: Database, before: Date, batchRows = 5000): Promise<number> {
+export async function pruneRequestLog(db: Database, before: Date, options: { batchRows?: number; signal?: AbortSignal } = {}): Promise<number> {
+  const batchRows = options.batchRows ?? 5000;
   const remove = db.prepare('DELETE FROM request_log WHERE id IN (SELECT id FROM request_log WHERE at < ? ORDER BY at LIMIT ?)');
   // `at` is ISO 8601 UTC with milliseconds, so text order is time order.
   const cutoff = before.toISOString();
@@ -25,5 +26,7 @@ export async function pruneRequestLog(db: Database, before: Date, batchRows = 50
     removed += changes;
     if (changes < batchRows) return removed;
     await new Promise((resolve) => setImmediate(resolve));
+    // The rest waits for the next day when the daemon is stopping.
+    if (options.signal?.aborted) return removed;
   }
 }

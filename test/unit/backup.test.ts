@@ -186,7 +186,7 @@ describe('retention', () => {
       assert.equal(retentionCutoff(now, Infinity), undefined);
       const cutoff = retentionCutoff(now, 10)!;
       assert.equal(cutoff.toISOString(), '2025-05-22T00:00:00.000Z');
-      assert.equal(await pruneRequestLog(db, cutoff, 4), 15, 'days 11..25 before; four batches of four');
+      assert.equal(await pruneRequestLog(db, cutoff, { batchRows: 4 }), 15, 'days 11..25 before; four batches of four');
       const left = db.prepare('SELECT min(at) FROM request_log').pluck().get();
       assert.equal(left, '2025-05-22T00:00:00.000Z', 'a row exactly at the cutoff stays');
       assert.equal(db.prepare('SELECT count(*) FROM request_log').pluck().get(), 10);
@@ -266,6 +266,39 @@ describe('the daily job', () => {
       assert.ok(lines.some(([level, message, meta]) => level === 'error' && message === 'daily job: a part failed' && (meta as { part: string }).part === 'backup'));
       const off = await runMaintenance({ ...deps, backup: { ...deps.backup, enabled: false }, retention: { requestLog: Infinity, jobLogs: Infinity } });
       assert.deepEqual(off, { backup: null, removedBackups: 0, requestLogRows: 0, jobLogs: 0, failed: [] });
+    } finally {
+      db.close();
+      cleanup();
+    }
+  });
+
+  it('a shutdown stops a backup between two steps, leaves no partial file, and skips the parts not begun', async () => {
+    const { dir, cleanup } = tempDir('hearth-daily-');
+    const db = openDatabase(join(dir, 'hearth.db'));
+    try {
+      logRows(db, Array.from({ length: 2000 }, (_, i) => new Date(Date.parse('2025-01-02T00:00:00Z') + i)));
+      const stopping = new AbortController();
+      const backup = db.backup.bind(db);
+      // The shutdown comes once the copy has begun.
+      db.backup = (file, options) => backup(file, { progress: (info) => (stopping.abort(), options?.progress?.(info) ?? 100) });
+      const { log, lines } = quietLog();
+      let jobLogs = 0;
+      const report = await runMaintenance({
+        db,
+        dataDir: dir,
+        backup: { enabled: true, schedule: '0 3 * * *', keep: 2, dir: '' },
+        retention: { requestLog: 1, jobLogs: 1 },
+        clock: new ManualClock('2025-06-01T03:00:00Z'),
+        log,
+        pruneJobLogs: () => ++jobLogs,
+        signal: stopping.signal,
+      });
+      assert.deepEqual(report, { backup: null, removedBackups: 0, requestLogRows: 0, jobLogs: 0, failed: ['backup'] });
+      assert.deepEqual(readdirSync(join(dir, 'backups')), [], 'no partial file left');
+      assert.equal(jobLogs, 0);
+      assert.equal(db.prepare('SELECT count(*) FROM request_log').pluck().get(), 2000, 'the removals wait for the next day');
+      assert.ok(lines.some(([level, message]) => level === 'warn' && message === 'daily job: a part was stopped by the shutdown'));
+      assert.ok(!lines.some(([level]) => level === 'error'));
     } finally {
       db.close();
       cleanup();
