@@ -60,11 +60,13 @@ async function backup(argv: string[]): Promise<number> {
   const out = resolve(values.out);
   const { dbPath } = databaseOf(values);
   if (!existsSync(dbPath)) throw new CliError(`no database at ${dbPath}: give the daemon's --config or --data-dir`, 1);
-  if (existsSync(out) && !values.force) throw new CliError(`${out} exists: give --force to replace it, or another --out`, 1);
   // A connection of its own, never written through: SQLite removes the WAL side files it made at close.
   const source = new BetterSqlite3(dbPath, { fileMustExist: true, timeout: 5000 });
   try {
-    const made = await backupDatabase(source, out, { overwrite: values.force, verify: true }).catch(asCliError);
+    const made = await backupDatabase(source, out, { overwrite: values.force, verify: true }).catch((err: unknown) => {
+      if (err instanceof HearthError && err.code === 'backup_exists') throw new CliError(`${out} exists: give --force to replace it, or another --out`, 1);
+      return asCliError(err);
+    });
     print(values.json, { path: made.path, bytes: made.bytes, schema_version: made.schemaVersion }, `backup written: ${made.path} (${made.bytes} bytes, schema version ${made.schemaVersion})`);
     return 0;
   } finally {
