@@ -25,6 +25,18 @@ const commands: Record<string, Command> = {
     summary: 'run the bundled inference engine (an Ollama-compatible server on llama.cpp)',
     run: async (argv) => (await import('./engine-command.js')).runEngineCommand(argv),
   },
+  doctor: {
+    summary: 'doctor [--config F | --data-dir D] [--json]: check this install (ok / warn / fail per check, and what to fix); exits 1 on a fail',
+    run: async (argv) => (await import('./doctor-command.js')).runDoctorCommand(argv),
+  },
+  backup: {
+    summary: 'backup --out FILE [--force]: a consistent copy of the database, taken while the daemon serves',
+    run: async (argv) => (await import('./backup-command.js')).runBackupCommand('backup', argv),
+  },
+  restore: {
+    summary: 'restore FILE: put a backup back, with the daemon stopped (the replaced database is kept)',
+    run: async (argv) => (await import('./backup-command.js')).runBackupCommand('restore', argv),
+  },
   models: {
     summary: "models import FILE.gguf --name NAME [--adapter-for BASE]: into the daemon's backend, or --backend URL",
     run: async (argv) => (await import('./models-command.js')).runModelsCommand(argv),

@@ -2,6 +2,7 @@
 // variable or a command-line flag, so often a string) into its typed form, or says what it
 // must be. Errors are returned, not thrown, so the loader can collect every problem at once.
 import { resolve } from 'node:path';
+import cron from 'node-cron';
 import { HOST_PORT_EXPECTED, parseHostPort, type HostPort } from './host-port.js';
 
 export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problem: string };
@@ -177,6 +178,38 @@ export function url(options: { allowEmpty?: boolean } = {}): Kind<string> {
       if ((parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || raw !== raw.trim()) return bad(`must be ${expected}`);
       if (parsed.search !== '' || parsed.hash !== '') return bad(`must be ${expected} without ?query or #fragment`);
       return ok(raw.replace(/\/+$/, ''));
+    },
+  };
+}
+
+/** A five-field cron expression ('minute hour day-of-month month day-of-week'), as node-cron reads it. */
+export function cronSchedule(): Kind<string> {
+  const expected = 'a cron expression of five fields (minute hour day-of-month month day-of-week) such as "0 3 * * *"';
+  return {
+    hint: 'cron expression',
+    parse(raw) {
+      // node-cron also takes six fields, the first of them seconds: "* 3 * * * *" would run the
+      // daily job every second of an hour. Five fields only, as crontab(5) reads them.
+      if (typeof raw !== 'string' || raw.trim().split(/\s+/).length !== 5 || !cron.validate(raw)) return bad(`must be ${expected}`);
+      return ok(raw.trim());
+    },
+  };
+}
+
+/**
+ * How many days something is kept: "90d", a whole number of days, or "keep" (never removed,
+ * Infinity). At least one day: a retention of "0" would remove what was just written.
+ */
+export function retentionDays(): Kind<number> {
+  const expected = 'a number of days such as "90d" (at least 1), or "keep"';
+  return {
+    hint: 'days such as "90d", or keep',
+    parse(raw) {
+      if (raw === 'keep') return ok(Infinity);
+      const text = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.replace(/d$/, '') : '';
+      const days = /^\d+$/.test(text) ? Number(text) : NaN;
+      if (!Number.isSafeInteger(days) || days < 1) return bad(`must be ${expected}`);
+      return ok(days);
     },
   };
 }

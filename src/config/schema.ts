@@ -4,11 +4,13 @@
 import {
   boolean,
   command,
+  cronSchedule,
   duration,
   hostPort,
   integer,
   oneOf,
   path,
+  retentionDays,
   size,
   text,
   timeZone,
@@ -49,6 +51,8 @@ export interface HearthConfig {
   readonly secrets: { readonly store: SecretStore };
   readonly console: ConsoleConfig;
   readonly metrics: MetricsConfig;
+  readonly backup: BackupConfig;
+  readonly retention: RetentionConfig;
   readonly dev: { readonly validateResponses: boolean };
 }
 
@@ -158,6 +162,24 @@ export interface MetricsConfig {
   readonly tokenFile: string;
   /** Serve GET /metrics without a token to a scraper on this machine. */
   readonly openOnLoopback: boolean;
+}
+
+export interface BackupConfig {
+  /** Whether the daily job takes a backup of the database. */
+  readonly enabled: boolean;
+  /** Cron expression of the daily job (backup and retention), read in `timezone`. */
+  readonly schedule: string;
+  /** Backups kept in `dir`; older ones are removed after each new one. */
+  readonly keep: number;
+  /** Absolute path; "" for <data_dir>/backups. */
+  readonly dir: string;
+}
+
+export interface RetentionConfig {
+  /** Days of request_log rows kept; Infinity keeps them all. */
+  readonly requestLog: number;
+  /** Days a finished fine-tune job's log is kept after it ended; Infinity keeps them all. */
+  readonly jobLogs: number;
 }
 
 // ---- Key paths, derived from HearthConfig so the table below is checked against it. ----
@@ -336,6 +358,20 @@ export const configSchema = Object.freeze([
   // (X-Forwarded-For, Forwarded, X-Real-IP) still needs the token.
   field('metrics.open_on_loopback', boolean(), false,
     'Serve GET /metrics without a token to scrapers on this machine (a loopback address, and no X-Forwarded-For, Forwarded or X-Real-IP header, which a local reverse proxy adds)'),
+  // 03:00 is the quietest hour of most installs; the backup is taken online, so it never stops serving.
+  field('backup.enabled', boolean(), true, 'Take a backup of the database every day (backup.schedule), keeping the newest backup.keep'),
+  field('backup.schedule', cronSchedule(), '0 3 * * *',
+    'When the daily job runs (five-field cron, in timezone): the backup when backup.enabled, then the removals of retention.*'),
+  // A week of days to go back to; each backup is the whole database, so keep bounds the disk it takes.
+  field('backup.keep', integer({ min: 1, max: 1000 }), 7, 'Daily backups kept; after each new one the oldest beyond this are removed'),
+  field('backup.dir', path({ allowEmpty: true }), '', 'Folder of the daily backups (hearth-YYYYMMDDTHHMMSSZ.db, mode 0600); "" for <data_dir>/backups'),
+
+  // A quarter of a year of daily usage and charts; the ledger, which bills, is never pruned.
+  field('retention.request_log', retentionDays(), '90d',
+    "Days the request log (the console's charts and daily usage) keeps its rows; older ones are removed by the daily job. keep: never removed. The ledger is never pruned"),
+  // A trainer's log matters while someone looks at the job; its result and loss history stay in the database.
+  field('retention.job_logs', retentionDays(), '90d',
+    "Days a finished fine-tune job's log (train.log) is kept after the job ended; then the daily job removes it (the job, its loss history and its artifacts stay). keep: never removed"),
 
   // Checking every response against openapi/hearth.yaml costs CPU on each request; the test
   // suite turns it on so the contract and the code cannot drift apart.

@@ -30,6 +30,8 @@ import { RequestStats } from '../domain/request-stats.js';
 import { cachedFor, readSystemInfo } from '../api/admin/system-info.js';
 import { createMetrics } from '../metrics/registry.js';
 import { loadMetricsToken } from '../metrics/metrics-token.js';
+import { runMaintenance } from './maintenance.js';
+import { pruneJobLogs } from '../finetune/job-log-retention.js';
 
 export interface RunningDaemon {
   url: string;
@@ -242,16 +244,31 @@ async function startOnLockedDataDir(
   undo.push(() => finetune.closeFollowers());
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  // Stops a daily job in progress at shutdown, before the database closes under it.
+  const stopping = new AbortController();
   // Requests in flight for an hour are long gone; anything older still reserved was interrupted.
   const cron = startCronJobs(
     [
-      ...domainCronJobs({ timeZone: config.timezone, log, housekeeping: () => void stores.ledger.releaseDangling({ olderThan: new Date(Date.now() - 3_600_000) }) }),
+      ...domainCronJobs({
+        timeZone: config.timezone,
+        log,
+        housekeeping: () => void stores.ledger.releaseDangling({ olderThan: new Date(Date.now() - 3_600_000) }),
+        daily: {
+          schedule: config.backup.schedule,
+          run: async () => {
+            await runMaintenance({ db: stores.db, dataDir: config.dataDir, backup: config.backup, retention: config.retention, clock: systemClock, log, pruneJobLogs: (before) => pruneJobLogs(stores.jobs, jobFiles, before), signal: stopping.signal });
+          },
+        },
+      }),
       // Jobs with a startAt become due on a minute boundary; the queue also moves on every start and exit.
       { name: 'finetune-queue', schedule: '* * * * *', timeZone: config.timezone, run: () => runner.pump() },
     ],
     { log },
   );
-  undo.push(() => cron.stop());
+  undo.push(() => {
+    stopping.abort();
+    return cron.stop();
+  });
   // Pending jobs of the previous run keep their place in the queue.
   runner.pump();
   log.info('hearth ready', { url, backend: backend.info(), data_dir: config.dataDir });

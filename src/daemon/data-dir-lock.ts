@@ -38,6 +38,30 @@ export function lockDataDir(dataDir: string, pid = process.pid): DataDirLock {
   };
 }
 
+/**
+ * Whether a `hearth serve` holds the data dir now, and its pid when it says. Read without taking
+ * the lock: a read of the lock file needs SQLite's shared lock, which the daemon's exclusive one
+ * refuses at once. Opened read-only and only if it exists, so asking never creates a file.
+ */
+export function dataDirHolder(dataDir: string): { held: boolean; pid?: number } {
+  let db: Database.Database;
+  try {
+    db = new Database(join(dataDir, LOCK_FILE), { timeout: 0, readonly: true, fileMustExist: true });
+  } catch {
+    return { held: false };
+  }
+  try {
+    db.prepare('SELECT count(*) FROM sqlite_schema').get();
+    return { held: false };
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw err;
+    const pid = readHolder(dataDir);
+    return pid === undefined ? { held: true } : { held: true, pid };
+  } finally {
+    db.close();
+  }
+}
+
 function readHolder(dataDir: string): number | undefined {
   try {
     const pid = Number.parseInt(readFileSync(join(dataDir, PID_FILE), 'utf8'), 10);

@@ -6,7 +6,7 @@ import { periodOf } from './period.js';
 
 // Background jobs are one table, started together and stopped together. The ledger needs no
 // job to change months (each charge reads its period from the clock), so the monthly job only
-// logs the rollover and runs housekeeping.
+// logs the rollover and runs housekeeping. The daily job (backups, retention) runs beside it.
 
 export interface CronJob {
   name: string;
@@ -67,6 +67,8 @@ export interface DomainJobDeps {
    * e.g. `() => ledger.releaseDangling({ olderThan: new Date(Date.now() - 3_600_000) })`.
    */
   housekeeping: () => void | Promise<void>;
+  /** The daily job (backup.schedule): backups and retention. */
+  daily?: { schedule: string; run: () => void | Promise<void> };
 }
 
 export const MONTHLY_ROLLOVER = '0 0 1 * *'; // 00:00 on the 1st, in the configured zone
@@ -84,5 +86,6 @@ export function domainCronJobs(deps: DomainJobDeps): CronJob[] {
         await deps.housekeeping();
       },
     },
+    ...(deps.daily === undefined ? [] : [{ name: 'daily-maintenance', schedule: deps.daily.schedule, timeZone: deps.timeZone, run: deps.daily.run }]),
   ];
 }

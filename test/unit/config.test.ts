@@ -96,6 +96,8 @@ const defaults: HearthConfig = {
   secrets: { store: 'file' },
   console: { sessionTtl: 12 * 3600_000, maxSessions: 16, signInAttempts: 5, lockoutDelay: 1000, lockoutMax: 15 * 60_000 },
   metrics: { tokenFile: '', openOnLoopback: false },
+  backup: { enabled: true, schedule: '0 3 * * *', keep: 7, dir: '' },
+  retention: { requestLog: 90, jobLogs: 90 },
   dev: { validateResponses: false },
 };
 
@@ -321,6 +323,18 @@ describe('config invalid values name their key', () => {
     assert.match(oneProblem(inFile('listen: 8080\n'), 'listen'), /must be HOST:PORT .* \(got 8080\)/);
   });
 
+  it('cron schedule and retention days', () => {
+    assert.equal(load({ overrides: { 'backup.schedule': '30 2 * * 1-5' } }).backup.schedule, '30 2 * * 1-5');
+    assert.match(oneProblem(inFile('backup:\n  schedule: "61 3 * * *"\n'), 'backup.schedule'), /five fields .* \(got "61 3 \* \* \*"\)/);
+    assert.match(oneProblem(inFile('backup:\n  schedule: "0 0 3 * * *"\n'), 'backup.schedule'), /five fields/, 'six fields (seconds first) are refused');
+    const retention = (v: string | number) => load({ overrides: { 'retention.request_log': v } }).retention.requestLog;
+    assert.equal(retention('30d'), 30);
+    assert.equal(retention(7), 7);
+    assert.equal(retention('keep'), Infinity);
+    assert.match(oneProblem(inFile('retention:\n  job_logs: 0\n'), 'retention.job_logs'), /"90d" \(at least 1\), or "keep"/);
+    assert.equal(load({ overrides: { data_dir: '/srv/h', 'backup.dir': 'b' }, cwd: '/etc/hearth' }).backup.dir, '/etc/hearth/b', 'a relative backup.dir resolves like any path');
+  });
+
   it('time zone', () => {
     assert.match(oneProblem(inFile('timezone: Mars/Olympus_Mons\n'), 'timezone'), /must be an IANA time zone .* \(got "Mars\/Olympus_Mons"\)/);
   });
@@ -395,6 +409,12 @@ describe('config invalid values name their key', () => {
     'console.lockout_max': 'forever',
     'metrics.token_file': '~/metrics-token',
     'metrics.open_on_loopback': 'loopback',
+    'backup.enabled': 'daily',
+    'backup.schedule': '0 0 3 * * *',
+    'backup.keep': 0,
+    'backup.dir': '~/backups',
+    'retention.request_log': '0d',
+    'retention.job_logs': '90 days',
   };
 
   it('every key refuses a bad value and names itself', () => {

@@ -81,4 +81,27 @@ describe('cron jobs', () => {
     assert.throws(() => startCronJobs([job('a', 'every day')]), (e: unknown) => e instanceof HearthError && e.code === 'invalid_cron');
     assert.throws(() => startCronJobs([job('a', '0 0 1 * *'), job('a', '0 0 2 * *')]), (e: unknown) => e instanceof HearthError && e.code === 'invalid_cron');
   });
+
+  it('the daily job (backup.schedule) joins the same table, read in the same zone', async () => {
+    const { log } = recordingLog();
+    let ran = 0;
+    const jobs = domainCronJobs({ timeZone: 'Europe/Paris', log, housekeeping: () => {}, daily: { schedule: '0 3 * * *', run: () => void ran++ } });
+    assert.deepEqual(
+      jobs.map((j) => [j.name, j.schedule, j.timeZone]),
+      [
+        ['monthly-rollover', MONTHLY_ROLLOVER, 'Europe/Paris'],
+        ['daily-maintenance', '0 3 * * *', 'Europe/Paris'],
+      ],
+    );
+    await jobs[1]!.run();
+    assert.equal(ran, 1);
+    const running = startCronJobs(jobs, { log });
+    try {
+      const next = running.nextRuns()['daily-maintenance'];
+      assert.ok(next instanceof Date);
+      assert.equal(next.toLocaleTimeString('en-GB', { timeZone: 'Europe/Paris' }), '03:00:00', '03:00 in the configured zone');
+    } finally {
+      await running.stop();
+    }
+  });
 });
