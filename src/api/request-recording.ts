@@ -1,5 +1,4 @@
 import type { Response } from 'express';
-import { modelKey } from '../domain/model-metadata.js';
 import type { RequestLog } from '../domain/request-log.js';
 
 const ms = (x: number) => Math.round(x * 100) / 100;
@@ -13,16 +12,15 @@ const ms = (x: number) => Math.round(x * 100) / 100;
 export function recordRequest(log: RequestLog, res: Response, arrival: { at: Date; started: number }, status: number): void {
   const op = res.locals.operation;
   if (op === undefined || op.auth !== 'key') return;
-  const { principal, tokens, modelName, firstTokenAt } = res.locals;
+  const { principal, tokens, modelKey, firstTokenAt } = res.locals;
   log.record({
     at: arrival.at,
     workspaceId: principal?.workspaceId ?? null,
     keyId: principal?.keyId ?? null,
     surface: op.surface.prefix,
-    // HEAD is its GET operation.
-    route: `${op.method} ${op.path}`,
+    route: op.route,
     // Under its key, as the operator's settings are kept: "Llama3" and "llama3:latest" are one model.
-    model: modelName === undefined ? null : modelKey(modelName),
+    model: modelKey ?? null,
     status,
     promptTokens: tokens?.input ?? 0,
     completionTokens: tokens?.output ?? 0,

@@ -57,6 +57,8 @@ export interface Operation {
   path: string;
   /** The same in express's syntax: /api/v1/finetune/jobs/:id. */
   expressPath: string;
+  /** 'POST /api/v1/finetune/jobs/{id}/start': how the request log and the metrics name its requests (HEAD is its GET). */
+  route: string;
   surface: Surface;
   auth: AuthKind;
   /** The catalog key of a key-authenticated operation ('POST /finetune/jobs/:id/start'); undefined otherwise. */
@@ -108,6 +110,7 @@ export function operationsOf(spec: Record<string, unknown>, surfaces: readonly S
         method,
         path,
         expressPath,
+        route: `${method} ${path}`,
         surface,
         auth,
         endpoint: auth === 'key' ? `${method} ${expressPath.slice(surface.endpointBase.length) || '/'}` : undefined,

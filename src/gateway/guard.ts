@@ -96,13 +96,15 @@ export function checkInference({ metadata, concurrency, admission }: { metadata:
     const model = (req.body as { model?: unknown } | undefined)?.model;
     // The contract requires `model` on every inference operation; a contract that did not would be refused here.
     if (typeof model !== 'string') throw new HearthError('invalid_request', 'model is required', { code: 'invalid_request' });
-    res.locals.modelName = model;
+    // The model's key, not the name as sent: "llama3" and "llama3:latest" share the backend's
+    // sequences, and the request log and the metrics count them as one model.
+    const key = modelKey(model);
+    res.locals.modelKey = key;
     res.locals.model = checkModelAccess(metadata, model, principal.workspaceId);
     const release = concurrency.acquire(`inference:${principal.workspaceId}`, principal.maxConcurrent, tooManyInferenceCalls);
     res.on('close', release);
     const gone = clientGoneSignal(res);
-    // The model's key, not the name as sent: "llama3" and "llama3:latest" share the backend's sequences.
-    const slot = await admission.acquire(principal.workspaceId, principal.weight, modelKey(model), gone);
+    const slot = await admission.acquire(principal.workspaceId, principal.weight, key, gone);
     // Admitted as the client left: its close has passed, so the slot is given back here.
     if (gone.aborted) {
       slot.release();
@@ -177,8 +179,8 @@ declare module 'express-serve-static-core' {
   interface Locals {
     /** The inference call's backend slot (checkInference): what it is served is charged to it. */
     admission?: Admission;
-    /** The model an inference call names, as its body spells it (checkInference). */
-    modelName?: string;
+    /** The key of the model an inference call names (modelKey: "Llama3" is "llama3:latest"; checkInference). */
+    modelKey?: string;
     /** performance.now() when a stream first served its client (`served`): its time to first token. */
     firstTokenAt?: number;
   }

@@ -1,23 +1,12 @@
 import type { Request, Response } from 'express';
 import type { HearthError } from '../errors.js';
-import { surfaceOfPath, type Operation } from '../contract/operations.js';
+import { surfaceOfPath } from '../contract/operations.js';
 import type { HearthMetrics } from './registry.js';
 
 // What a finished request adds to the metrics, read from what the guard and the handlers left in
 // res.locals (as the access line and the request log read it). Label values only: the route of
-// an operation is made once, and prom-client's labels().inc() does the rest.
-
-const routes = new WeakMap<Operation, string>();
-
-/** "POST /api/v1/finetune/jobs/{id}/start": the contract's template, never the path as sent. */
-function routeOf(op: Operation): string {
-  let route = routes.get(op);
-  if (route === undefined) {
-    route = `${op.method} ${op.path}`;
-    routes.set(op, route);
-  }
-  return route;
-}
+// an operation is made once, when the contract is read (Operation.route), and prom-client's
+// labels().inc() does the rest.
 
 declare module 'express-serve-static-core' {
   interface Locals {
@@ -31,7 +20,7 @@ export function observeRequest(m: HearthMetrics, req: Request, res: Response, st
   const op = res.locals.operation;
   // A path under a surface that is no operation was refused before it got one: its surface still counts it.
   const surface = op?.surface.prefix ?? surfaceOfPath(req.originalUrl.split('?', 1)[0] ?? '')?.prefix ?? 'none';
-  const route = op === undefined ? (res.locals.metricsRoute ?? 'unmatched') : routeOf(op);
+  const route = op === undefined ? (res.locals.metricsRoute ?? 'unmatched') : op.route;
   const workspace = res.locals.principal?.workspaceName ?? '';
   m.requests.labels(surface, route, String(status), workspace).inc();
   m.requestDuration.labels(surface, route).observe((performance.now() - started) / 1000);
@@ -40,7 +29,7 @@ export function observeRequest(m: HearthMetrics, req: Request, res: Response, st
   const { tokens, firstTokenAt } = res.locals;
   // Only a call the backend served names a model (model-labels.ts).
   if (op?.inference !== true || (tokens === undefined && firstTokenAt === undefined)) return;
-  const model = m.models.of(res.locals.modelName);
+  const model = m.models.of(res.locals.modelKey);
   if (tokens !== undefined) {
     if (tokens.input > 0) m.promptTokens.labels(model, workspace).inc(tokens.input);
     if (tokens.output > 0) m.completionTokens.labels(model, workspace).inc(tokens.output);

@@ -173,12 +173,12 @@ describe('the metrics registry', () => {
   it('a served inference call: tokens by model (its key) and workspace, and a stream its time to first token', async () => {
     const principal = { workspaceName: 'acme' };
     const started = performance.now() - 2000;
-    let r = finished('/api/v1/chat', { operation: operation('chat'), principal, modelName: 'Hearth-Demo', tokens: { input: 12, output: 5 } });
+    let r = finished('/api/v1/chat', { operation: operation('chat'), principal, modelKey: 'Hearth-Demo', tokens: { input: 12, output: 5 } });
     observeRequest(m, r.req, r.res, 200, started);
-    r = finished('/api/v1/chat/stream', { operation: operation('chatStream'), principal, modelName: 'hearth-demo:latest', tokens: { input: 10, output: 7 }, firstTokenAt: started + 1500 });
+    r = finished('/api/v1/chat/stream', { operation: operation('chatStream'), principal, modelKey: 'hearth-demo:latest', tokens: { input: 10, output: 7 }, firstTokenAt: started + 1500 });
     observeRequest(m, r.req, r.res, 200, started);
     // A model the backend did not serve (404 before any token) names no model at all.
-    r = finished('/api/v1/chat', { operation: operation('chat'), principal, modelName: 'made-up-by-a-client' });
+    r = finished('/api/v1/chat', { operation: operation('chat'), principal, modelKey: 'made-up-by-a-client' });
     observeRequest(m, r.req, r.res, 404, started);
     const e = await scrape();
     assert.equal(valueOf(e, 'hearth_prompt_tokens_total', { model: 'hearth-demo:latest', workspace: 'acme' }), 22);
