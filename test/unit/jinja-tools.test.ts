@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { GeneralChatWrapper, JinjaTemplateChatWrapper, MistralChatWrapper, QwenChatWrapper } from 'node-llama-cpp';
 import { jinjaUsesTools } from '../../src/engine/service/model-info.js';
 import { chatFunctionsOf, wrapperToolSyntax } from '../../src/engine/service/wrapper-tools.js';
-import { parseToolCalls, ToolCallParser, type ParsedOutput, type ToolCallSyntax } from '../../src/engine/service/tool-calls.js';
+import { parseToolCalls, type ToolCallSyntax } from '../../src/engine/service/tool-calls.js';
+import { streamedToolOutput } from '../helpers/streamed-tool-output.js';
 import { chatHistoryOf, wrapperContextState } from '../../src/engine/service/prompt.js';
 import { TEST_CHAT_TEMPLATE } from '../../src/testmodel/test-model.js';
 import { TOOL_JINJA_TEMPLATE } from '../../src/testmodel/tool-template.js';
@@ -34,23 +35,9 @@ test('no syntax (so tools_unsupported) where node-llama-cpp would use its own ge
   assert.equal(wrapperToolSyntax(new GeneralChatWrapper()), undefined);
 });
 
-/** Feeds `text` in pieces of `size` characters, as a model writes it. */
-function streamed(text: string, syntax: ToolCallSyntax, size: number): ParsedOutput & { pieces: string[] } {
-  const parser = new ToolCallParser(syntax);
-  const out = { content: '', calls: [] as ParsedOutput['calls'], pieces: [] as string[] };
-  const take = (p: ParsedOutput) => {
-    out.content += p.content;
-    if (p.content) out.pieces.push(p.content);
-    out.calls.push(...p.calls);
-  };
-  for (let i = 0; i < text.length; i += size) take(parser.push(text.slice(i, i + size)));
-  take(parser.finish());
-  return out;
-}
-
 test('a call in the wrapper\'s syntax, streamed in any pieces, is a tool call and never text', () => {
   for (const size of [1, 2, 5, 100]) {
-    const r = streamed('Checking. <function=get_weather>{"city": "Paris"}</function>', functionSyntax, size);
+    const r = streamedToolOutput('Checking. <function=get_weather>{"city": "Paris"}</function>', functionSyntax, size);
     assert.equal(r.content, 'Checking. ', `size ${size}`);
     assert.deepEqual(r.calls, [weather], `size ${size}`);
     assert.ok(r.pieces.every((p) => !p.includes('<f')), `size ${size}: ${JSON.stringify(r.pieces)}`);

@@ -1,26 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseToolCalls, ToolCallParser, type ParsedOutput } from '../../src/engine/service/tool-calls.js';
+import { parseToolCalls, ToolCallParser } from '../../src/engine/service/tool-calls.js';
+import { streamedToolOutput } from '../helpers/streamed-tool-output.js';
 import { GoTemplate } from '../../src/engine/runtime/go-template.js';
 import { renderGoTemplate } from '../../src/engine/service/prompt.js';
 import { TOOL_CALL_TEMPLATE } from '../../src/testmodel/tool-template.js';
 
 const CALL = '<tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call>';
 const weather = { function: { name: 'get_weather', arguments: { city: 'Paris' } } };
-
-/** Feeds `text` in pieces of `size` characters, as a model writes it, and joins what comes out. */
-function streamed(text: string, tag: string, size: number): ParsedOutput & { pieces: string[] } {
-  const parser = new ToolCallParser(tag);
-  const out = { content: '', calls: [] as ParsedOutput['calls'], pieces: [] as string[] };
-  const take = (p: ParsedOutput) => {
-    out.content += p.content;
-    if (p.content) out.pieces.push(p.content);
-    out.calls.push(...p.calls);
-  };
-  for (let i = 0; i < text.length; i += size) take(parser.push(text.slice(i, i + size)));
-  take(parser.finish());
-  return out;
-}
 
 test('a tagged call becomes a tool call with its arguments as an object, and no content', () => {
   assert.deepEqual(parseToolCalls(CALL, '<tool_call>'), { content: '', calls: [weather] });
@@ -29,7 +16,7 @@ test('a tagged call becomes a tool call with its arguments as an object, and no 
 
 test('streamed in any pieces, a call never shows as text and text before it is released', () => {
   for (const size of [1, 2, 3, 7, 100]) {
-    const r = streamed(`Let me check. ${CALL}`, '<tool_call>', size);
+    const r = streamedToolOutput(`Let me check. ${CALL}`, '<tool_call>', size);
     assert.equal(r.content, 'Let me check. ', `size ${size}`);
     assert.deepEqual(r.calls, [weather], `size ${size}`);
     assert.ok(r.pieces.every((p) => !p.includes('<tool')), `size ${size}: ${JSON.stringify(r.pieces)}`);
