@@ -15,6 +15,7 @@ import { ownCpuMs, processCpuMs, withCpu } from './lib/cpu.js';
 import { EngineClient, type EngineTiming, type GenerateParams } from './lib/engine-client.js';
 import { InProcessModel } from './lib/in-process.js';
 import { decodeTokensPerSecond, median, summarize, ttftMs, type GenerationTiming, type Summary } from './lib/stats.js';
+import { runMain } from './lib/run-main.js';
 
 const usage = `Usage: npm run bench:engine -- [options]
 
@@ -262,10 +263,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => (process.exitCode = code),
-  (err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exitCode = 2;
-  },
-);
+runMain(main);

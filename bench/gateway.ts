@@ -10,11 +10,12 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startDaemonProcess, type DaemonProcess } from '../test/helpers/daemon-process.js';
-import { backendOf, unboundedKey } from './lib/bench-daemon.js';
+import { backendOf, SHIPPED_DAEMON_ENV, unboundedKey } from './lib/bench-daemon.js';
 import { boundedRun } from './lib/bounded-run.js';
 import { processCpuMs } from './lib/cpu.js';
 import { JsonClient } from './lib/json-client.js';
 import { quantile } from './lib/stats.js';
+import { runMain } from './lib/run-main.js';
 
 const usage = `Usage: npm run bench:gateway -- [options]
 
@@ -303,11 +304,7 @@ async function main(argv: string[]): Promise<number> {
   const proxies: ChildProcess[] = [];
   try {
     daemon = await startDaemonProcess({
-      env: {
-        // The daemon as it ships: info-level access lines on, response validation off.
-        HEARTH_DEV_VALIDATE_RESPONSES: 'false',
-        HEARTH_LOG_LEVEL: 'info',
-      },
+      env: SHIPPED_DAEMON_ENV,
       // Node refuses --cpu-prof in NODE_OPTIONS; as a node argument it profiles the daemon only.
       nodeArgs: c.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${c.profileDir}`] : [],
     });
@@ -343,7 +340,7 @@ async function main(argv: string[]): Promise<number> {
       // process; only the latencies also carry any difference between the two builds' engines.
       baseline = await startDaemonProcess({
         bin: join(resolve(c.baseline), 'bin', 'hearth.js'),
-        env: { HEARTH_DEV_VALIDATE_RESPONSES: 'false', HEARTH_LOG_LEVEL: 'info' },
+        env: SHIPPED_DAEMON_ENV,
       });
       const b = baseline;
       process.once('exit', () => b.child.kill('SIGKILL'));
@@ -413,10 +410,4 @@ async function startReferenceProxy(backendUrl: string, secret: string | undefine
   return { child, url: `http://127.0.0.1:${port}` };
 }
 
-main(process.argv.slice(2)).then(
-  (code) => (process.exitCode = code),
-  (err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exitCode = 2;
-  },
-);
+runMain(main);

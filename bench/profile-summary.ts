@@ -7,6 +7,7 @@
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { runMain } from './lib/run-main.js';
 
 const usage = `Usage: node dist/bench/profile-summary.js PROFILE [options]
 
@@ -165,9 +166,4 @@ function main(argv: string[]): number {
   return 0;
 }
 
-try {
-  process.exitCode = main(process.argv.slice(2));
-} catch (err) {
-  console.error(err instanceof Error ? err.message : err);
-  process.exitCode = 2;
-}
+runMain(main);

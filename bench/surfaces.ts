@@ -8,11 +8,12 @@
 
 import { parseArgs } from 'node:util';
 import { startDaemonProcess, type DaemonProcess } from '../test/helpers/daemon-process.js';
-import { backendOf, unboundedKey } from './lib/bench-daemon.js';
+import { backendOf, SHIPPED_DAEMON_ENV, unboundedKey } from './lib/bench-daemon.js';
 import { boundedRun } from './lib/bounded-run.js';
 import { processCpuMs } from './lib/cpu.js';
 import { JsonClient } from './lib/json-client.js';
 import { median, quantile } from './lib/stats.js';
+import { runMain } from './lib/run-main.js';
 
 const usage = `Usage: npm run bench:surfaces -- [options]
 
@@ -347,11 +348,10 @@ async function main(argv: string[]): Promise<number> {
   try {
     daemon = await startDaemonProcess({
       env: {
-        // The daemon as it ships (access lines on, response validation off), except that the
-        // fair queue lets the whole load of one workspace wait: its defaults (64 waiting per
-        // workspace) bound a single client's concurrency, which is what this measures.
-        HEARTH_DEV_VALIDATE_RESPONSES: 'false',
-        HEARTH_LOG_LEVEL: 'info',
+        // The daemon as it ships, except that the fair queue lets the whole load of one workspace
+        // wait: its defaults (64 waiting per workspace) bound a single client's concurrency,
+        // which is what this measures.
+        ...SHIPPED_DAEMON_ENV,
         HEARTH_LIMITS_MAX_WAITING: '1024',
         HEARTH_LIMITS_MAX_WAITING_PER_WORKSPACE: '1024',
       },
@@ -391,10 +391,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => (process.exitCode = code),
-  (err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exitCode = 2;
-  },
-);
+runMain(main);

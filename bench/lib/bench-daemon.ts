@@ -3,6 +3,9 @@
 // limit, budget and concurrency bound are out of the way.
 import type { DaemonProcess } from '../../test/helpers/daemon-process.js';
 
+/** The daemon as it ships: info-level access lines on, response validation (a development aid) off. */
+export const SHIPPED_DAEMON_ENV: Readonly<Record<string, string>> = { HEARTH_DEV_VALIDATE_RESPONSES: 'false', HEARTH_LOG_LEVEL: 'info' };
+
 export interface BenchBackend {
   url: string;
   pid: number;
