@@ -1,4 +1,4 @@
-import { Ollama, type ChatRequest, type GenerateRequest, type CreateRequest, type ModelResponse, type ShowResponse } from 'ollama';
+import { Ollama, type ChatRequest, type ChatResponse, type GenerateRequest, type GenerateResponse, type CreateRequest, type ModelResponse, type ShowResponse } from 'ollama';
 import { Readable } from 'node:stream';
 import { unavailable } from '../errors.js';
 import { backendError, rejectErrorAnswer } from './backend-errors.js';
@@ -73,33 +73,14 @@ export class BackendClient {
    * bad request or a full queue fail here, as plain errors); the generator then yields tokens.
    */
   async openChatStream(model: string, messages: ChatMessage[], s: Sampling, signal?: AbortSignal, tools?: BackendTool[]): Promise<AsyncGenerator<StreamEvent>> {
-    let iterator;
+    let parts;
     try {
-      iterator = await this.client(signal, this.requestTimeoutMs).chat({ model, messages, tools, stream: true, truncate: false, options: ollamaOptions(s), format: ollamaFormat(s) } as ChatRequest & { stream: true });
+      parts = await this.client(signal, this.requestTimeoutMs).chat({ model, messages, tools, stream: true, truncate: false, options: ollamaOptions(s), format: ollamaFormat(s) } as ChatRequest & { stream: true });
     } catch (err) {
       throw backendError(err, model, 'messages');
     }
-    const parts = iterator;
-    return (async function* () {
-      let text = '';
-      const toolCalls: BackendToolCall[] = [];
-      try {
-        for await (const part of parts) {
-          if (part.message.content) {
-            text += part.message.content;
-            yield { type: 'token', text: part.message.content } as const;
-          }
-          // Ollama sends each call whole, in a part before the last: the totals carry them all.
-          const calls = part.message.tool_calls as BackendToolCall[] | undefined;
-          if (calls !== undefined) toolCalls.push(...calls);
-          if (part.done) yield { type: 'done', completion: completionOf(part, text, toolCalls) } as const;
-        }
-      } catch (err) {
-        throw backendError(err, model, 'messages');
-      } finally {
-        parts.abort();
-      }
-    })();
+    // Ollama sends each call whole, in a part before the last: the totals carry them all.
+    return relayParts(parts, model, 'messages', (part) => part.message.content, (part) => part.message.tool_calls as BackendToolCall[] | undefined);
   }
 
   async generate(model: string, prompt: string, system: string | undefined, s: Sampling, signal?: AbortSignal): Promise<Completion> {
@@ -113,29 +94,13 @@ export class BackendClient {
 
   /** Opens a streamed generation, as openChatStream does for a chat. */
   async openGenerateStream(model: string, prompt: string, system: string | undefined, s: Sampling, signal?: AbortSignal): Promise<AsyncGenerator<StreamEvent>> {
-    let iterator;
+    let parts;
     try {
-      iterator = await this.client(signal, this.requestTimeoutMs).generate({ model, prompt, system, stream: true, truncate: false, options: ollamaOptions(s), format: ollamaFormat(s) } as GenerateRequest & { stream: true });
+      parts = await this.client(signal, this.requestTimeoutMs).generate({ model, prompt, system, stream: true, truncate: false, options: ollamaOptions(s), format: ollamaFormat(s) } as GenerateRequest & { stream: true });
     } catch (err) {
       throw backendError(err, model, 'prompt');
     }
-    const parts = iterator;
-    return (async function* () {
-      let text = '';
-      try {
-        for await (const part of parts) {
-          if (part.response) {
-            text += part.response;
-            yield { type: 'token', text: part.response } as const;
-          }
-          if (part.done) yield { type: 'done', completion: completionOf(part, text) } as const;
-        }
-      } catch (err) {
-        throw backendError(err, model, 'prompt');
-      } finally {
-        parts.abort();
-      }
-    })();
+    return relayParts(parts, model, 'prompt', (part) => part.response, () => undefined);
   }
 
   /**
@@ -265,5 +230,37 @@ export class BackendClient {
   /** The headers every backend request carries (for blob uploads, which the client does not do). */
   get backendHeaders(): Readonly<Record<string, string>> {
     return this.backend.headers ?? {};
+  }
+}
+
+/**
+ * The tokens of a streamed chat or generation as they come, then its totals. A stream the backend
+ * cuts becomes a Hearth error (`param`: the field that held the prompt), and the backend call is
+ * aborted however the consumer stops reading.
+ */
+async function* relayParts<P extends ChatResponse | GenerateResponse>(
+  parts: AsyncIterable<P> & { abort(): void },
+  model: string,
+  param: 'messages' | 'prompt',
+  textOf: (part: P) => string | undefined,
+  callsOf: (part: P) => BackendToolCall[] | undefined,
+): AsyncGenerator<StreamEvent> {
+  let text = '';
+  const toolCalls: BackendToolCall[] = [];
+  try {
+    for await (const part of parts) {
+      const piece = textOf(part);
+      if (piece) {
+        text += piece;
+        yield { type: 'token', text: piece } as const;
+      }
+      const calls = callsOf(part);
+      if (calls !== undefined) toolCalls.push(...calls);
+      if (part.done) yield { type: 'done', completion: completionOf(part, text, toolCalls) } as const;
+    }
+  } catch (err) {
+    throw backendError(err, model, param);
+  } finally {
+    parts.abort();
   }
 }
