@@ -141,9 +141,12 @@ describe('gateway: the engine dies mid-stream', () => {
 describe('gateway: backend.request_timeout', () => {
   let d: DaemonProcess;
   before(async () => {
-    // One slot at the engine: calls queue behind each other, so the later ones outlast the 1 s
-    // deadline whatever the machine's speed (each asks for ~2000 tokens, the demo model's context).
-    d = await startDaemonProcess({ configYaml: 'backend:\n  request_timeout: 1s\nengine:\n  parallel: 1\n' });
+    // One slot at the engine: calls queue behind each other there, so the later ones outlast the
+    // 1 s deadline whatever the machine's speed (each asks for ~2000 tokens, the demo model's
+    // context). Hearth's fair queue admits more than that one slot (limits.backend_slots): held
+    // in Hearth, a call's deadline would not start until the engine was free, and on a fast
+    // machine each would then finish within its own second.
+    d = await startDaemonProcess({ configYaml: 'backend:\n  request_timeout: 1s\nengine:\n  parallel: 1\nlimits:\n  backend_slots: 4\n' });
   });
   after(async () => d?.stop());
 
